@@ -1,0 +1,130 @@
+"""All tf.compat.v1 Graph / Session / Scaffold plumbing lives here.
+
+The rest of the library asks for "a fresh graph", "a scaffold with our saver", "a training session" or
+"an evaluation session" and never touches sessions itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from typing import Iterator, Sequence
+
+import tensorflow as tf
+
+from estimator_lib.run_config import RunConfig
+
+v1 = tf.compat.v1
+
+
+@contextlib.contextmanager
+def _fresh_keras_names() -> Iterator[None]:
+    """Keras 3 numbers auto-named layers per process ("dense", "dense_1", ...), unlike tf.keras which did
+    it per graph. Each model_fn call builds a new graph, so without this the eval graph's variables would
+    not match the training checkpoint. Give each graph its own counter, then restore the caller's."""
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # pragma: no cover - Keras 3 ships with TF 2.16+
+        yield
+        return
+    previous = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", previous)
+
+
+@contextlib.contextmanager
+def fresh_graph(seed: int | None) -> Iterator[tf.Graph]:
+    """A new default graph with the run's random seed and fresh Keras layer names."""
+    graph = tf.Graph()
+    with graph.as_default(), _fresh_keras_names():
+        if seed is not None:
+            v1.set_random_seed(seed)
+        yield graph
+
+
+def session_config(config: RunConfig) -> v1.ConfigProto:
+    if config.session_config is not None:
+        return config.session_config
+    proto = v1.ConfigProto(allow_soft_placement=True)
+    return proto
+
+
+def make_saver(config: RunConfig, var_list=None) -> v1.train.Saver:
+    """The checkpoint saver: sharded, keeping `keep_checkpoint_max`, relative paths so model dirs can move."""
+    saver = v1.train.Saver(
+        var_list=var_list,
+        sharded=True,
+        max_to_keep=config.keep_checkpoint_max,
+        keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
+        defer_build=True,
+        save_relative_paths=True,
+    )
+    return saver
+
+
+def finalize_scaffold(scaffold: v1.train.Scaffold, config: RunConfig) -> v1.train.Scaffold:
+    """Gives the user's scaffold our saver unless it brought its own (or one is in the SAVERS collection)."""
+    if scaffold.saver is None and not v1.get_collection(v1.GraphKeys.SAVERS):
+        v1.add_to_collection(v1.GraphKeys.SAVERS, make_saver(config))
+    return scaffold
+
+
+def training_session(
+    *,
+    scaffold: v1.train.Scaffold,
+    config: RunConfig,
+    model_dir: str,
+    hooks: Sequence[v1.train.SessionRunHook],
+    chief_hooks: Sequence[v1.train.SessionRunHook],
+) -> v1.train.MonitoredSession:
+    """A monitored session that restores the newest checkpoint in model_dir (chief) or waits for it."""
+    return v1.train.MonitoredTrainingSession(
+        master=config.master,
+        is_chief=config.is_chief,
+        checkpoint_dir=model_dir,
+        scaffold=scaffold,
+        hooks=list(hooks),
+        chief_only_hooks=list(chief_hooks),
+        save_checkpoint_secs=0,
+        save_checkpoint_steps=None,
+        save_summaries_steps=0,
+        save_summaries_secs=0,
+        log_step_count_steps=0,
+        config=session_config(config),
+        max_wait_secs=config.session_creation_timeout_secs,
+    )
+
+
+def restoring_session(
+    *,
+    scaffold: v1.train.Scaffold,
+    config: RunConfig,
+    checkpoint_path: str | None,
+    hooks: Sequence[v1.train.SessionRunHook],
+) -> v1.train.MonitoredSession:
+    """A monitored session for eval/predict: restores one checkpoint (or initialises when None)."""
+    creator = v1.train.ChiefSessionCreator(
+        scaffold=scaffold,
+        master=config.evaluation_master,
+        config=session_config(config),
+        checkpoint_filename_with_path=checkpoint_path,
+    )
+    return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))
+
+
+def plain_session(config: RunConfig) -> v1.Session:
+    return v1.Session(config=session_config(config))
+
+
+def post_step_global_step_read(global_step: tf.Variable, train_op) -> tf.Tensor:
+    """A read of the global step that runs after train_op, for our own hooks to fetch with it.
+
+    TensorFlow's StepCounterHook reads the step with no ordering against the train op and so warns
+    "global step has not been increased" at random; our progress hook uses this read instead. It is
+    not put in TF's cached-read collection: CheckpointSaverHook fetches that at session creation, which
+    would run a training step."""
+    with tf.control_dependencies([train_op]):
+        return tf.identity(global_step.read_value(), name="global_step_after_run")

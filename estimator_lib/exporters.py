@@ -1,0 +1,312 @@
+"""Exporters: write a SavedModel after an evaluation in `train_and_evaluate`.
+
+An exporter decides *whether* to export (every time, only the best model, only at the end); the
+estimator's `export_saved_model` does the writing (to a temporary name, then a rename, so a crash never
+leaves a half-written export under a timestamp). Old exports are garbage collected here, safely: only
+complete timestamped directories are counted, the export just written is never removed, and anything
+else in the directory (temporary exports in flight, user files) is left alone.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from typing import Any, Callable, Dict, Mapping, Optional
+
+import tensorflow as tf
+
+_log = tf.compat.v1.logging
+_SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+class Exporter(abc.ABC):
+    """Base class: `name` picks the directory `model_dir/export/<name>`, `export` writes (or not)."""
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Directory name under `model_dir/export/`; unique among one EvalSpec's exporters."""
+
+    @abc.abstractmethod
+    def export(
+        self,
+        estimator: Any,
+        export_path: str,
+        checkpoint_path: str,
+        eval_result: Mapping[str, Any],
+        is_the_final_export: bool,
+    ) -> Optional[bytes]:
+        """Exports the model at `checkpoint_path` under `export_path` if this exporter wants to.
+
+        Returns the export directory (bytes, as `export_saved_model` does), or None when nothing
+        was exported.
+        """
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"An exporter name must be a non-empty str; received name={name!r}.")
+    if "/" in name or "\\" in name:
+        raise ValueError(
+            f"An exporter name becomes the directory export/<name>, so it cannot contain a path "
+            f"separator; received name={name!r}."
+        )
+    return name
+
+
+def _check_receiver_fn(fn: Any) -> Callable:
+    if not callable(fn):
+        raise TypeError(
+            "serving_input_receiver_fn must be a callable returning a ServingInputReceiver; "
+            f"received {fn!r} of type {type(fn).__name__}."
+        )
+    return fn
+
+
+def _check_assets_extra(assets_extra: Any) -> Optional[Dict[str, str]]:
+    if assets_extra is None:
+        return None
+    if not isinstance(assets_extra, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in assets_extra.items()
+    ):
+        raise TypeError(
+            "assets_extra must be a dict mapping a destination path inside assets.extra to a source file "
+            f"path (both str); received assets_extra={assets_extra!r}."
+        )
+    return dict(assets_extra)
+
+
+def _check_exports_to_keep(exports_to_keep: Any) -> Optional[int]:
+    if exports_to_keep is None:
+        return None
+    if isinstance(exports_to_keep, bool) or not isinstance(exports_to_keep, int) or exports_to_keep <= 0:
+        raise ValueError(
+            "exports_to_keep must be a positive int, or None to keep every export; "
+            f"received exports_to_keep={exports_to_keep!r}."
+        )
+    return exports_to_keep
+
+
+def _check_as_text(as_text: Any) -> bool:
+    if not isinstance(as_text, bool):
+        raise TypeError(f"as_text must be a bool; received as_text={as_text!r}.")
+    return as_text
+
+
+def _as_str(path: Any) -> str:
+    return path.decode("utf-8") if isinstance(path, bytes) else str(path)
+
+
+def complete_exports(export_path: str) -> list:
+    """The complete timestamped export directories under `export_path`, oldest first.
+
+    A directory counts only if its name is all digits (a timestamp) and it holds a saved_model file,
+    so exports still being written (temporary names) and foreign files are never counted.
+    """
+    if not tf.io.gfile.isdir(export_path):
+        return []
+    found = []
+    for entry in tf.io.gfile.listdir(export_path):
+        name = entry.rstrip("/")
+        if not name.isdigit():
+            continue
+        directory = os.path.join(export_path, name)
+        if any(tf.io.gfile.exists(os.path.join(directory, f)) for f in _SAVED_MODEL_FILES):
+            found.append((int(name), directory))
+    return [directory for _, directory in sorted(found)]
+
+
+def garbage_collect_exports(export_path: str, exports_to_keep: Optional[int], protect: Optional[str]) -> list:
+    """Deletes all but the newest `exports_to_keep` complete exports; never deletes `protect`.
+
+    Each victim is first renamed out of the timestamp pattern, then deleted, so a crash in the middle
+    leaves a directory nobody will load rather than a half-deleted model. Returns the deleted paths.
+    """
+    if exports_to_keep is None:
+        return []
+    exports = complete_exports(export_path)
+    protect = os.path.normpath(protect) if protect else None
+    keep = set(exports[-exports_to_keep:])
+    deleted = []
+    for directory in exports:
+        if directory in keep or os.path.normpath(directory) == protect:
+            continue
+        doomed = os.path.join(export_path, "temp-gc-" + os.path.basename(directory))
+        try:
+            tf.io.gfile.rename(directory, doomed, overwrite=True)
+            tf.io.gfile.rmtree(doomed)
+            deleted.append(directory)
+        except tf.errors.OpError as error:  # another process collected it first; not fatal
+            _log.warning("Could not garbage collect export %s: %s", directory, error)
+    return deleted
+
+
+class _SavedModelExporter(Exporter):
+    """Shared part: arguments of `export_saved_model`, the write itself and garbage collection."""
+
+    def __init__(
+        self,
+        name: str,
+        serving_input_receiver_fn: Callable,
+        assets_extra: Optional[Mapping[str, str]] = None,
+        as_text: bool = False,
+        exports_to_keep: Optional[int] = 5,
+    ) -> None:
+        self._name = _check_name(name)
+        self._serving_input_receiver_fn = _check_receiver_fn(serving_input_receiver_fn)
+        self._assets_extra = _check_assets_extra(assets_extra)
+        self._as_text = _check_as_text(as_text)
+        self._exports_to_keep = _check_exports_to_keep(exports_to_keep)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _write(self, estimator: Any, export_path: str, checkpoint_path: str) -> bytes:
+        path = estimator.export_saved_model(
+            export_path,
+            self._serving_input_receiver_fn,
+            assets_extra=self._assets_extra,
+            as_text=self._as_text,
+            checkpoint_path=checkpoint_path,
+        )
+        garbage_collect_exports(export_path, self._exports_to_keep, protect=_as_str(path))
+        return path
+
+
+class LatestExporter(_SavedModelExporter):
+    """Exports after every evaluation and keeps the newest `exports_to_keep` exports.
+
+    A checkpoint already exported by this object is not exported again (the final export of a checkpoint
+    that was just evaluated returns the existing directory).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        serving_input_receiver_fn: Callable,
+        assets_extra: Optional[Mapping[str, str]] = None,
+        as_text: bool = False,
+        exports_to_keep: Optional[int] = 5,
+    ) -> None:
+        super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep)
+        self._last: Optional[tuple] = None  # (checkpoint_path, export dir)
+
+    def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
+        if self._last and self._last[0] == checkpoint_path and tf.io.gfile.exists(_as_str(self._last[1])):
+            return self._last[1]
+        path = self._write(estimator, export_path, checkpoint_path)
+        self._last = (checkpoint_path, path)
+        return path
+
+
+class FinalExporter(_SavedModelExporter):
+    """Exports once, after the final evaluation of `train_and_evaluate`."""
+
+    def __init__(
+        self,
+        name: str,
+        serving_input_receiver_fn: Callable,
+        assets_extra: Optional[Mapping[str, str]] = None,
+        as_text: bool = False,
+    ) -> None:
+        super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep=None)
+
+    def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
+        if not is_the_final_export:
+            return None
+        return self._write(estimator, export_path, checkpoint_path)
+
+
+def loss_smaller(best_eval_result: Mapping[str, Any], current_eval_result: Mapping[str, Any]) -> bool:
+    """The default `compare_fn`: True when the current evaluation has a strictly smaller 'loss'."""
+    for label, result in (("best_eval_result", best_eval_result), ("current_eval_result", current_eval_result)):
+        if not result or "loss" not in result:
+            raise ValueError(
+                f"The default compare_fn compares 'loss', but {label} has no 'loss': {dict(result or {})!r}. "
+                "Return 'loss' from evaluation or pass BestExporter(compare_fn=...)."
+            )
+    return float(current_eval_result["loss"]) < float(best_eval_result["loss"])
+
+
+class BestExporter(_SavedModelExporter):
+    """Exports only when an evaluation beats every earlier one according to `compare_fn`.
+
+    `compare_fn(best_eval_result, current_eval_result) -> bool` returns True when the current result is
+    better. On first use the best earlier result is read back from the evaluation event files matching
+    `event_file_pattern` (relative to the model directory), so a restarted job does not export a model
+    worse than one exported before the restart. `event_file_pattern=None` starts from scratch.
+    """
+
+    def __init__(
+        self,
+        name: str = "best_exporter",
+        serving_input_receiver_fn: Optional[Callable] = None,
+        event_file_pattern: Optional[str] = "eval/*.tfevents.*",
+        compare_fn: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = loss_smaller,
+        assets_extra: Optional[Mapping[str, str]] = None,
+        as_text: bool = False,
+        exports_to_keep: Optional[int] = 5,
+    ) -> None:
+        super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep)
+        if not callable(compare_fn):
+            raise TypeError(
+                "compare_fn must be a callable (best_eval_result, current_eval_result) -> bool; "
+                f"received compare_fn={compare_fn!r}."
+            )
+        if event_file_pattern is not None and (not isinstance(event_file_pattern, str) or not event_file_pattern):
+            raise TypeError(
+                "event_file_pattern must be a glob relative to the model directory (e.g. "
+                f"'eval/*.tfevents.*') or None; received event_file_pattern={event_file_pattern!r}."
+            )
+        if event_file_pattern is not None and os.path.isabs(event_file_pattern):
+            raise ValueError(
+                "event_file_pattern is relative to the model directory; received the absolute "
+                f"pattern {event_file_pattern!r}. Drop the model directory prefix."
+            )
+        self._compare_fn = compare_fn
+        self._event_file_pattern = event_file_pattern
+        self._best_eval_result: Optional[Dict[str, Any]] = None
+        self._loaded_model_dir: Optional[str] = None
+
+    @property
+    def event_file_pattern(self) -> Optional[str]:
+        return self._event_file_pattern
+
+    @property
+    def best_eval_result(self) -> Optional[Dict[str, Any]]:
+        return None if self._best_eval_result is None else dict(self._best_eval_result)
+
+    def _is_better(self, best: Optional[Mapping[str, Any]], current: Mapping[str, Any]) -> bool:
+        return best is None or bool(self._compare_fn(best_eval_result=best, current_eval_result=current))
+
+    def _load_best(self, model_dir: str, current_step: Optional[int]) -> None:
+        """Folds the earlier evaluations on disk into the best result, except the current one."""
+        from estimator_lib.training.eval_events import read_eval_results  # avoids an import cycle
+
+        self._loaded_model_dir = model_dir
+        if self._event_file_pattern is None:
+            return
+        history = read_eval_results(os.path.join(model_dir, self._event_file_pattern))
+        for step in sorted(history):
+            if step == current_step:
+                continue  # that is the evaluation being judged now
+            try:
+                if self._is_better(self._best_eval_result, history[step]):
+                    self._best_eval_result = history[step]
+            except (KeyError, ValueError, TypeError) as error:
+                _log.warning("BestExporter %s ignores the evaluation at step %d: %s", self.name, step, error)
+        if self._best_eval_result is not None:
+            _log.info("BestExporter %s restored the best result %s", self.name, self._best_eval_result)
+
+    def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
+        if eval_result is None:
+            raise ValueError(f"BestExporter {self.name!r} needs the evaluation result; received eval_result=None.")
+        if self._loaded_model_dir != estimator.model_dir:
+            step = eval_result.get("global_step")
+            self._load_best(estimator.model_dir, None if step is None else int(step))
+        if not self._is_better(self._best_eval_result, eval_result):
+            return None
+        path = self._write(estimator, export_path, checkpoint_path)
+        self._best_eval_result = dict(eval_result)
+        return path

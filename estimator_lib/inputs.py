@@ -1,0 +1,76 @@
+"""Calling `input_fn` and turning what it returns into features and labels in the current graph."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from estimator_lib.fn_args import call_with_declared_args
+
+v1 = tf.compat.v1
+
+INPUT_FN_ARGS = ("params", "config", "mode", "input_context")
+
+
+class _IteratorInitializerHook(v1.train.SessionRunHook):
+    """Initialises a dataset iterator once the session exists (datasets may hold stateful ops)."""
+
+    def __init__(self, iterator):
+        self._iterator = iterator
+
+    def after_create_session(self, session, coord):
+        session.run(self._iterator.initializer)
+
+
+def call_input_fn(input_fn: Callable, *, mode: str, params: dict, config: Any, input_context: Any = None) -> Any:
+    if not callable(input_fn):
+        raise TypeError(f"input_fn must be callable; received {input_fn!r} of type {type(input_fn).__name__}.")
+    available = {"params": params, "config": config, "mode": mode, "input_context": input_context}
+    with tf.device("/cpu:0"):
+        return call_with_declared_args(input_fn, available, role="input_fn")
+
+
+def split_features_labels(element: Any) -> tuple[Any, Any]:
+    """(features, labels) from a dataset element or an input_fn result; a bare element is features only."""
+    if isinstance(element, tuple):
+        if len(element) == 2:
+            return element
+        raise ValueError(
+            f"input_fn must return (features, labels) or features; received a tuple of {len(element)} items. "
+            "Pack extra tensors into the features dict."
+        )
+    return element, None
+
+
+def check_features(features: Any) -> None:
+    if features is None:
+        raise ValueError("input_fn returned no features (None); return a dict of Tensors or a Tensor.")
+    for item in tf.nest.flatten(features):
+        if not isinstance(item, (tf.Tensor, tf.SparseTensor, tf.RaggedTensor)):
+            raise TypeError(
+                f"input_fn features must be Tensors or a dict of Tensors; found {item!r} of type {type(item).__name__}."
+            )
+
+
+def features_and_labels(result: Any) -> tuple[Any, Any, list]:
+    """Features, labels and the hooks that feed them, from whatever input_fn returned."""
+    hooks: list = []
+    if isinstance(result, tf.data.Dataset):
+        iterator = v1.data.make_initializable_iterator(result)
+        hooks.append(_IteratorInitializerHook(iterator))
+        features, labels = split_features_labels(iterator.get_next())
+    else:
+        features, labels = split_features_labels(result)
+    check_features(features)
+    return features, labels, hooks
+
+
+def as_dataset(result: Any) -> tf.data.Dataset:
+    """Distributed and looped execution need a Dataset; tensors from a queue-style input_fn cannot be split."""
+    if isinstance(result, tf.data.Dataset):
+        return result
+    raise TypeError(
+        "With a distribution strategy or iterations_per_loop > 1, input_fn must return a tf.data.Dataset of "
+        f"(features, labels) or features; received {type(result).__name__}. Return the dataset itself."
+    )

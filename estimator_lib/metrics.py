@@ -1,0 +1,63 @@
+"""Evaluation metrics: v1 `(value, update_op)` pairs and Keras metric objects, made uniform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+_UPDATE_OP_TYPES = {"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"}
+
+
+def _tf_variable(variable: Any) -> tf.Variable:
+    return getattr(variable, "value", variable) if not isinstance(variable, tf.Variable) else variable
+
+
+def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
+    """(result, update_op) for a Keras metric whose update_state() was called inside model_fn.
+
+    Keras 3 returns nothing from update_state() in graph mode, so the update op is found in the graph:
+    the assignments to the metric's variables other than their initializers. Its variables also move to
+    the local collection, so checkpoints neither hold nor need them and each evaluation starts at zero.
+    """
+    graph = v1.get_default_graph()
+    variables = [_tf_variable(v) for v in metric.variables]
+    handles = {id(v.handle) for v in variables}
+    initializers = {v.initializer.name for v in variables}
+    updates = []
+    for op in graph.get_operations():
+        if op.type in _UPDATE_OP_TYPES and op.name not in initializers and op.inputs and id(op.inputs[0]) in handles:
+            updates.append(op)
+    if not updates:
+        raise ValueError(
+            f"Keras metric {metric.name!r} was never updated in model_fn: call metric.update_state(labels, "
+            "predictions) before returning it in eval_metric_ops."
+        )
+    global_vars = graph.get_collection_ref(v1.GraphKeys.GLOBAL_VARIABLES)
+    for variable in variables:
+        if variable in global_vars:
+            global_vars.remove(variable)
+        if variable not in graph.get_collection(v1.GraphKeys.LOCAL_VARIABLES):
+            graph.add_to_collection(v1.GraphKeys.LOCAL_VARIABLES, variable)
+        graph.add_to_collection(v1.GraphKeys.METRIC_VARIABLES, variable)
+    return metric.result(), tf.group(*updates)
+
+
+def as_pairs(eval_metric_ops: dict) -> dict[str, tuple[tf.Tensor, Any]]:
+    pairs = {}
+    for name, value in eval_metric_ops.items():
+        pairs[name] = value if isinstance(value, tuple) else keras_metric_as_pair(value)
+    return pairs
+
+
+def scalar_summary(values: dict[str, Any]) -> v1.Summary:
+    """A Summary proto with every scalar metric (non-scalars are skipped, as in the original)."""
+    summary = v1.Summary()
+    for name, value in values.items():
+        array = np.asarray(value)
+        if array.size == 1 and np.issubdtype(array.dtype, np.number):
+            summary.value.add(tag=name, simple_value=float(array.reshape(())))
+    return summary

@@ -1,0 +1,266 @@
+"""The one table of what the upgrade tool maps: old TensorFlow / tensorflow_estimator names to ours.
+
+To support a new name, add it to the right entry of `EXPORTS` (what this library exports in each of
+its namespaces). To teach the tool an old module path, add it to `_NAMESPACE_ROOTS` or
+`_INTERNAL_MODULES`. To improve the advice printed for a name we do not map, edit `_ADVICE`.
+Nothing here imports TensorFlow: the tool runs without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+PACKAGE = "estimator_lib"
+
+# What this library exports, per namespace: old attribute name -> our attribute name.
+# Only names listed here are rewritten; every other name under an estimator namespace is reported.
+_HOOKS = (
+    "CheckpointSaverListener",
+    "SessionRunHook",
+    "SessionRunArgs",
+    "StopAtStepHook",
+    "CheckpointSaverHook",
+    "LoggingTensorHook",
+    "StepCounterHook",
+    "SummarySaverHook",
+    "NanTensorHook",
+    "NanLossDuringTrainingError",
+    "FeedFnHook",
+    "ProfilerHook",
+    "FinalOpsHook",
+    "GlobalStepWaiterHook",
+)
+_TOP_LEVEL = (
+    "Estimator",
+    "EstimatorSpec",
+    "ModeKeys",
+    "RunConfig",
+    "TrainSpec",
+    "EvalSpec",
+    "train_and_evaluate",
+    "WarmStartSettings",
+    "Exporter",
+    "LatestExporter",
+    "BestExporter",
+    "FinalExporter",
+) + _HOOKS
+_EARLY_STOPPING = ("stop_if_higher_hook", "stop_if_lower_hook", "stop_if_no_increase_hook", "stop_if_no_decrease_hook")
+_EXPORT = (
+    "ServingInputReceiver",
+    "TensorServingInputReceiver",
+    "build_parsing_serving_input_receiver_fn",
+    "build_raw_serving_input_receiver_fn",
+    "ExportOutput",
+    "ClassificationOutput",
+    "RegressionOutput",
+    "PredictOutput",
+)
+_TPU = ("TPUEstimator", "TPUEstimatorSpec", "RunConfig", "TPUConfig", "InputPipelineConfig")
+
+
+def _same(names: tuple[str, ...]) -> dict[str, str]:
+    return {name: name for name in names}
+
+
+EXPORTS: dict[str, dict[str, str]] = {
+    PACKAGE: {**_same(_TOP_LEVEL), "EstimatorV2": "Estimator"},
+    f"{PACKAGE}.export": _same(_EXPORT),
+    f"{PACKAGE}.tpu": _same(_TPU),
+    f"{PACKAGE}.experimental": _same(_EARLY_STOPPING),
+    f"{PACKAGE}.early_stopping": _same(_EARLY_STOPPING),
+}
+
+# Public API roots under which `<root>.estimator` was the Estimator API.
+_API_ROOTS = ("tensorflow", "tensorflow.compat.v1", "tensorflow.compat.v2", "tensorflow_estimator")
+# Sub-namespaces of the public API: old suffix -> our namespace.
+_NAMESPACE_ROOTS = {
+    "estimator": PACKAGE,
+    "estimator.export": f"{PACKAGE}.export",
+    "estimator.tpu": f"{PACKAGE}.tpu",
+    "estimator.experimental": f"{PACKAGE}.experimental",
+}
+# Internal module paths of tensorflow_estimator (and of TF 1.x, which shipped the same tree).
+_INTERNAL_ROOTS = ("tensorflow_estimator.python.estimator", "tensorflow.python.estimator")
+_INTERNAL_MODULES = {
+    "estimator": PACKAGE,
+    "estimator_lib": PACKAGE,
+    "model_fn": PACKAGE,
+    "mode_keys": PACKAGE,
+    "run_config": PACKAGE,
+    "training": PACKAGE,
+    "exporter": PACKAGE,
+    "hooks": PACKAGE,
+    "hooks.basic_session_run_hooks": PACKAGE,
+    "hooks.session_run_hook": PACKAGE,
+    "early_stopping": f"{PACKAGE}.early_stopping",
+    "estimator_lib.export": f"{PACKAGE}.export",
+    "export": f"{PACKAGE}.export",
+    "export.export": f"{PACKAGE}.export",
+    "export.export_lib": f"{PACKAGE}.export",
+    "export.export_output": f"{PACKAGE}.export",
+    "tpu": f"{PACKAGE}.tpu",
+    "tpu.tpu_estimator": f"{PACKAGE}.tpu",
+    "tpu.tpu_config": f"{PACKAGE}.tpu",
+}
+# TF 1.x contrib homes of the TPUEstimator family.
+_CONTRIB_TPU = ("tensorflow.contrib.tpu", "tensorflow.contrib.tpu.python.tpu.tpu_estimator",
+                "tensorflow.contrib.tpu.python.tpu.tpu_config")
+
+
+def _build_namespaces() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for root in _API_ROOTS:
+        for suffix, new in _NAMESPACE_ROOTS.items():
+            table[f"{root}.{suffix}"] = new
+    for root in _INTERNAL_ROOTS:
+        for suffix, new in _INTERNAL_MODULES.items():
+            table[f"{root}.{suffix}"] = new
+    for module in _CONTRIB_TPU:
+        table[module] = f"{PACKAGE}.tpu"
+    return table
+
+
+# Old module path -> our namespace. Attribute lookups under it go through EXPORTS[our namespace].
+NAMESPACES: dict[str, str] = _build_namespaces()
+
+# Module paths whose imports cannot work on TF 2.16+: an import of them must be rewritten or reported.
+OLD_ROOTS = ("tensorflow_estimator", "tensorflow.python.estimator", "tensorflow.contrib")
+
+# Advice for names we do not map, by attribute name under an estimator namespace.
+_CANNED = (
+    "canned estimators are not shipped by estimator_lib: write a model_fn that builds the same network "
+    "(e.g. keras.layers.Dense layers, or tf.compat.v1.get_variable) and returns an EstimatorSpec, then use "
+    "estimator_lib.Estimator"
+)
+_HEADS = "heads are not shipped: compute the loss, predictions and eval_metric_ops in your model_fn"
+_ADVICE: dict[str, str] = {
+    **{
+        name: _CANNED
+        for name in (
+            "DNNClassifier", "DNNRegressor", "DNNEstimator", "LinearClassifier", "LinearRegressor",
+            "LinearEstimator", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
+            "DNNLinearCombinedEstimator", "BaselineClassifier", "BaselineRegressor", "BaselineEstimator",
+            "RNNClassifier", "RNNEstimator", "LinearSDCA", "KMeans", "KMeansClustering",
+            "dnn_logit_fn_builder", "linear_logit_fn_builder", "call_logit_fn",
+        )
+    },
+    **{
+        name: "boosted trees estimators are not shipped: use TensorFlow Decision Forests, XGBoost or LightGBM"
+        for name in ("BoostedTreesClassifier", "BoostedTreesRegressor", "BoostedTreesEstimator")
+    },
+    **{
+        name: _HEADS
+        for name in ("Head", "BinaryClassHead", "MultiClassHead", "MultiHead", "MultiLabelHead",
+                     "RegressionHead", "LogisticRegressionHead", "PoissonRegressionHead")
+    },
+    **{
+        name: f"use tf.compat.v1.train.{name}, which TensorFlow 2.21 still ships"
+        for name in ("SessionRunContext", "SessionRunValues", "SecondOrStepTimer")
+    },
+    "inputs": "numpy_input_fn/pandas_input_fn are gone: return tf.data.Dataset.from_tensor_slices((features, labels)) "
+              "from your input_fn",
+    "add_metrics": "wrap your model_fn and merge the extra metrics into EstimatorSpec.eval_metric_ops",
+    "classifier_parse_example_spec": "build the parsing spec with tf.compat.v1.feature_column.make_parse_example_spec "
+                                     "plus a tf.io.FixedLenFeature for the label",
+    "regressor_parse_example_spec": "build the parsing spec with tf.compat.v1.feature_column.make_parse_example_spec "
+                                    "plus a tf.io.FixedLenFeature for the label",
+    "VocabInfo": "vocabulary remapping on warm start is not mapped automatically: check whether estimator_lib "
+                 "exports VocabInfo and pass it through WarmStartSettings(var_name_to_vocab_info=...)",
+    "InMemoryEvaluatorHook": "evaluate with a separate Estimator.evaluate call, or TrainSpec/EvalSpec with "
+                             "estimator_lib.train_and_evaluate",
+    "make_early_stopping_hook": "use estimator_lib.experimental.stop_if_* hooks, or write a SessionRunHook that "
+                                "calls run_context.request_stop()",
+    "make_stop_at_checkpoint_step_hook": "use estimator_lib.StopAtStepHook",
+    "build_raw_supervised_input_receiver_fn": "not shipped: export a serving graph with "
+                                              "build_raw_serving_input_receiver_fn",
+    "build_supervised_input_receiver_fn_from_input_fn": "not shipped: export a serving graph with "
+                                                        "build_raw_serving_input_receiver_fn",
+    "SupervisedInputReceiver": "not shipped: export a serving graph with a ServingInputReceiver",
+    "EvalOutput": "not shipped: only serving exports (PREDICT mode) are written",
+    "TrainOutput": "not shipped: only serving exports (PREDICT mode) are written",
+    "experimental.EmbeddingConfigSpec": "TPU embedding columns are not supported by estimator_lib.tpu; move the "
+                                        "embedding to tf.tpu.experimental.embedding.TPUEmbedding in a TF2 program",
+    "CrossShardOptimizer": "use tf.compat.v1.tpu.CrossShardOptimizer, which TensorFlow 2.21 still ships",
+}
+_LAYERS_ADVICE = (
+    "tf.compat.v1.layers is gone under Keras 3: either use keras.layers objects (variable names change, so map "
+    "old checkpoints with WarmStartSettings) or tf.compat.v1.get_variable-based layers, or `pip install tf-keras` "
+    "and set TF_USE_LEGACY_KERAS=1 before importing TensorFlow"
+)
+_CONTRIB_ADVICE = (
+    "tf.contrib was removed in TensorFlow 2.0: find the replacement in core TensorFlow "
+    "(https://www.tensorflow.org/guide/migrate) or in a maintained library"
+)
+_STAR_ADVICE = "star imports are not rewritten: import the names you use from estimator_lib explicitly"
+_DEFAULT_ADVICE = "estimator_lib does not export this name: port the code by hand (see docs/migration.md)"
+
+# Module paths reported wherever they are used (not under an estimator namespace).
+UNMAPPED_PREFIXES: dict[str, str] = {
+    "tensorflow.compat.v1.layers": _LAYERS_ADVICE,
+    "tensorflow.layers": _LAYERS_ADVICE,
+    "tensorflow.contrib": _CONTRIB_ADVICE,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """What a dotted old name means: `consumed` leading components resolve to `new` (or are unmapped)."""
+
+    kind: Literal["namespace", "symbol", "unmapped"]
+    consumed: int
+    new: str | None = None
+    advice: str | None = None
+
+    @property
+    def mapped(self) -> bool:
+        return self.kind != "unmapped"
+
+
+def classify(qualified_name: str) -> Resolution | None:
+    """Resolves a fully qualified old name such as `tensorflow.compat.v1.estimator.tpu.TPUEstimator.x`.
+
+    Returns None for names the tool has nothing to say about (ordinary TensorFlow).
+    """
+    parts = qualified_name.split(".")
+    for length in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:length])
+        if prefix in NAMESPACES:
+            namespace = NAMESPACES[prefix]
+            if length == len(parts):
+                return Resolution("namespace", length, namespace)
+            name = parts[length]
+            target = EXPORTS[namespace].get(name)
+            if target is not None:
+                return Resolution("symbol", length + 1, f"{namespace}.{target}")
+            return Resolution("unmapped", length + 1, advice=advice_for(prefix, parts[length:]))
+        if prefix in UNMAPPED_PREFIXES:
+            return Resolution("unmapped", length, advice=UNMAPPED_PREFIXES[prefix])
+    return None
+
+
+def advice_for(namespace: str, rest: list[str]) -> str:
+    """The most specific advice for `namespace.rest...`, falling back to a generic hint."""
+    for key in (".".join(rest[:2]), rest[0]):
+        if key in _ADVICE:
+            return _ADVICE[key]
+    if namespace.startswith("tensorflow.contrib"):
+        return _CONTRIB_ADVICE
+    return _DEFAULT_ADVICE
+
+
+def star_import_advice() -> str:
+    return _STAR_ADVICE
+
+
+def must_replace_import(qualified_name: str) -> bool:
+    """Whether importing this module path fails on TF 2.16+ (or brings an estimator name we map)."""
+    if classify(qualified_name) is not None:
+        return True
+    return any(qualified_name == root or qualified_name.startswith(root + ".") for root in OLD_ROOTS)
+
+
+def is_tensorflow_name(qualified_name: str) -> bool:
+    """Whether a binding may lead to estimator names (the tool only follows such bindings)."""
+    root = qualified_name.split(".", 1)[0]
+    return root in ("tensorflow", "tensorflow_estimator")
