@@ -1,0 +1,29 @@
+"""KFP declaration of the gate report component (the Else branch of the evaluation gate records why)."""
+
+
+from kfp import dsl
+from kfp.dsl import Markdown, Output
+
+from components import images
+
+
+def gate_report(metric: str, value: float, threshold: float, passed: bool, report: Output[Markdown]):
+    """Writes a Markdown report of the gate's outcome and prints it."""
+    import os
+
+    from components.gate_report.task import render_gate_report
+
+    text = render_gate_report(passed=passed, metric=metric, value=value, threshold=threshold)
+    os.makedirs(os.path.dirname(report.path) or ".", exist_ok=True)
+    with open(report.path, "w") as handle:
+        handle.write(text)
+    report.metadata.update({"passed": passed, "metric": metric, "value": value, "threshold": threshold})
+    print(text, flush=True)
+
+
+def build(image: str = images.DEFAULT_IMAGE):
+    """The gate report component running in `image`."""
+    return dsl.component(base_image=images.check_image(image), install_kfp_package=False)(gate_report)
+
+
+gate_report_op = build()

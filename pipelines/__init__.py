@@ -1,0 +1,1 @@
+"""Vertex AI / kfp.local pipelines over the estimator components, and the `estimator-pipelines` CLI."""
