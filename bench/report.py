@@ -1,0 +1,244 @@
+"""Turns runner results (one dict per run) into Markdown tables and the target checks."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+Key = Tuple[str, str, int]  # (model, path, K)
+
+# Targets from the issue: K=100 throughput against the hand loop, per model.
+HAND_TARGETS = {"mlp": 0.95, "cnn": 0.98}
+PATH_ORDER = ("hand", "keras", "lib-tpu", "lib-est", "tf215-tpu", "tf215-est")
+# Each estimator_lib path and the original it is compared with.
+ORIGINAL_OF = {"lib-tpu": "tf215-tpu", "lib-est": "tf215-est"}
+
+
+def _median_of(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return statistics.median(value) if value else None
+    return float(value)
+
+
+class Stats:
+    """Median and spread of one figure over the repeats of one variant."""
+
+    def __init__(self, values: Iterable[Optional[float]]) -> None:
+        self.values = sorted(v for v in values if v is not None)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def median(self) -> Optional[float]:
+        return statistics.median(self.values) if self.values else None
+
+    def spread(self, fmt: str) -> str:
+        if not self.values:
+            return "-"
+        return f"{format(self.values[0], fmt)}–{format(self.values[-1], fmt)}"
+
+    def cell(self, fmt: str, scale: float = 1.0) -> str:
+        if not self.values:
+            return "-"
+        lo, mid, hi = (v * scale for v in (self.values[0], self.median, self.values[-1]))
+        return f"{format(mid, fmt)} ({format(lo, fmt)}–{format(hi, fmt)})"
+
+
+def group(results: Sequence[Dict[str, Any]]) -> Dict[Key, List[Dict[str, Any]]]:
+    """Successful runs grouped by variant."""
+    groups: Dict[Key, List[Dict[str, Any]]] = {}
+    for r in results:
+        if r.get("ok"):
+            groups.setdefault((r["model"], r["path"], int(r["k"])), []).append(r)
+    return groups
+
+
+def stat(groups: Dict[Key, List[Dict[str, Any]]], key: Key, field: str) -> Stats:
+    """The figure `field` over a variant's runs (list-valued figures contribute their median)."""
+    return Stats(_median_of(r.get(field)) for r in groups.get(key, []))
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or not b else a / b
+
+
+def _fmt_ratio(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _ordered(keys: Iterable[Key]) -> List[Key]:
+    def order(key: Key) -> Tuple[str, int, int]:
+        model, path, k = key
+        rank = PATH_ORDER.index(path) if path in PATH_ORDER else len(PATH_ORDER)
+        return (model, k, rank)
+
+    return sorted(keys, key=order)
+
+
+def throughput_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
+    """Steady examples/sec per variant with its ratio to the hand loop (same K) and the original."""
+    lines = [
+        "| model | K | path | steady examples/s: median (min–max) | runs | × hand loop | × original |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key in _ordered(groups):
+        model, path, k = key
+        s = stat(groups, key, "steady_ex_s")
+        hand = stat(groups, (model, "hand", k), "steady_ex_s").median
+        original = ORIGINAL_OF.get(path)
+        orig = _original_rate(groups, model, original) if original else None
+        lines.append(
+            f"| {model} | {k} | {path} | {s.cell(',.0f')} | {s.n} | {_fmt_ratio(_ratio(s.median, hand))} "
+            f"| {_fmt_ratio(_ratio(s.median, orig))} |"
+        )
+    return "\n".join(lines)
+
+
+def _original_rate(groups: Dict[Key, List[Dict[str, Any]]], model: str, path: str) -> Optional[float]:
+    # The original runs one step per session.run off-TPU whatever K is, so its K=1 figure is its
+    # figure at every K.
+    return stat(groups, (model, path, 1), "steady_ex_s").median
+
+
+def overhead_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
+    """Per-call overhead: call time at K=1 minus the per-step compute from the K sweep."""
+    lines = [
+        "| model | path | call at K=1 (ms) | compute per step (ms) | per-call overhead (ms) |",
+        "|---|---|---|---|---|",
+    ]
+    models = sorted({m for m, _, _ in groups})
+    for model in models:
+        hand_step = _step_seconds(groups, model, "hand")
+        for path in PATH_ORDER:
+            c1 = stat(groups, (model, path, 1), "call_s_median").median
+            if c1 is None:
+                continue
+            own = _step_seconds(groups, model, path)
+            steps = _mean_steps_per_call(groups, (model, path, 1))
+            step = own if own is not None else hand_step
+            over = None if step is None else c1 - steps * step
+            lines.append(
+                f"| {model} | {path} | {c1 * 1e3:.3f} | {'-' if step is None else f'{step * 1e3:.4f}'}"
+                f"{'' if own is not None else ' (hand)'} | {'-' if over is None else f'{over * 1e3:.3f}'} |"
+            )
+    return "\n".join(lines)
+
+
+def _mean_steps_per_call(groups: Dict[Key, List[Dict[str, Any]]], key: Key) -> float:
+    values = [r.get("steps_per_call", key[2]) for r in groups.get(key, [])]
+    return statistics.median(values) if values else key[2]
+
+
+def _step_seconds(groups: Dict[Key, List[Dict[str, Any]]], model: str, path: str) -> Optional[float]:
+    ks = sorted(k for m, p, k in groups if m == model and p == path)
+    if len(ks) < 2:
+        return None
+    lo, hi = ks[0], ks[-1]
+    s_lo = _mean_steps_per_call(groups, (model, path, lo))
+    s_hi = _mean_steps_per_call(groups, (model, path, hi))
+    if s_hi <= s_lo:
+        return None
+    c_lo = stat(groups, (model, path, lo), "call_s_median").median
+    c_hi = stat(groups, (model, path, hi), "call_s_median").median
+    return (c_hi - c_lo) / (s_hi - s_lo)
+
+
+EXTRA_COLUMNS = (
+    ("ttfs_s", "time to first step (s)", ".3f", 1.0),
+    ("eval_first", "evaluate, 1st call (s)", ".3f", 1.0),
+    ("eval_s", "evaluate, median call (s)", ".3f", 1.0),
+    ("ckpt_save_s", "checkpoint save (ms)", ".1f", 1e3),
+    ("ckpt_mib_s", "checkpoint MiB/s", ".1f", 1.0),
+    ("export_s", "export (s)", ".3f", 1.0),
+    ("predict_ex_s", "predict() examples/s", ",.0f", 1.0),
+    ("predict_call_s", "predict() call (s)", ".3f", 1.0),
+    ("sig_ex_s", "exported signature examples/s", ",.0f", 1.0),
+)
+
+
+def extras_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
+    """K-independent figures (measured in the K=1 runs): median (min–max)."""
+    lines = []
+    for model in sorted({m for m, _, _ in groups}):
+        paths = [p for p in PATH_ORDER if (model, p, 1) in groups]
+        if not paths:
+            continue
+        lines += [f"\n**{model}** (median, min–max over runs)\n", "| figure | " + " | ".join(paths) + " |"]
+        lines.append("|---" * (len(paths) + 1) + "|")
+        for field, title, fmt, scale in EXTRA_COLUMNS:
+            cells = []
+            for p in paths:
+                runs = groups[(model, p, 1)]
+                if field == "eval_first":
+                    s = Stats((r.get("eval_s") or [None])[0] for r in runs)
+                else:
+                    s = stat(groups, (model, p, 1), field)
+                cells.append(s.cell(fmt, scale))
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def target_checks(groups: Dict[Key, List[Dict[str, Any]]]) -> List[str]:
+    """One line per target of the issue: measured ratio and whether it is met."""
+    out: List[str] = []
+
+    def check(label: str, ratio: Optional[float], ok: Optional[bool], rule: str) -> None:
+        verdict = "not measured" if ok is None else ("MET" if ok else "MISSED")
+        out.append(f"- {label}: {_fmt_ratio(ratio)} ({rule}) — **{verdict}**")
+
+    models = sorted({m for m, _, _ in groups})
+    for model in models:
+        kmax = max([k for m, p, k in groups if m == model and p == "hand"], default=None)
+        if kmax is None:
+            continue
+        target = HAND_TARGETS.get(model)
+        lib = stat(groups, (model, "lib-tpu", kmax), "steady_ex_s").median
+        hand = stat(groups, (model, "hand", kmax), "steady_ex_s").median
+        r = _ratio(lib, hand)
+        if target is not None:
+            check(f"{model} K={kmax} throughput, lib-tpu / hand loop", r, None if r is None else r >= target, f">= {target}")
+        for lib_path, orig_path in ORIGINAL_OF.items():
+            orig = _original_rate(groups, model, orig_path)
+            for k in sorted(k for m, p, k in groups if m == model and p == lib_path):
+                r = _ratio(stat(groups, (model, lib_path, k), "steady_ex_s").median, orig)
+                check(f"{model} K={k} throughput, {lib_path} / {orig_path}", r, None if r is None else r >= 1.0, ">= 1.0")
+            for field, name in (("ttfs_s", "time to first step"), ("eval_s", "evaluate call")):
+                a = stat(groups, (model, lib_path, 1), field).median
+                b = stat(groups, (model, orig_path, 1), field).median
+                r = _ratio(a, b)
+                check(f"{model} {name}, {lib_path} / {orig_path}", r, None if r is None else r <= 1.0, "<= 1.0")
+    return out
+
+
+def machine_line(results: Sequence[Dict[str, Any]]) -> str:
+    """Load average seen by the runs, and the TensorFlow versions."""
+    loads = [r["loadavg_start"] for r in results if "loadavg_start" in r]
+    versions = sorted({f"{r['path']}: TF {r['tf_version']}" for r in results if r.get("tf_version")})
+    tf_versions = sorted({v.split(": ")[1] for v in versions})
+    if not loads:
+        return "no runs"
+    return (
+        f"{len(results)} runs ({sum(1 for r in results if r.get('ok'))} ok); 1-min load average at run start: "
+        f"median {statistics.median(loads):.2f}, max {max(loads):.2f}; {', '.join(tf_versions)}"
+    )
+
+
+def render(results: Sequence[Dict[str, Any]]) -> str:
+    """The whole report as Markdown."""
+    groups = group(results)
+    failures = [r for r in results if not r.get("ok")]
+    parts = [
+        "### Machine", machine_line(results),
+        "### Training throughput (steady state, after warm-up)", throughput_table(groups),
+        "### Per-call overhead", overhead_table(groups),
+        "### Start-up, evaluate, checkpoint, export and predict (K=1 runs)", extras_table(groups),
+        "### Targets", "\n".join(target_checks(groups)) or "(nothing to compare)",
+    ]
+    if failures:
+        seen = sorted({f"- {r['path']} {r['model']} K={r['k']}: {r.get('error', '?')[:300]}" for r in failures})
+        parts += ["### Failed runs", "\n".join(seen)]
+    return "\n\n".join(parts) + "\n"
