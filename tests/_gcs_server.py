@@ -86,6 +86,7 @@ class Fault:
     times: int | None
     until: float | None
     pattern: re.Pattern | None
+    skip: int = 0
     hits: int = 0
 
     def matches(self, request_line: str) -> bool:
@@ -139,14 +140,17 @@ class FaultProxy:
 
     # -- control -------------------------------------------------------------------------------------------
     def inject(self, kind: str, *, times: int | None = 1, seconds: float | None = None,
-               match: str | None = None) -> Fault:
-        """Fails the next `times` requests (or all for `seconds`) whose "METHOD path?query" matches `match`."""
+               match: str | None = None, after: int = 0) -> Fault:
+        """Fails `times` requests (or all for `seconds`) whose "METHOD path?query" matches `match`.
+
+        The first `after` matching requests pass untouched (to fail a transfer half-way).
+        """
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}; received {kind!r}")
         if times is None and seconds is None:
             raise ValueError("give `times` or `seconds` (or both)")
         fault = Fault(kind, times, time.monotonic() + seconds if seconds is not None else None,
-                      re.compile(match) if match else None)
+                      re.compile(match) if match else None, skip=after)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -169,6 +173,9 @@ class FaultProxy:
             self.requests.append(request_line)
             for fault in self._faults:
                 if fault.active() and fault.matches(request_line):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.hits += 1
                     self.injected.append((fault.kind, request_line))
                     return fault

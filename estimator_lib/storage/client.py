@@ -118,6 +118,11 @@ def translate_errors(uri: str, action: str, *, missing_means_bucket: bool = True
             f"Cannot {action} {uri}: permission denied (HTTP {error.code}). Grant the job's service account "
             f"access to gs://{bucket} (roles/storage.objectAdmin to write, objectViewer to read)."
         ) from error
+    except api.RetryError as error:
+        raise TransferError(
+            f"Cannot {action} {uri}: Cloud Storage kept failing until the retry deadline "
+            f"(last error: {_describe(error.cause)}). Nothing was committed; run the step again."
+        ) from error
     except api.GoogleAPICallError as error:
         raise TransferError(
             f"Cannot {action} {uri}: Cloud Storage answered HTTP {error.code} after retries "
@@ -127,20 +132,24 @@ def translate_errors(uri: str, action: str, *, missing_means_bucket: bool = True
         if _is_transport_error(error):
             raise TransferError(
                 f"Cannot {action} {uri}: the connection to Cloud Storage kept failing until the retry deadline "
-                f"({type(error).__name__}). Nothing was committed; run the step again."
+                f"(last error: {_describe(error)}). Nothing was committed; run the step again."
             ) from error
         raise
+
+
+def _describe(error: BaseException | None) -> str:
+    """Type and HTTP code of an error, without its text (which can quote request URLs and headers)."""
+    if error is None:
+        return "unknown"
+    code = getattr(error, "code", None)
+    if not isinstance(code, int):
+        code = getattr(getattr(error, "response", None), "status_code", None)
+    return f"{type(error).__name__}, HTTP {code}" if isinstance(code, int) else type(error).__name__
 
 
 def _is_transport_error(error: BaseException) -> bool:
     from google.cloud.storage.retry import _should_retry  # noqa: PLC0415
 
-    try:
-        from google.api_core.exceptions import RetryError  # noqa: PLC0415
-    except ImportError:  # pragma: no cover
-        RetryError = ()  # type: ignore[assignment]
-    if RetryError and isinstance(error, RetryError):
-        return True
     try:
         return bool(_should_retry(error))
     except Exception:  # pragma: no cover - defensive: predicate must not mask the original error
