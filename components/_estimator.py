@@ -53,10 +53,9 @@ def configure_logging() -> None:
     import tensorflow as tf
 
     root = logging.getLogger()
-    if not any(getattr(handler, "_estimator_components", False) for handler in root.handlers):
+    if not root.handlers:  # the KFP executor installs one already; a second would print every line twice
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-        handler._estimator_components = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     tf.get_logger().setLevel(logging.INFO)

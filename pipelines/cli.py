@@ -1,0 +1,258 @@
+"""`estimator-pipelines`: run the training pipeline locally, compile it, submit or schedule it on Vertex AI.
+
+Every subcommand's --help shows an example. `run-local` is the main job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from pipelines.local_run import DEFAULT_PIPELINE_ROOT
+
+_RUN_LOCAL_EXAMPLE = """example:
+  estimator-pipelines run-local --train-steps 300 --threshold 0.9
+  estimator-pipelines run-local --model-ref my_pkg.my_model --params-json '{"learning_rate": 0.05}' \\
+      --param train_data=/data/train.tfrecord --param eval_data=/data/eval.tfrecord
+"""
+_COMPILE_EXAMPLE = """example:
+  estimator-pipelines compile --target tpu --tpu-machine-type ct5lp-hightpu-4t --tpu-topology 2x2 \\
+      --tpu-image us-docker.pkg.dev/my-project/repo/estimator-lib-tpu:0.1.0 --output training-tpu.yaml
+  estimator-pipelines compile --target gpu --accelerator-type NVIDIA_L4 --output training-gpu.yaml
+"""
+_SUBMIT_EXAMPLE = """example:
+  estimator-pipelines submit --template training-tpu.yaml --project my-project --region us-central1 \\
+      --pipeline-root gs://my-bucket/pipeline_root --service-account trainer@my-project.iam.gserviceaccount.com \\
+      --param model_ref=my_pkg.my_model --param train_steps=10000 --param threshold=0.9
+  (add --dry-run to print the request instead of sending it)
+"""
+_SCHEDULE_EXAMPLE = """example:
+  estimator-pipelines schedule --template training-tpu.yaml --project my-project --region us-central1 \\
+      --pipeline-root gs://my-bucket/pipeline_root --cron 'TZ=Europe/Paris 0 3 * * 1' \\
+      --schedule-name weekly-retrain --param train_steps=10000
+  (add --dry-run to print the request instead of sending it)
+"""
+_UPGRADE_EXAMPLE = """example:
+  estimator-pipelines upgrade --help     (options of the tf.estimator -> estimator_lib migration tool)
+"""
+
+
+def _add_vertex_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", required=True, help="compiled pipeline YAML (from `compile`)")
+    parser.add_argument("--project", required=True, help="Google Cloud project id")
+    parser.add_argument("--region", required=True, help="Vertex AI region, e.g. us-central1")
+    parser.add_argument("--pipeline-root", required=True, help="gs:// URI where Vertex writes artifacts")
+    parser.add_argument("--display-name", default=None)
+    parser.add_argument("--service-account", default=None, help="service account the pipeline runs as")
+    parser.add_argument("--network", default=None, help="VPC network, projects/NUMBER/global/networks/NAME")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="job label (repeatable)")
+    caching = parser.add_mutually_exclusive_group()
+    caching.add_argument("--enable-caching", dest="enable_caching", action="store_true", default=None,
+                         help="cache every step, overriding the compiled options (training is compiled uncached)")
+    caching.add_argument("--disable-caching", dest="enable_caching", action="store_false",
+                         help="re-run every step")
+    parser.add_argument("--dry-run", action="store_true", help="print the request as JSON and send nothing")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="estimator-pipelines",
+        description="Estimator training pipelines: local runs, Vertex AI (GPU/TPU) compile, submit and schedule.",
+        epilog="example:\n  estimator-pipelines run-local\n  estimator-pipelines compile --target tpu --output training-tpu.yaml",
+        formatter_class=formatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    run_local = commands.add_parser("run-local", help="run the whole pipeline on this machine (kfp.local)",
+                                    epilog=_RUN_LOCAL_EXAMPLE, formatter_class=formatter)
+    run_local.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT, help="where artifacts go (default: %(default)s)")
+    run_local.add_argument("--model-ref", default=None, help="model module or module:model_fn (default: the bundled example)")
+    run_local.add_argument("--params-json", default=None, help="JSON object handed to model_fn/input_fn as params")
+    run_local.add_argument("--train-steps", type=int, default=None, help="training steps (pipeline default 300)")
+    run_local.add_argument("--threshold", type=float, default=None, help="gate: export only if the metric >= this")
+    run_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter (repeatable)")
+    run_local.add_argument("--summary-json", default=None, help="also write the run summary to this JSON file")
+
+    compile_ = commands.add_parser("compile", help="compile the pipeline to YAML for Vertex AI",
+                                   epilog=_COMPILE_EXAMPLE, formatter_class=formatter)
+    compile_.add_argument("--target", choices=("local", "gpu", "tpu"), default="local",
+                          help="local: CPU steps; gpu: accelerators on the train step; tpu: training as a TPU CustomJob")
+    compile_.add_argument("--output", default=None, help="YAML path (default: estimator-training-<target>.yaml)")
+    compile_.add_argument("--image", default=None, help="image of the component steps (default: components.images.DEFAULT_IMAGE)")
+    compile_.add_argument("--tpu-image", default=None, help="image of the TPU training job")
+    compile_.add_argument("--tpu-machine-type", default="ct5lp-hightpu-4t")
+    compile_.add_argument("--tpu-topology", default="2x2")
+    compile_.add_argument("--tpu-replicas", type=int, default=1)
+    compile_.add_argument("--iterations-per-loop", type=int, default=100)
+    compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
+    compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
+    compile_.add_argument("--train-retries", type=int, default=2)
+    compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
+
+    submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI Pipelines",
+                                 epilog=_SUBMIT_EXAMPLE, formatter_class=formatter)
+    _add_vertex_arguments(submit)
+
+    schedule = commands.add_parser("schedule", help="run a compiled pipeline on a cron schedule on Vertex AI",
+                                   epilog=_SCHEDULE_EXAMPLE, formatter_class=formatter)
+    _add_vertex_arguments(schedule)
+    schedule.add_argument("--cron", required=True, help="five cron fields, optionally prefixed with TZ=Zone")
+    schedule.add_argument("--schedule-name", default=None, help="schedule display name")
+    schedule.add_argument("--max-concurrent-runs", type=int, default=1)
+    schedule.add_argument("--max-runs", type=int, default=None)
+    schedule.add_argument("--start-time", default=None, help="RFC 3339 time of the first run")
+    schedule.add_argument("--end-time", default=None, help="RFC 3339 time after which no run starts")
+    schedule.add_argument("--allow-queueing", action="store_true")
+
+    commands.add_parser("upgrade", help="rewrite tf.estimator code to estimator_lib (see `upgrade --help`)",
+                        epilog=_UPGRADE_EXAMPLE, formatter_class=formatter, add_help=False)
+    return parser
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    from pipelines.local_run import format_summary, run_local
+    from pipelines.parameters import parse_parameters, pipeline_parameter_types
+    from pipelines.training_pipeline import build_training_pipeline
+
+    pipeline = build_training_pipeline("local")
+    values = parse_parameters(args.param, pipeline_parameter_types(pipeline))
+    for name in ("model_ref", "params_json", "train_steps", "threshold"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    print(f"Running the training pipeline locally under {args.pipeline_root} with {values or 'default parameters'}",
+          flush=True)
+    summary = run_local(args.pipeline_root, target_pipeline=pipeline, **values)
+    print("\n" + "=" * 80 + "\n" + format_summary(summary), flush=True)
+    if args.summary_json:
+        with open(args.summary_json, "w") as handle:
+            json.dump({"run_dir": summary.run_dir, "artifacts": summary.artifacts, "parameters": summary.parameters},
+                      handle, indent=2)
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from components import images
+    from pipelines.placement import GpuPlacement, TpuPlacement
+    from pipelines.training_pipeline import compile_pipeline
+
+    output = args.output or f"estimator-training-{args.target}.yaml"
+    path = compile_pipeline(
+        args.target,
+        output,
+        image=args.image or images.DEFAULT_IMAGE,
+        gpu=GpuPlacement(accelerator_type=args.accelerator_type, accelerator_count=args.accelerator_count),
+        tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
+                         replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
+                         iterations_per_loop=args.iterations_per_loop),
+        cache_training=args.cache_training,
+        train_retries=args.train_retries,
+        resume=args.resume,
+    )
+    print(f"Compiled the {args.target} pipeline to {path}")
+    return 0
+
+
+def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
+    labels = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--label must look like key=value; received {pair!r}.")
+        labels[key] = value
+    return labels or None
+
+
+def build_job_from_args(args: argparse.Namespace, credentials=None):
+    """The PipelineJob the submit/schedule arguments describe (no network)."""
+    from pipelines import vertex
+    from pipelines.parameters import parse_parameters, template_parameter_types
+
+    vertex.check_region(args.region)
+    vertex.check_pipeline_root(args.pipeline_root)
+    import os
+
+    if not os.path.isfile(args.template):
+        raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
+    values = parse_parameters(args.param, template_parameter_types(args.template))
+    return vertex.build_pipeline_job(
+        template_path=args.template, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
+        parameter_values=values, display_name=args.display_name, enable_caching=args.enable_caching,
+        labels=_labels(args.label), credentials=credentials,
+    )
+
+
+def _print_request(request) -> None:
+    print(type(request).to_json(request))
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from pipelines import vertex
+
+    credentials = _dry_run_credentials() if args.dry_run else None
+    job = build_job_from_args(args, credentials)
+    if args.dry_run:
+        _print_request(vertex.create_job_request(job, service_account=args.service_account, network=args.network))
+        return 0
+    vertex.submit(job, service_account=args.service_account, network=args.network)
+    print(f"Submitted {job.resource_name}\n{job._dashboard_uri()}")
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from pipelines import vertex
+
+    options = vertex.schedule_options(
+        cron=args.cron, max_concurrent_run_count=args.max_concurrent_runs, max_run_count=args.max_runs,
+        start_time=args.start_time, end_time=args.end_time, allow_queueing=args.allow_queueing,
+        service_account=args.service_account, network=args.network,
+    )
+    credentials = _dry_run_credentials() if args.dry_run else None
+    job = build_job_from_args(args, credentials)
+    schedule = vertex.build_schedule(job, display_name=args.schedule_name or f"{job._gca_resource.display_name}-schedule")
+    if args.dry_run:
+        _print_request(vertex.create_schedule_request(schedule, options))
+        return 0
+    vertex.create_schedule(schedule, options)
+    print(f"Created schedule {schedule.resource_name}")
+    return 0
+
+
+def _dry_run_credentials():
+    """A dry run builds requests offline, so it must not look for Google credentials."""
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials()
+
+
+def _upgrade(argv: Sequence[str]) -> int:
+    try:
+        from estimator_lib.migrate.cli import main as migrate_main
+    except ImportError as error:
+        print(f"error: the upgrade tool (estimator_lib.migrate.cli) cannot be imported: {error}. "
+              f"Install it with `pip install 'estimator-lib[migrate]'`.", file=sys.stderr)
+        return 2
+    return int(migrate_main(list(argv)) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point (`estimator-pipelines`). Returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "upgrade":
+        return _upgrade(argv[1:])
+    args = build_parser().parse_args(argv)
+    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
