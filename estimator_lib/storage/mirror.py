@@ -20,7 +20,7 @@ from estimator_lib.storage import client as client_lib
 from estimator_lib.storage import gcs
 from estimator_lib.storage.checkpoint_scan import checkpoint_files, checkpoint_step, find_restorable_checkpoint
 from estimator_lib.storage.errors import IntegrityError, InvalidStorageURIError, NotCommittedError, StorageError
-from estimator_lib.storage.integrity import COMMIT_MARKER, digest_file
+from estimator_lib.storage.integrity import COMMIT_MARKER
 from estimator_lib.storage.local import replace_file_atomically, temp_sibling
 from estimator_lib.storage.uri import StorageLocation, gcs_join, parse_uri
 
@@ -161,15 +161,14 @@ class CheckpointMirrorListener(tf.compat.v1.train.CheckpointSaverListener):
         marker = basename + MARKER_SUFFIX
         kwargs = dict(client=self._client, retry=self._retry)
         try:
-            existing = gcs.read_manifest(self._mirror, marker_name=marker, timeout=self._timeout, **kwargs)
+            gcs.read_manifest(self._mirror, marker_name=marker, timeout=self._timeout, **kwargs)
         except NotCommittedError:
-            existing = None
-        if existing is not None:
-            if {name: digest_file(path) for name, path in files.items()} == dict(existing.files):
-                self._record(step)
-                return basename
-            # Same name, different bytes (a re-save after restore): un-commit first, then write again.
-            gcs.delete_names(self._client, self._mirror, [marker], retry=self._retry)
+            pass
+        else:
+            # Already committed (a re-save of the same step after a restore): a committed checkpoint is
+            # complete and is never un-committed or overwritten.
+            self._record(step)
+            return basename
         gcs.upload_files(files, self._mirror, marker_name=marker, timeout=self._timeout,
                          metadata={"global_step": step, "checkpoint": basename}, **kwargs)
         self._record(step)

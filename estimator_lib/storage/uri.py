@@ -105,6 +105,8 @@ def parse_uri(value: PathLike, *, argument: str = "uri") -> StorageLocation:
     message naming `argument`: other schemes (http, s3, ...), user info or credentials in the URI, `..` segments
     in a gs:// path, and invalid bucket names.
     """
+    if isinstance(value, StorageLocation):
+        return value
     text = _text(value, argument)
     match = _SCHEME_RE.match(text)
     if not match:
