@@ -19,6 +19,8 @@ _HOOKS = (
     "CheckpointSaverListener",
     "SessionRunHook",
     "SessionRunArgs",
+    "SessionRunContext",
+    "SessionRunValues",
     "StopAtStepHook",
     "CheckpointSaverHook",
     "LoggingTensorHook",
@@ -40,6 +42,7 @@ _TOP_LEVEL = (
     "EvalSpec",
     "train_and_evaluate",
     "WarmStartSettings",
+    "TaskType",
     "Exporter",
     "LatestExporter",
     "BestExporter",
@@ -156,7 +159,7 @@ _ADVICE: dict[str, str] = {
     },
     **{
         name: f"use tf.compat.v1.train.{name}, which TensorFlow 2.21 still ships"
-        for name in ("SessionRunContext", "SessionRunValues", "SecondOrStepTimer")
+        for name in ("SecondOrStepTimer",)
     },
     "inputs": "numpy_input_fn/pandas_input_fn are gone: return tf.data.Dataset.from_tensor_slices((features, labels)) "
               "from your input_fn",
