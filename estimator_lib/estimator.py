@@ -277,7 +277,8 @@ class Estimator:
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, spec)
             step_read = _graph.post_step_global_step_read(global_step, computation.train_op)
-            hooks += [NanLossHook(loss, step_read)]
+            # Placed first of all hooks below: a NaN step must stop training before any saver checkpoints it.
+            nan_hook = NanLossHook(loss, step_read)
             if config.log_step_count_steps:
                 summary_dir = self._model_dir if config.is_chief else None
                 hooks.append(StepLogHook(loss, step_read, config.log_step_count_steps, summary_dir))
@@ -287,6 +288,8 @@ class Estimator:
             chief_hooks = list(spec.training_chief_hooks)
             if config.is_chief:
                 chief_hooks += self._chief_hooks(scaffold, listeners, user_hooks + list(spec.training_hooks))
+            # MonitoredTrainingSession runs chief-only hooks before the others.
+            (chief_hooks if config.is_chief else hooks).insert(0, nan_hook)
             with _graph.training_session(
                 scaffold=scaffold, config=config, model_dir=self._model_dir, hooks=hooks, chief_hooks=chief_hooks
             ) as session:

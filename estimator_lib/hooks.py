@@ -52,13 +52,22 @@ class NanLossHook(SessionRunHook):
             raise _nan_error(loss, step)
 
 
+class _NanLossError(NanLossDuringTrainingError):
+    """TensorFlow's class prints a fixed text; this one says at which step and what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self._message = message
+
+    def __str__(self) -> str:
+        return self._message
+
+
 def _nan_error(loss, step) -> Exception:
-    error = NanLossDuringTrainingError()
-    error.args = (
+    return _NanLossError(
         f"Loss is {loss} at global step {step}: training stopped and the step was not checkpointed. "
-        "Lower the learning rate, clip gradients or check the input for NaN/Inf values.",
+        "Lower the learning rate, clip gradients or check the input for NaN/Inf values."
     )
-    return error
 
 
 class StepLogHook(SessionRunHook):

@@ -1,0 +1,219 @@
+"""RunConfig: defaults, validation, replace() and the cluster fields read from TF_CONFIG."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tensorflow as tf
+
+from estimator_lib.run_config import RunConfig, TaskType
+
+CLUSTER = {"chief": ["host0:2222"], "worker": ["host1:2222", "host2:2222"], "ps": ["host3:2222"]}
+
+
+@pytest.fixture(autouse=True)
+def no_tf_config(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+
+
+def set_tf_config(monkeypatch, cluster, task_type=None, index=0):
+    value = {"cluster": cluster}
+    if task_type is not None:
+        value["task"] = {"type": task_type, "index": index}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(value))
+
+
+# ---- defaults and plain fields -----------------------------------------------------------------------
+def test_defaults():
+    config = RunConfig()
+    assert config.model_dir is None
+    assert config.tf_random_seed is None
+    assert config.save_summary_steps == 100
+    assert config.save_checkpoints_steps is None
+    assert config.save_checkpoints_secs == 600
+    assert config.session_config is None
+    assert config.keep_checkpoint_max == 5
+    assert config.keep_checkpoint_every_n_hours == 10000
+    assert config.log_step_count_steps == 100
+    assert config.train_distribute is None and config.eval_distribute is None
+    # Without TF_CONFIG: a single local worker that is the chief.
+    assert config.task_type == TaskType.WORKER and config.task_id == 0
+    assert config.is_chief and config.num_worker_replicas == 1 and config.num_ps_replicas == 0
+    assert config.master == "" and config.cluster_spec.as_dict() == {}
+
+
+def test_fields_are_kept():
+    session_config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+    config = RunConfig(
+        model_dir="/tmp/m",
+        tf_random_seed=3,
+        save_summary_steps=7,
+        save_checkpoints_steps=11,
+        session_config=session_config,
+        keep_checkpoint_max=2,
+        keep_checkpoint_every_n_hours=1.5,
+        log_step_count_steps=9,
+    )
+    assert (config.model_dir, config.tf_random_seed, config.save_summary_steps) == ("/tmp/m", 3, 7)
+    assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (11, None)
+    assert config.session_config is session_config
+    assert (config.keep_checkpoint_max, config.keep_checkpoint_every_n_hours, config.log_step_count_steps) == (2, 1.5, 9)
+
+
+def test_secs_given_explicitly():
+    config = RunConfig(save_checkpoints_secs=30)
+    assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (None, 30)
+
+
+def test_both_disabled():
+    config = RunConfig(save_checkpoints_steps=None, save_checkpoints_secs=None)
+    assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (None, None)
+
+
+def test_steps_xor_secs():
+    with pytest.raises(
+        ValueError,
+        match="takes save_checkpoints_steps or save_checkpoints_secs, not both; received save_checkpoints_steps=5 "
+        "and save_checkpoints_secs=60",
+    ):
+        RunConfig(save_checkpoints_steps=5, save_checkpoints_secs=60)
+
+
+def test_distribute_strategies_kept():
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    config = RunConfig(train_distribute=strategy, eval_distribute=strategy)
+    assert config.train_distribute is strategy and config.eval_distribute is strategy
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tf_random_seed": -1}, r"tf_random_seed must be a non-negative integer or None; received -1"),
+        ({"tf_random_seed": 1.5}, r"tf_random_seed must be a non-negative integer or None; received 1.5"),
+        ({"save_summary_steps": "10"}, r"save_summary_steps must be a non-negative integer.*received '10'"),
+        ({"save_checkpoints_steps": 0}, r"save_checkpoints_steps must be a positive integer or None; received 0"),
+        ({"save_checkpoints_secs": -5}, r"save_checkpoints_secs must be a non-negative number or None; received -5"),
+        ({"keep_checkpoint_max": -1}, r"keep_checkpoint_max must be a non-negative integer.*received -1"),
+        ({"keep_checkpoint_every_n_hours": -1}, r"keep_checkpoint_every_n_hours must be a non-negative number"),
+        ({"log_step_count_steps": True}, r"log_step_count_steps must be a non-negative integer.*received True"),
+        ({"model_dir": ""}, r"model_dir must be a non-empty path string; received ''"),
+        ({"session_config": {"a": 1}}, r"session_config must be a tf.compat.v1.ConfigProto; received \{'a': 1\}"),
+        ({"train_distribute": "mirrored"}, r"train_distribute must be a tf.distribute.Strategy .*received 'mirrored'"),
+        ({"eval_distribute": 3}, r"eval_distribute must be a tf.distribute.Strategy .*received 3"),
+        ({"protocol": "http"}, r"protocol must be None or 'grpc'; received 'http'"),
+    ],
+)
+def test_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**kwargs)
+
+
+# ---- replace -------------------------------------------------------------------------------------------
+def test_replace_returns_a_changed_copy():
+    config = RunConfig(model_dir="/tmp/a", save_checkpoints_steps=10, tf_random_seed=1)
+    changed = config.replace(model_dir="/tmp/b", keep_checkpoint_max=1)
+    assert changed is not config and isinstance(changed, RunConfig)
+    assert (changed.model_dir, changed.keep_checkpoint_max) == ("/tmp/b", 1)
+    assert (changed.save_checkpoints_steps, changed.tf_random_seed) == (10, 1)
+    assert (config.model_dir, config.keep_checkpoint_max) == ("/tmp/a", 5)
+
+
+def test_replace_switches_checkpoint_cadence():
+    by_steps = RunConfig().replace(save_checkpoints_steps=50)
+    assert (by_steps.save_checkpoints_steps, by_steps.save_checkpoints_secs) == (50, None)
+    by_secs = by_steps.replace(save_checkpoints_secs=20)
+    assert (by_secs.save_checkpoints_steps, by_secs.save_checkpoints_secs) == (None, 20)
+
+
+def test_replace_validates():
+    with pytest.raises(ValueError, match=r"RunConfig.replace\(\) cannot change \['is_chief'\]"):
+        RunConfig().replace(is_chief=False)
+    with pytest.raises(ValueError, match="keep_checkpoint_max must be a non-negative integer"):
+        RunConfig().replace(keep_checkpoint_max=-3)
+    with pytest.raises(ValueError, match="not both"):
+        RunConfig().replace(save_checkpoints_steps=5, save_checkpoints_secs=5)
+
+
+# ---- TF_CONFIG -------------------------------------------------------------------------------------------
+def test_tf_config_chief(monkeypatch):
+    set_tf_config(monkeypatch, CLUSTER, "chief", 0)
+    config = RunConfig()
+    assert config.task_type == TaskType.CHIEF and config.task_id == 0
+    assert config.is_chief
+    assert config.num_worker_replicas == 3 and config.num_ps_replicas == 1
+    assert config.master == "grpc://host0:2222"
+    assert config.global_id_in_cluster == 0
+    assert config.cluster_spec.as_dict() == CLUSTER
+
+
+def test_tf_config_worker(monkeypatch):
+    set_tf_config(monkeypatch, CLUSTER, "worker", 1)
+    config = RunConfig()
+    assert config.task_type == TaskType.WORKER and config.task_id == 1
+    assert not config.is_chief
+    assert config.num_worker_replicas == 3
+    assert config.master == "grpc://host2:2222"
+    assert config.global_id_in_cluster == 2
+
+
+def test_tf_config_ps(monkeypatch):
+    set_tf_config(monkeypatch, CLUSTER, "ps", 0)
+    config = RunConfig()
+    assert config.task_type == TaskType.PS and not config.is_chief
+    assert config.master == "grpc://host3:2222"
+
+
+def test_tf_config_evaluator(monkeypatch):
+    set_tf_config(monkeypatch, {"chief": ["host0:2222"], "worker": ["host1:2222"]}, "evaluator", 0)
+    config = RunConfig()
+    assert config.task_type == TaskType.EVALUATOR and config.task_id == 0
+    assert not config.is_chief
+    assert config.master == ""
+
+
+def test_tf_config_workers_without_chief(monkeypatch):
+    set_tf_config(monkeypatch, {"worker": ["a:1", "b:1"]}, "worker", 0)
+    assert RunConfig().is_chief
+    set_tf_config(monkeypatch, {"worker": ["a:1", "b:1"]}, "worker", 1)
+    config = RunConfig()
+    assert not config.is_chief and config.num_worker_replicas == 2
+
+
+def test_tf_config_survives_replace(monkeypatch):
+    set_tf_config(monkeypatch, CLUSTER, "worker", 0)
+    config = RunConfig().replace(model_dir="/tmp/x")
+    assert config.task_type == TaskType.WORKER and not config.is_chief
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("{not json", r"TF_CONFIG is not valid JSON .*received '\{not json'"),
+        ('["a"]', r"TF_CONFIG must be a JSON object with 'cluster' and 'task'"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}),
+         r"TF_CONFIG task worker:3 is not in the cluster"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}),
+         r"TF_CONFIG task chief:0 is not in the cluster"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "boss", "index": 0}}),
+         r"TF_CONFIG task.type 'boss' is unknown"),
+        (json.dumps({"cluster": {"workers": ["a:1"]}, "task": {"type": "worker", "index": 0}}),
+         r"TF_CONFIG cluster has an unknown job 'workers'"),
+        (json.dumps({"cluster": {"worker": "a:1"}, "task": {"type": "worker", "index": 0}}),
+         r"TF_CONFIG cluster\['worker'\] must be a list of 'host:port'; received 'a:1'"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}}), r"TF_CONFIG has a cluster but no task.type"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": -1}}),
+         r"TF_CONFIG task.index must be a non-negative integer; received -1"),
+        (json.dumps({"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}),
+         r"TF_CONFIG cluster must have exactly one chief"),
+        (json.dumps({"cluster": {"worker": ["a:1"], "evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}),
+         r"TF_CONFIG cluster must not list 'evaluator'"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "evaluator", "index": 1}}),
+         r"TF_CONFIG allows one evaluator \(index 0\); received index 1"),
+        (json.dumps({"cluster": ["a:1"], "task": {}}), r"TF_CONFIG 'cluster' and 'task' must be objects"),
+    ],
+)
+def test_tf_config_errors(monkeypatch, raw, message):
+    monkeypatch.setenv("TF_CONFIG", raw)
+    with pytest.raises(ValueError, match=message):
+        RunConfig()
