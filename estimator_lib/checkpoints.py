@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from estimator_lib.storage.checkpoint_scan import find_restorable_checkpoint
+
 v1 = tf.compat.v1
 
 
@@ -38,13 +40,14 @@ def _step_of(prefix: str) -> int:
 
 
 def latest_checkpoint(model_dir: str | None) -> str | None:
-    """The newest checkpoint in model_dir whose files are all present, or None."""
+    """The newest checkpoint in model_dir that is complete and reads cleanly, or None.
+
+    Damaged newer checkpoints (a truncated or corrupt file) are skipped with a warning; see
+    estimator_lib.storage.checkpoint_scan.
+    """
     if not model_dir or not tf.io.gfile.isdir(model_dir):
         return None
-    for prefix in reversed(all_checkpoints(model_dir)):
-        if _files_present(prefix):
-            return prefix
-    return None
+    return find_restorable_checkpoint(model_dir)
 
 
 def global_step_of(checkpoint_path: str | None) -> int:

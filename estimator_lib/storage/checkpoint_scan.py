@@ -66,11 +66,16 @@ def checkpoint_problem(prefix: str, *, read_tensors: bool = True) -> str | None:
 
 
 def candidate_checkpoints(model_dir: str) -> list[str]:
-    """Checkpoint prefixes in `model_dir`, newest first: from the `checkpoint` state file and any `*.index` file.
+    """Checkpoint prefixes in `model_dir`, most preferred first.
 
-    The state file can itself be stale or damaged, so the directory listing is always consulted too.
+    First those the `checkpoint` state file records, newest first (what TensorFlow itself would restore);
+    then any other `*.index` in the directory by step, newest first: the state file can be missing, damaged,
+    or stale (a job killed between writing a checkpoint and recording it).
     """
-    prefixes: set[str] = set()
+    def absolute(path: str) -> str:
+        return path if os.path.isabs(path) or "://" in path else os.path.join(model_dir, path)
+
+    listed: list[str] = []
     try:
         state = tf.train.get_checkpoint_state(model_dir)
     except Exception as error:  # noqa: BLE001 - a damaged text proto must not stop the scan
@@ -78,12 +83,13 @@ def candidate_checkpoints(model_dir: str) -> list[str]:
                        model_dir, type(error).__name__)
         state = None
     if state is not None:
-        for path in [*state.all_model_checkpoint_paths, state.model_checkpoint_path]:
-            if path:
-                prefixes.add(path if os.path.isabs(path) or "://" in path else os.path.join(model_dir, path))
-    for index in tf.io.gfile.glob(os.path.join(model_dir, "*.index")):
-        prefixes.add(index[: -len(".index")])
-    prefixes = {p for p in prefixes if not os.path.basename(p).startswith(".")}
+        recorded = [*state.all_model_checkpoint_paths]
+        if state.model_checkpoint_path:
+            recorded = [p for p in recorded if p != state.model_checkpoint_path] + [state.model_checkpoint_path]
+        for path in reversed(recorded):
+            if path and absolute(path) not in listed:
+                listed.append(absolute(path))
+    globbed = {index[: -len(".index")] for index in tf.io.gfile.glob(os.path.join(model_dir, "*.index"))}
 
     def order(prefix: str):
         step = checkpoint_step(prefix)
@@ -93,7 +99,9 @@ def candidate_checkpoints(model_dir: str) -> list[str]:
             mtime = 0
         return (step if step is not None else -1, mtime)
 
-    return sorted(prefixes, key=order, reverse=True)
+    unlisted = sorted((p for p in globbed - set(listed) if not os.path.basename(p).startswith(".")),
+                      key=order, reverse=True)
+    return listed + unlisted
 
 
 def find_restorable_checkpoint(model_dir, *, read_tensors: bool = True) -> str | None:

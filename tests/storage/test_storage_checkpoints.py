@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import tensorflow as tf
-from conftest import write_v1_checkpoints
+from _storage_artifacts import write_v1_checkpoints
 
 from estimator_lib.storage import gcs
 from estimator_lib.storage.checkpoint_scan import checkpoint_problem, find_restorable_checkpoint
