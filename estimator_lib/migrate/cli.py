@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from typing import TextIO
 
@@ -95,8 +96,8 @@ def _run(jobs: list[files.Job], copies: list[tuple[str, str]], args: argparse.Na
                 difflib.unified_diff(
                     result.original.splitlines(keepends=True),
                     result.upgraded.splitlines(keepends=True),
-                    fromfile=f"a/{job.display}",
-                    tofile=f"b/{job.display}",
+                    fromfile=job.display if os.path.isabs(job.display) else f"a/{job.display}",
+                    tofile=job.display if os.path.isabs(job.display) else f"b/{job.display}",
                 )
             )
         if write and (result.changed or job.destination != job.source):

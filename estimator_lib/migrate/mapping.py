@@ -198,11 +198,19 @@ _CONTRIB_ADVICE = (
 _STAR_ADVICE = "star imports are not rewritten: import the names you use from estimator_lib explicitly"
 _DEFAULT_ADVICE = "estimator_lib does not export this name: port the code by hand (see docs/migration.md)"
 
+OLD_PACKAGE_ADVICE = (
+    "tensorflow_estimator does not install on TensorFlow 2.16+ and estimator_lib has no equivalent of this name: "
+    "port the code by hand (see docs/migration.md)"
+)
+
 # Module paths reported wherever they are used (not under an estimator namespace).
 UNMAPPED_PREFIXES: dict[str, str] = {
     "tensorflow.compat.v1.layers": _LAYERS_ADVICE,
     "tensorflow.layers": _LAYERS_ADVICE,
     "tensorflow.contrib": _CONTRIB_ADVICE,
+    **{f"{root}.canned": _CANNED for root in _INTERNAL_ROOTS},
+    **{f"{root}.head": _HEADS for root in _INTERNAL_ROOTS},
+    **{f"{root}.inputs": _ADVICE["inputs"] for root in _INTERNAL_ROOTS},
 }
 
 

@@ -105,16 +105,21 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
         return positions[node].start.line
 
     def code_of(node: cst.CSTNode) -> str:
+        if isinstance(node, cst.BaseSmallStatement):
+            node = node.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
         return one_line(module.code_for_node(node))
 
     bindings = _collect_bindings(scopes)
     _report_star_imports(module, plan, line_of, code_of)
 
     for binding in bindings:
-        uses = [use for ref in binding.references if (use := _resolve_use(binding, ref, parents)) is not None]
         own = mapping.classify(binding.qualified)
         replaceable = _statement_is_editable(binding.statement, parents)
         must_go = mapping.must_replace_import(binding.qualified)
+        # Through an import that cannot stay, even a name the table does not know must be reported.
+        uses = [
+            use for ref in binding.references if (use := _resolve_use(binding, ref, parents, report_all=must_go))
+        ]
 
         if must_go and own is not None and not own.mapped:
             plan.unmapped.append(Unmapped(line_of(binding.alias), f"import of {binding.qualified}", own.advice or ""))
@@ -147,8 +152,21 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
                 _mark_statement(plan, binding.statement, line_of, code_of)
 
     if plan.add_import:
+        _check_name_clash(plan, bindings, line_of)
         _choose_anchor(plan, module, bindings, parents, line_of)
     return plan
+
+
+def _check_name_clash(plan: _Plan, bindings: list[_Binding], line_of) -> None:
+    """Rewritten uses need the name `estimator_lib`; an old import keeping that name would shadow it."""
+    for binding in bindings:
+        action = plan.aliases.get(id(binding.alias))
+        if binding.local == _PACKAGE and not (isinstance(action, _Rebind) and action.target == _PACKAGE):
+            plan.unmapped.append(Unmapped(
+                line_of(binding.alias),
+                f"import of {binding.qualified} as {_PACKAGE}",
+                f"this import binds the name {_PACKAGE}, which the upgraded code uses for the library; rename it",
+            ))
 
 
 def _collect_bindings(scopes) -> list[_Binding]:
@@ -211,8 +229,13 @@ def _local_name(alias: cst.ImportAlias) -> str:
     return get_full_name_for_node(alias.name) or ""
 
 
-def _resolve_use(binding: _Binding, reference: tuple[str, str, cst.CSTNode], parents) -> _Use | None:
-    """Walks from a reference up its dotted chain and classifies the whole chain."""
+def _resolve_use(
+    binding: _Binding, reference: tuple[str, str, cst.CSTNode], parents, *, report_all: bool
+) -> _Use | None:
+    """Walks from a reference up its dotted chain and classifies the whole chain.
+
+    With report_all, a chain the table does not know becomes an unmapped use instead of None.
+    """
     local, qualified, node = reference
     chain = [node]
     while True:
@@ -226,6 +249,8 @@ def _resolve_use(binding: _Binding, reference: tuple[str, str, cst.CSTNode], par
         return None
     full = [qualified + name[len(local):] for name in names]
     resolution = mapping.classify(full[-1])
+    if resolution is None and report_all:
+        resolution = mapping.Resolution("unmapped", len(full[-1].split(".")), advice=mapping.OLD_PACKAGE_ADVICE)
     if resolution is None:
         return None
     parts = full[-1].split(".")
@@ -291,6 +316,12 @@ def _choose_anchor(plan: _Plan, module: cst.Module, bindings: list[_Binding], pa
                                                      for a in small.names):
                 plan.add_import = False  # already imported at module level
                 return
+    for binding in bindings:
+        action = plan.aliases.get(id(binding.alias))
+        line = parents.get(binding.statement)
+        if isinstance(action, _Rebind) and action.target == action.local == _PACKAGE and parents.get(line) is module:
+            plan.add_import = False  # the rebuilt import is exactly `import estimator_lib`
+            return
     tf_lines = [parents.get(b.statement) for b in bindings]
     for statement in module.body:
         if any(statement is line for line in tf_lines):
@@ -347,8 +378,8 @@ class _Rewriter(cst.CSTTransformer):
                 continue
             replacement, more = self._rebuild_statement(small)
             old_code = self._plan.codes[id(small)]
-            new_codes = [one_line(cst.Module(body=[]).code_for_node(s)) for s in ([replacement] if replacement else [])]
-            new_codes += [one_line(cst.Module(body=[]).code_for_node(s)) for s in more]
+            new_codes = [_statement_code(s) for s in ([replacement] if replacement else [])]
+            new_codes += [_statement_code(s) for s in more]
             self._plan.changes.append(
                 Change(self._plan.lines[id(small)], old_code, "; ".join(new_codes) if new_codes else "(removed)")
             )
@@ -453,6 +484,11 @@ class _Rewriter(cst.CSTTransformer):
             body.append(first)
             body.extend(lines[1:])
         return body, carry
+
+
+def _statement_code(statement: cst.BaseSmallStatement) -> str:
+    statement = statement.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+    return one_line(cst.Module(body=[]).code_for_node(statement))
 
 
 def _package_import() -> cst.Import:

@@ -1,0 +1,42 @@
+"""`from ... import` forms, aliases and odd formatting."""
+from tensorflow.estimator import Estimator
+from tensorflow.estimator import EstimatorSpec as Spec, ModeKeys
+from tensorflow.estimator import (  # the training API
+    RunConfig,
+    TrainSpec,  # what to train on
+    EvalSpec,
+    train_and_evaluate,
+)
+from tensorflow.estimator import (
+    LinearRegressor,  # canned: not shipped
+    BestExporter,
+)
+from tensorflow import estimator as tf_estimator
+from tensorflow import estimator, keras
+from tensorflow.estimator import export
+from tensorflow.estimator.export import ServingInputReceiver, PredictOutput as Out
+from tensorflow.estimator.experimental import stop_if_higher_hook
+from tensorflow.compat.v1.estimator import tpu
+from tensorflow.compat.v1 import estimator as v1_estimator
+from tensorflow.compat.v1 import layers
+from tensorflow.estimator import *
+import os; from tensorflow.estimator import WarmStartSettings; import sys
+
+
+def make(model_fn, model_dir):
+    config = RunConfig(model_dir=model_dir)
+    est = Estimator(model_fn, config=config, warm_start_from=WarmStartSettings("/ckpt"))
+    spec = Spec(mode=ModeKeys.PREDICT, predictions={})
+    receiver = ServingInputReceiver({}, {})
+    hook = stop_if_higher_hook(est, "accuracy", 0.9)
+    t = tpu.TPUEstimator(model_fn, config=tpu.RunConfig())
+    e2 = tf_estimator.Estimator(model_fn)
+    e3 = estimator.Estimator(model_fn)
+    e4 = v1_estimator.tpu.TPUEstimator(model_fn)
+    m = keras.Model()
+    r = LinearRegressor(feature_columns=[])
+    out = Out({})
+    fn = export.build_parsing_serving_input_receiver_fn({})
+    b = BestExporter()
+    train_and_evaluate(est, TrainSpec(lambda: None), EvalSpec(lambda: None))
+    return layers.dense(None, 1), os, sys

@@ -1,0 +1,67 @@
+"""A TF 2.x tf.estimator program: every estimator name reached through `tf.` attribute chains."""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf  # TensorFlow itself stays
+
+
+def model_fn(features, labels, mode: tf.estimator.ModeKeys, params):
+    logits = tf.compat.v1.layers.dense(features["x"], 3)  # no Keras 3 equivalent by that name
+    if mode == tf.estimator.ModeKeys.PREDICT:
+        return tf.estimator.EstimatorSpec(
+            mode,
+            predictions={"logits": logits},
+            export_outputs={
+                "serving_default": tf.estimator.export.PredictOutput({"logits": logits}),
+            },
+        )
+    loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    train_op = tf.compat.v1.train.AdamOptimizer().minimize(
+        loss, global_step=tf.compat.v1.train.get_or_create_global_step())
+    return tf.estimator.EstimatorSpec(mode=mode, loss=loss, train_op=train_op)
+
+
+class PrintHook(tf.estimator.SessionRunHook):
+    def before_run(self, run_context):
+        return tf.estimator.SessionRunArgs({"step": tf.compat.v1.train.get_global_step()})
+
+
+def build(model_dir, tf=None):
+    # `tf` is a parameter here: this chain is not the module and must stay as written.
+    assert tf is None or tf.estimator
+    config = tf.estimator.RunConfig(model_dir=model_dir) if tf else None
+    estimator = tf.compat.v1.estimator.Estimator(model_fn, config=config)
+    return estimator
+
+
+def main():
+    config = tf.estimator.RunConfig(
+        model_dir=os.environ.get("MODEL_DIR"),  # where checkpoints go
+        save_checkpoints_steps=100,
+    )
+    estimator = tf . estimator . Estimator(model_fn=model_fn, config=config)
+    v2 = tf.compat.v2.estimator.RunConfig()
+    hooks = [
+        tf.estimator.StopAtStepHook(last_step=10),
+        tf.estimator.experimental.stop_if_no_decrease_hook(estimator, "loss", 100),
+        tf.estimator.SecondOrStepTimer(every_steps=5),
+    ]
+    train_spec = tf.estimator.TrainSpec(input_fn=lambda: None, max_steps=10, hooks=hooks)
+    eval_spec = tf.estimator.EvalSpec(
+        input_fn=lambda: None,
+        exporters=[tf.estimator.LatestExporter("latest", serving_input_receiver_fn=None)],
+    )
+    tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+    receiver_fn = tf.estimator.export.build_raw_serving_input_receiver_fn(
+        {"x": tf.compat.v1.placeholder(tf.float32, [None, 4])})
+    tpu_estimator = tf.compat.v1.estimator.tpu.TPUEstimator(
+        model_fn=model_fn,
+        config=tf.compat.v1.estimator.tpu.RunConfig(
+            tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(iterations_per_loop=10)),
+        train_batch_size=32,
+    )
+    canned = tf.estimator.DNNClassifier(hidden_units=[8], feature_columns=[])
+    data = tf.estimator.inputs.numpy_input_fn({"x": None})
+    return estimator, v2, receiver_fn, tpu_estimator, canned, data, (tf.estimator).ModeKeys.TRAIN
