@@ -237,7 +237,7 @@ def _upgrade(argv: Sequence[str]) -> int:
         print(f"error: the upgrade tool (estimator_lib.migrate.cli) cannot be imported: {error}. "
               f"Install it with `pip install 'estimator-lib[migrate]'`.", file=sys.stderr)
         return 2
-    return int(migrate_main(list(argv)) or 0)
+    return int(migrate_main(list(argv), prog="estimator-pipelines upgrade") or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,91 @@
+"""The Dockerfiles, checked without a Docker engine: what they copy and install, and that their entry points run."""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+
+import pytest
+from packaging.requirements import Requirement
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DOCKERFILES = {"cpu": "containers/Dockerfile", "tpu": "containers/Dockerfile.tpu"}
+
+
+def _pyproject():
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as handle:
+        return tomllib.load(handle)
+
+
+def _instructions(name):
+    """(keyword, argument) per Dockerfile instruction, with continuation lines joined."""
+    with open(os.path.join(REPO, DOCKERFILES[name])) as handle:
+        text = re.sub(r"\\\n", " ", handle.read())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [tuple(line.split(None, 1)) for line in lines]
+
+
+def _args(name):
+    return {key: value for key, _, value in (arg.partition("=") for kw, arg in _instructions(name) if kw == "ARG")}
+
+
+def _installed_extras(name):
+    """The extras of `pip install ".[...]"`, with build arguments substituted by their defaults."""
+    args = _args(name)
+    for keyword, argument in _instructions(name):
+        match = re.search(r"""pip install ["']?\.\[([^\]]+)\]""", argument) if keyword == "RUN" else None
+        if match:
+            extras = match.group(1)
+            for key, value in args.items():
+                extras = extras.replace("${" + key + "}", value)
+            return set(extras.split(","))
+    raise AssertionError(f"{DOCKERFILES[name]} does not pip install the package")
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_image_copies_every_package_the_project_ships(name):
+    copied = {source for keyword, arg in _instructions(name) if keyword == "COPY" for source in arg.split()[:-1]}
+    shipped = {pattern.rstrip("*") for pattern in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert shipped <= copied, f"{DOCKERFILES[name]} must COPY {sorted(shipped - copied)}"
+    assert "pyproject.toml" in copied
+    for source in copied:
+        assert os.path.exists(os.path.join(REPO, source)), f"{DOCKERFILES[name]} copies {source}, which is missing"
+
+
+def test_images_install_the_extras_the_tests_run_with():
+    extras = _pyproject()["project"]["optional-dependencies"]
+    assert _installed_extras("cpu") == {"cpu", "pipelines"}
+    assert _installed_extras("tpu") == {"tpu", "pipelines"}
+    assert _args("cpu")["TF_EXTRA"] == "cpu"
+    tested = {item.split("[")[1].rstrip("]") for item in extras["all"]}
+    tested = set().union(*(set(group.split(",")) for group in tested))
+    # The component code paths the tests exercise need the same non-TensorFlow extras as the images.
+    assert {"pipelines"} <= tested and {"cpu"} <= tested
+    for requirement in map(Requirement, extras["pipelines"] + extras["cpu"]):
+        installed = metadata.version(requirement.name)
+        assert requirement.specifier.contains(installed, prereleases=True), (
+            f"tests run with {requirement.name}=={installed}, outside the images' {requirement}"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_the_entry_points_the_images_check_run_here(name):
+    checks = [arg for keyword, arg in _instructions(name) if keyword == "RUN" and "pip install" not in arg]
+    assert checks, f"{DOCKERFILES[name]} runs no entry-point check"
+    for check in checks:
+        for command in check.split("&&"):
+            argv = shlex.split(command.split(">")[0])
+            if argv[0] == "python":
+                argv[0] = sys.executable
+            result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, f"{command.strip()!r} failed: {result.stderr[-2000:]}"
+
+
+def test_the_component_images_default_to_the_project_images():
+    from components import images
+
+    assert images.DEFAULT_IMAGE.endswith("/estimator-lib:0.1.0") or "ESTIMATOR_LIB_IMAGE" in os.environ
+    assert images.TPU_IMAGE.endswith("/estimator-lib-tpu:0.1.0") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ
