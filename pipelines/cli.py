@@ -14,6 +14,7 @@ from pipelines.local_run import DEFAULT_PIPELINE_ROOT
 
 _RUN_LOCAL_EXAMPLE = """example:
   estimator-pipelines run-local --train-steps 300 --threshold 0.9
+  estimator-pipelines run-local --init-model-uri ./local_pipeline_root/<run>/train/model --train-steps 100
   estimator-pipelines run-local --model-ref my_pkg.my_model --params-json '{"learning_rate": 0.05}' \\
       --param train_data=/data/train.tfrecord --param eval_data=/data/eval.tfrecord
 """
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_local.add_argument("--train-steps", type=int, default=None, help="training steps (pipeline default 300)")
     run_local.add_argument("--threshold", type=float, default=None, help="gate: export only if the metric >= this")
     run_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter (repeatable)")
+    run_local.add_argument("--init-model-uri", default=None,
+                           help="start from this checkpoint directory (imported with dsl.importer)")
+    run_local.add_argument("--init-mode", choices=("resume", "warm_start"), default="resume",
+                           help="resume: continue its training; warm_start: new run from its weights")
     run_local.add_argument("--summary-json", default=None, help="also write the run summary to this JSON file")
 
     compile_ = commands.add_parser("compile", help="compile the pipeline to YAML for Vertex AI",
@@ -120,8 +125,13 @@ def _run_local(args: argparse.Namespace) -> int:
     from pipelines.parameters import parse_parameters, pipeline_parameter_types
     from pipelines.training_pipeline import build_training_pipeline
 
-    pipeline = build_training_pipeline("local")
+    resume = args.init_model_uri is not None
+    pipeline = build_training_pipeline("local", resume=resume)
     values = parse_parameters(args.param, pipeline_parameter_types(pipeline))
+    if resume:
+        import os
+
+        values.update(init_model_uri=os.path.abspath(args.init_model_uri), init_mode=args.init_mode)
     for name in ("model_ref", "params_json", "train_steps", "threshold"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)

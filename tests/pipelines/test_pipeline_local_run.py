@@ -1,7 +1,7 @@
 """The whole training pipeline on kfp.local, both ways through the gate, with its artifacts inspected.
 
 Two pipeline runs in total (module-scoped): one through the CLI's run-local with a threshold that passes,
-one with a threshold no accuracy can reach.
+and one that resumes the first run's checkpoint for 5 steps with a threshold no accuracy can reach.
 """
 
 import json
@@ -38,8 +38,16 @@ def passed_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def failed_run(tmp_path_factory):
-    return run_local(str(tmp_path_factory.mktemp("local_fail")), train_steps=5, threshold=1.01, params_json=PARAMS_JSON)
+def failed_run(tmp_path_factory, passed_run):
+    """Resumes the passed run's checkpoint (imported with dsl.importer) for 5 steps; gate at accuracy >= 1.01."""
+    from pipelines.training_pipeline import build_training_pipeline
+
+    summary, _ = passed_run
+    return run_local(
+        str(tmp_path_factory.mktemp("local_fail")), target_pipeline=build_training_pipeline("local", resume=True),
+        init_model_uri=summary["artifacts"]["train"]["model"]["uri"], train_steps=5, threshold=1.01,
+        params_json=PARAMS_JSON,
+    )
 
 
 def test_train_artifact_is_a_checkpoint_directory(passed_run):
@@ -107,7 +115,14 @@ def test_failing_gate_skips_export_and_records_why(failed_run):
     assert report["metadata"]["passed"] is False and report["metadata"]["threshold"] == 1.01
     with open(report["uri"]) as handle:
         assert "Evaluation gate failed" in handle.read()
-    assert failed_run.artifacts["train"]["model"]["metadata"]["global_step"] == 5
+
+def test_resumed_training_continues_from_the_imported_checkpoint(failed_run, passed_run):
+    summary, _ = passed_run
+    train = failed_run.artifacts["train"]["model"]
+    assert train["metadata"]["global_step"] == 45 and train["metadata"]["init_mode"] == "resume"
+    assert train["metadata"]["init_model_dir"] == summary["artifacts"]["train"]["model"]["uri"]
+    assert latest_checkpoint(train["uri"]).endswith("model.ckpt-45")
+    assert latest_checkpoint(summary["artifacts"]["train"]["model"]["uri"]).endswith("model.ckpt-40")
 
 
 def test_run_local_rejects_a_gcs_root():
