@@ -134,9 +134,11 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
         unmapped_uses = [use for use in uses if not use.resolution.mapped]
         for use in uses:
             if use.resolution.mapped:
+                plan.add_import = True
+                if code_of(use.node) == use.new_node_name:
+                    continue  # already reads `estimator_lib.X` (a clash, if any, is reported below)
                 plan.replacements[id(use.node)] = use.new_node_name or ""
                 plan.changes.append(Change(line_of(use.node), code_of(use.node), use.new_node_name or ""))
-                plan.add_import = True
             else:
                 plan.unmapped.append(Unmapped(line_of(use.chain), code_of(use.chain), use.resolution.advice or ""))
         if must_go:
