@@ -28,6 +28,8 @@ class EstimatorOptions:
     log_step_count_steps: int = 50
     tf_random_seed: int = -1
     iterations_per_loop: int = 0
+    # 'local' is the TPU attached to this VM (Vertex TPU VMs); a TPU name or grpc:// address also works.
+    tpu_master: str = "local"
 
     def __post_init__(self) -> None:
         for field in ("train_batch_size", "eval_batch_size", "predict_batch_size", "save_checkpoints_steps",
@@ -37,6 +39,11 @@ class EstimatorOptions:
         check_int(self.tf_random_seed, "tf_random_seed", minimum=-1)
         if not isinstance(self.use_tpu, bool):
             raise TypeError(f"use_tpu must be True or False; received use_tpu={self.use_tpu!r}.")
+        if self.use_tpu and not self.train_batch_size and not self.eval_batch_size and not self.predict_batch_size:
+            raise ValueError(
+                "use_tpu=True needs the global batch size of the step (train_batch_size, eval_batch_size or "
+                "predict_batch_size > 0): TPUEstimator splits it across the TPU cores and sets params['batch_size']."
+            )
 
 
 def check_int(value: Any, name: str, *, minimum: int) -> int:
@@ -112,7 +119,9 @@ def _build_tpu_estimator(functions, model_dir, params, options, config_kwargs, w
     tpu_config_kwargs = {}
     if options.iterations_per_loop:
         tpu_config_kwargs["iterations_per_loop"] = options.iterations_per_loop
-    config = tpu.RunConfig(tpu_config=tpu.TPUConfig(**tpu_config_kwargs), **config_kwargs)
+    config = tpu.RunConfig(
+        tpu_config=tpu.TPUConfig(**tpu_config_kwargs), master=options.tpu_master or None, **config_kwargs
+    )
     batch_sizes = {
         name: getattr(options, name) or None
         for name in ("train_batch_size", "eval_batch_size", "predict_batch_size")

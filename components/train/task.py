@@ -47,6 +47,7 @@ class TrainRequest:
     log_step_count_steps: int = 50
     tf_random_seed: int = -1
     iterations_per_loop: int = 0
+    tpu_master: str = "local"
 
     def __post_init__(self) -> None:
         check_int(self.train_steps, "train_steps", minimum=1)
@@ -60,6 +61,7 @@ class TrainRequest:
                 f"init_mode must be one of {INIT_MODES} ('resume' continues the given checkpoint's training, "
                 f"'warm_start' starts a new run from its weights); received init_mode={self.init_mode!r}."
             )
+        self.options()  # validates the estimator options too, so a planner step fails before any TPU starts
 
     def options(self) -> EstimatorOptions:
         return EstimatorOptions(
@@ -69,6 +71,7 @@ class TrainRequest:
             log_step_count_steps=self.log_step_count_steps,
             tf_random_seed=self.tf_random_seed,
             iterations_per_loop=self.iterations_per_loop,
+            tpu_master=self.tpu_master,
         )
 
 
@@ -150,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-step-count-steps", type=int)
     parser.add_argument("--tf-random-seed", type=int)
     parser.add_argument("--iterations-per-loop", type=int)
+    parser.add_argument("--tpu-master", help="TPU to use with --use-tpu: 'local' (this TPU VM), a name or grpc:// address")
     return parser
 
 

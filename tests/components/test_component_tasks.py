@@ -166,3 +166,20 @@ def test_predict_validation(trained_model_dir, tmp_path):
         run_predict(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(tmp_path), output_format="csv")
     with pytest.raises(ValueError, match=r"max_predictions must be >= 0"):
         run_predict(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(tmp_path), max_predictions=-5)
+
+
+def test_use_tpu_builds_a_tpu_estimator_for_the_local_tpu(tmp_path):
+    from components._estimator import EstimatorOptions, build_estimator
+    from components._model_ref import resolve_model
+    from estimator_lib.tpu import TPUEstimator
+
+    options = EstimatorOptions(use_tpu=True, train_batch_size=64, iterations_per_loop=10)
+    estimator = build_estimator(resolve_model(MODEL_REF), str(tmp_path), {"n_examples": 64}, options)
+    assert isinstance(estimator, TPUEstimator) and estimator.use_tpu
+    assert estimator.config.tpu_config.iterations_per_loop == 10
+    assert estimator.config.master == "local"
+
+
+def test_use_tpu_needs_a_global_batch_size(tmp_path):
+    with pytest.raises(ValueError, match=r"use_tpu=True needs the global batch size"):
+        TrainRequest(model_ref=MODEL_REF, output_model_dir=str(tmp_path), use_tpu=True)
