@@ -75,8 +75,9 @@ def upgrade_source(source: str, path: str = "<string>") -> FileResult:
         path=path,
         original=source,
         upgraded=upgraded.code,
-        changes=tuple(sorted(plan.changes, key=lambda c: c.line)),
-        unmapped=tuple(sorted(plan.unmapped, key=lambda u: u.line)),
+        # dict.fromkeys: a name imported twice (try/except ImportError) reports each use once.
+        changes=tuple(sorted(dict.fromkeys(plan.changes), key=lambda c: c.line)),
+        unmapped=tuple(sorted(dict.fromkeys(plan.unmapped), key=lambda u: u.line)),
     )
 
 
@@ -566,7 +567,10 @@ def _insert_after_header(body: list[cst.BaseStatement]) -> list[cst.BaseStatemen
         index = 1
     while index < len(body) and _is_import_line(body[index]):
         index += 1
-    return [*body[:index], cst.SimpleStatementLine(body=[_package_import()]), *body[index:]]
+    rest = list(body[index:])
+    if rest and not _is_import_line(rest[0]) and not rest[0].leading_lines:
+        rest[0] = rest[0].with_changes(leading_lines=[cst.EmptyLine()])  # keep code apart from the imports
+    return [*body[:index], cst.SimpleStatementLine(body=[_package_import()]), *rest]
 
 
 def _is_docstring(statement: cst.BaseStatement) -> bool:

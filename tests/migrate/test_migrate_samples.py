@@ -97,3 +97,34 @@ def test_unparsable_source_is_a_clear_error():
 def test_source_must_be_text():
     with pytest.raises(TypeError, match="expects the file's text as str, received bytes"):
         upgrade_source(b"import tensorflow")
+
+
+def test_import_goes_after_the_header_when_tensorflow_is_imported_in_functions():
+    source = '"""Doc."""\nimport os\ndef f():\n    import tensorflow as tf\n    return tf.estimator.Estimator\n'
+    assert upgrade_source(source).upgraded == (
+        '"""Doc."""\nimport os\nimport estimator_lib\n\ndef f():\n    import tensorflow as tf\n'
+        "    return estimator_lib.Estimator\n"
+    )
+
+
+def test_name_imported_twice_is_reported_once():
+    source = (
+        "try:\n    import tensorflow.compat.v1 as tf\nexcept ImportError:\n    import tensorflow as tf\n\n"
+        "config = tf.estimator.RunConfig()\n"
+    )
+    result = upgrade_source(source, "f.py")
+    assert result.upgraded.endswith("config = estimator_lib.RunConfig()\n")
+    assert result.report_lines() == [
+        "f.py:1: (added) -> import estimator_lib",
+        "f.py:6: tf.estimator.RunConfig -> estimator_lib.RunConfig",
+    ]
+
+
+def test_old_import_keeping_the_name_estimator_lib_is_reported():
+    source = (
+        "import tensorflow as tf\n"
+        "from tensorflow_estimator.python.estimator import estimator as estimator_lib\n"
+        "x = estimator_lib._private_helper\ny = tf.estimator.RunConfig()\n"
+    )
+    result = upgrade_source(source, "f.py")
+    assert any("binds the name estimator_lib" in line for line in result.report_lines())

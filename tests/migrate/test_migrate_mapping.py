@@ -1,0 +1,78 @@
+"""The mapping table: every rewrite target exists in estimator_lib, and old names resolve as documented."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from estimator_lib.migrate import mapping
+
+
+def _namespace(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        parent, _, last = name.rpartition(".")
+        return getattr(importlib.import_module(parent), last)
+
+
+def test_every_target_name_exists_in_the_library():
+    """The tool must never write a name the library does not have: that code would fail at import."""
+    missing = []
+    for namespace, names in mapping.EXPORTS.items():
+        try:
+            module = _namespace(namespace)
+        except (ImportError, AttributeError):
+            missing.append(f"{namespace} (the namespace itself)")
+            continue
+        missing += [f"{namespace}.{new}" for new in names.values() if not hasattr(module, new)]
+    assert not missing, f"mapping.EXPORTS names targets estimator_lib does not export: {missing}"
+
+
+@pytest.mark.parametrize(
+    "old, kind, new",
+    [
+        ("tensorflow.estimator.Estimator", "symbol", "estimator_lib.Estimator"),
+        ("tensorflow.compat.v1.estimator.tpu.TPUEstimator", "symbol", "estimator_lib.tpu.TPUEstimator"),
+        ("tensorflow.compat.v2.estimator.RunConfig", "symbol", "estimator_lib.RunConfig"),
+        ("tensorflow.estimator.tpu.TPUConfig", "symbol", "estimator_lib.tpu.TPUConfig"),
+        ("tensorflow.contrib.tpu.TPUEstimatorSpec", "symbol", "estimator_lib.tpu.TPUEstimatorSpec"),
+        ("tensorflow.estimator.export.PredictOutput", "symbol", "estimator_lib.export.PredictOutput"),
+        ("tensorflow.estimator.experimental.stop_if_lower_hook", "symbol", "estimator_lib.experimental.stop_if_lower_hook"),
+        ("tensorflow_estimator.estimator.WarmStartSettings", "symbol", "estimator_lib.WarmStartSettings"),
+        ("tensorflow_estimator.python.estimator.estimator.EstimatorV2", "symbol", "estimator_lib.Estimator"),
+        ("tensorflow_estimator.python.estimator.early_stopping.stop_if_higher_hook", "symbol",
+         "estimator_lib.early_stopping.stop_if_higher_hook"),
+        ("tensorflow_estimator.python.estimator.tpu.tpu_config", "namespace", "estimator_lib.tpu"),
+        ("tensorflow.estimator", "namespace", "estimator_lib"),
+    ],
+)
+def test_mapped_names(old, kind, new):
+    resolution = mapping.classify(old)
+    assert (resolution.kind, resolution.new) == (kind, new)
+
+
+@pytest.mark.parametrize(
+    "old, advice",
+    [
+        ("tensorflow.estimator.DNNClassifier", "canned estimators are not shipped"),
+        ("tensorflow.estimator.BoostedTreesClassifier", "TensorFlow Decision Forests"),
+        ("tensorflow.compat.v1.estimator.inputs.numpy_input_fn", "tf.data.Dataset.from_tensor_slices"),
+        ("tensorflow.compat.v1.layers.dense", "TF_USE_LEGACY_KERAS=1"),
+        ("tensorflow.contrib.learn.Experiment", "tf.contrib was removed"),
+        ("tensorflow.contrib.tpu.CrossShardOptimizer", "tf.compat.v1.tpu.CrossShardOptimizer"),
+        ("tensorflow.compat.v1.estimator.tpu.experimental.EmbeddingConfigSpec", "TPU embedding"),
+        ("tensorflow.estimator.MultiClassHead", "heads are not shipped"),
+        ("tensorflow_estimator.python.estimator.canned.dnn.DNNClassifier", "canned estimators are not shipped"),
+    ],
+)
+def test_unmapped_names_come_with_advice(old, advice):
+    resolution = mapping.classify(old)
+    assert resolution.kind == "unmapped"
+    assert advice in resolution.advice
+
+
+@pytest.mark.parametrize("name", ["tensorflow", "tensorflow.compat.v1.train.SessionRunHook", "tensorflow.keras.layers"])
+def test_plain_tensorflow_is_not_touched(name):
+    assert mapping.classify(name) is None
