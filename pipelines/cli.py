@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_local.add_argument("--train-steps", type=int, default=None, help="training steps (pipeline default 300)")
     run_local.add_argument("--threshold", type=float, default=None, help="gate: export only if the metric >= this")
     run_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter (repeatable)")
+    run_local.add_argument("--train-retries", type=int, default=0,
+                           help="retries of a failed training step (30 s back-off, doubling); default 0 locally")
     run_local.add_argument("--init-model-uri", default=None,
                            help="start from this checkpoint directory (imported with dsl.importer)")
     run_local.add_argument("--init-mode", choices=("resume", "warm_start"), default="resume",
@@ -126,7 +128,7 @@ def _run_local(args: argparse.Namespace) -> int:
     from pipelines.training_pipeline import build_training_pipeline
 
     resume = args.init_model_uri is not None
-    pipeline = build_training_pipeline("local", resume=resume)
+    pipeline = build_training_pipeline("local", resume=resume, train_retries=args.train_retries)
     values = parse_parameters(args.param, pipeline_parameter_types(pipeline))
     if resume:
         import os
@@ -137,7 +139,14 @@ def _run_local(args: argparse.Namespace) -> int:
             values[name] = getattr(args, name)
     print(f"Running the training pipeline locally under {args.pipeline_root} with {values or 'default parameters'}",
           flush=True)
-    summary = run_local(args.pipeline_root, target_pipeline=pipeline, **values)
+    try:
+        summary = run_local(args.pipeline_root, target_pipeline=pipeline, **values)
+    except RuntimeError as error:
+        import re
+
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # kfp colours task names for terminals
+        print(f"error: the local pipeline run failed: {message}\nThe failing task's log above says why.", file=sys.stderr)
+        return 1
     print("\n" + "=" * 80 + "\n" + format_summary(summary), flush=True)
     if args.summary_json:
         with open(args.summary_json, "w") as handle:

@@ -55,6 +55,8 @@ def run_local(pipeline_root: str = DEFAULT_PIPELINE_ROOT, *, target_pipeline=Non
         )
     pipeline_root = os.path.abspath(pipeline_root)
     os.makedirs(pipeline_root, exist_ok=True)
+    # Steps inherit the environment: keep TensorFlow's C++ start-up notices out of the streamed logs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     pipeline = target_pipeline or build_training_pipeline("local")
     before = set(os.listdir(pipeline_root))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root, raise_on_error=True)

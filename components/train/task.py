@@ -148,7 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-data")
     parser.add_argument("--init-model-dir")
     parser.add_argument("--init-mode", choices=INIT_MODES)
-    parser.add_argument("--use-tpu", action="store_true", default=None)
+    parser.add_argument("--use-tpu", action=argparse.BooleanOptionalAction, default=None,
+                        help="TPUEstimator on a TPU (--no-use-tpu runs a TPU job's config on CPU/GPU)")
     parser.add_argument("--save-checkpoints-steps", type=int)
     parser.add_argument("--log-step-count-steps", type=int)
     parser.add_argument("--tf-random-seed", type=int)

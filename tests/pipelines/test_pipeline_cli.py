@@ -51,3 +51,11 @@ def test_upgrade_delegates_to_the_migration_tool(capsys):
         return
     assert cli.main(["upgrade", "--help"]) == 0
     assert "usage: estimator-pipelines upgrade" in capsys.readouterr().out
+
+
+def test_run_local_with_a_wrong_model_reference_fails_with_the_fix(tmp_path, capsys):
+    code = cli.main(["run-local", "--pipeline-root", str(tmp_path), "--model-ref", "no_such_pkg_xyz.model"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "error: the local pipeline run failed" in captured.err and "Inner task failed: 'train'" in captured.err
+    assert "cannot import module 'no_such_pkg_xyz.model'" in captured.out
