@@ -340,9 +340,10 @@ class _Rewriter(cst.CSTTransformer):
     def __init__(self, plan: _Plan) -> None:
         super().__init__()
         self._plan = plan
-        self._expansions: dict[int, tuple[list[cst.SimpleStatementLine], list[cst.EmptyLine]]] = {}
-        self._anchor: int | None = None
-        self._module_has_package_import = False
+        # Keyed by id() of nodes this transformer returned; the value keeps the node alive so that its
+        # id cannot be reused by a later node (which would then be expanded by mistake).
+        self._expansions: dict[int, tuple[cst.CSTNode, list[cst.SimpleStatementLine], list[cst.EmptyLine]]] = {}
+        self._anchor: cst.CSTNode | None = None
 
     # -- names ------------------------------------------------------------------------------------
     def _replace(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> cst.BaseExpression:
@@ -365,9 +366,9 @@ class _Rewriter(cst.CSTTransformer):
         result = updated_node
         if any(id(small) in self._plan.statements for small in original_node.body):
             lines, carry = self._rebuild_line(original_node)
-            self._expansions[id(result)] = (lines, carry)
+            self._expansions[id(result)] = (result, lines, carry)
         if self._plan.anchor_line is not None and id(original_node) == self._plan.anchor_line:
-            self._anchor = id(result)
+            self._anchor = result
         return result
 
     def _rebuild_line(
@@ -464,12 +465,14 @@ class _Rewriter(cst.CSTTransformer):
             self._plan.changes.append(Change(1, "(added)", f"import {_PACKAGE}"))
         return updated_node.with_changes(body=body, footer=[*carry, *updated_node.footer])
 
-    def _expand(self, statements: Sequence[cst.BaseStatement], insert_after: int | None):
+    def _expand(self, statements: Sequence[cst.BaseStatement], insert_after: cst.CSTNode | None):
         body: list[cst.BaseStatement] = []
         carry: list[cst.EmptyLine] = []
         for statement in statements:
-            lines, dropped_comments = self._expansions.get(id(statement), ([statement], []))
-            is_anchor = insert_after is not None and id(statement) == insert_after
+            node, lines, dropped_comments = self._expansions.get(id(statement), (statement, [statement], []))
+            if node is not statement:
+                lines, dropped_comments = [statement], []
+            is_anchor = insert_after is not None and statement is insert_after
             if is_anchor:
                 self._plan.changes.append(Change(self._plan.anchor_line_number, "(added)", f"import {_PACKAGE}"))
                 if not lines:
