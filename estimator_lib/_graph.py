@@ -12,6 +12,7 @@ from typing import Iterator, Sequence
 
 import tensorflow as tf
 
+from estimator_lib.distribute import multi_worker
 from estimator_lib.run_config import RunConfig
 
 v1 = tf.compat.v1
@@ -81,9 +82,18 @@ def training_session(
     chief_hooks: Sequence[v1.train.SessionRunHook],
 ) -> v1.train.MonitoredSession:
     """A monitored session that restores the newest checkpoint in model_dir (chief) or waits for it."""
+    master, is_chief, proto = config.master, config.is_chief, session_config(config)
+    multi = multi_worker.training_session_args(config.train_distribute, config, proto)
+    if multi is None and not config.num_ps_replicas:
+        master = ""  # no parameter servers and no collective strategy: this process trains on its own
+    if multi is not None:  # collective multi-worker: every task initialises; non-chiefs mirror the chief's saves
+        multi_worker.check_step_based_saving(config)
+        master, is_chief, proto = multi["master"], multi["is_chief"], multi["config"]
+        if not config.is_chief:
+            chief_hooks = list(chief_hooks) + multi_worker.worker_mirror_hooks(config, scaffold)
     return v1.train.MonitoredTrainingSession(
-        master=config.master,
-        is_chief=config.is_chief,
+        master=master,
+        is_chief=is_chief,
         checkpoint_dir=model_dir,
         scaffold=scaffold,
         hooks=list(hooks),
@@ -93,7 +103,7 @@ def training_session(
         save_summaries_steps=0,
         save_summaries_secs=0,
         log_step_count_steps=0,
-        config=session_config(config),
+        config=proto,
         max_wait_secs=config.session_creation_timeout_secs,
     )
 

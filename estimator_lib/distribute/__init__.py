@@ -1,0 +1,1 @@
+"""Distribution helpers that are not part of the public surface (multi-worker session set-up)."""

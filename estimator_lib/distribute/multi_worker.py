@@ -1,0 +1,172 @@
+"""Multi-worker training from TF_CONFIG: which role a task plays and how its session reaches the cluster.
+
+Graph-mode collective training (tf.compat.v1 MultiWorkerMirroredStrategy) works on TF 2.21 when every
+training task (a) creates its session on its own gRPC server, (b) initialises its variables itself (the
+initialisers broadcast the chief's values, so a worker must not wait for the chief as with parameter
+servers) and (c) runs the same save and summary ops as the chief, in lockstep; a worker writes those to a
+scratch directory of its own. Parameter servers are not supported.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Dict, Optional, Tuple
+
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+CHIEF = "chief"
+WORKER = "worker"
+EVALUATOR = "evaluator"
+_TRAINING_JOBS = ("chief", "master", "worker")
+
+_servers: Dict[Tuple[str, int], Any] = {}
+_scratch_dirs: Dict[Tuple[str, int], str] = {}
+
+
+def _cluster(config: Any) -> dict:
+    spec = config.cluster_spec
+    return spec.as_dict() if spec is not None else {}
+
+
+def _num_training_tasks(cluster: dict) -> int:
+    return sum(len(cluster.get(job, [])) for job in _TRAINING_JOBS)
+
+
+def is_distributed(config: Any) -> bool:
+    """True when TF_CONFIG puts this task in a cluster where it has a role to play.
+
+    A cluster of a single chief (what Vertex AI sets for a one-replica job) runs locally, evaluating in
+    the same process, unless this task is the evaluator.
+    """
+    if config.task_type == EVALUATOR:
+        return True
+    cluster = _cluster(config)
+    return bool(cluster) and (_num_training_tasks(cluster) > 1 or "ps" in cluster)
+
+
+def task_role(config: Any) -> str:
+    """CHIEF, WORKER or EVALUATOR for this task; parameter servers are refused."""
+    check_no_ps(config)
+    task_type = config.task_type
+    if task_type in ("chief", "master"):
+        return CHIEF
+    if task_type == "worker":
+        return WORKER
+    if task_type == EVALUATOR:
+        return EVALUATOR
+    raise ValueError(
+        f"train_and_evaluate cannot run task type {task_type!r}; TF_CONFIG task.type must be chief, worker or evaluator."
+    )
+
+
+def check_no_ps(config: Any) -> None:
+    cluster = _cluster(config)
+    if config.task_type == "ps" or "ps" in cluster:
+        raise ValueError(
+            "Parameter-server training is not supported: this library trains several workers with a "
+            "collective all-reduce strategy in graph mode, which has no parameter servers. Received "
+            f"TF_CONFIG cluster jobs {sorted(cluster)} and task type {config.task_type!r}. Remove 'ps' from the "
+            "cluster and set RunConfig(train_distribute=tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy())."
+        )
+
+
+def is_multi_worker(strategy: Any) -> bool:
+    """True for a strategy that spans several worker processes (collective all-reduce)."""
+    if strategy is None:
+        return False
+    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    return bool(in_multi_worker_mode and in_multi_worker_mode())
+
+
+def check_trainer_config(config: Any) -> None:
+    """A chief/worker of a multi-task cluster needs a multi-worker strategy built from the same cluster."""
+    check_no_ps(config)
+    cluster = _cluster(config)
+    if _num_training_tasks(cluster) <= 1:
+        return
+    strategy = config.train_distribute
+    if not is_multi_worker(strategy):
+        raise ValueError(
+            f"TF_CONFIG describes {_num_training_tasks(cluster)} training tasks ({sorted(cluster)}), but "
+            f"RunConfig.train_distribute={strategy!r} does not span them, so each task would train on its own. "
+            "Create tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy() (it reads TF_CONFIG) and "
+            "pass it as RunConfig(train_distribute=...)."
+        )
+    own = (config.task_type, config.task_id)
+    theirs = (strategy.extended._task_type, strategy.extended._task_id)  # noqa: SLF001 - no public accessor
+    if own != theirs:
+        raise ValueError(
+            f"RunConfig says this task is {own[0]}:{own[1]} but the strategy was built for {theirs[0]}:{theirs[1]}; "
+            "build the strategy after setting TF_CONFIG, in the same process."
+        )
+
+
+def session_config(strategy: Any, base: v1.ConfigProto) -> v1.ConfigProto:
+    """The session config with the strategy's collective settings (group leader, device filters)."""
+    return strategy.update_config_proto(base)
+
+
+def session_target(strategy: Any, config: Any, proto: v1.ConfigProto) -> str:
+    """The gRPC target this task's training session must use, starting the task's server if needed.
+
+    A strategy built in eager mode has already started a server at the task's address (it enables
+    collective ops in the eager context); a strategy built inside a graph has not, so one is started here,
+    once per process.
+    """
+    address = config.cluster_spec.task_address(config.task_type, config.task_id)
+    if getattr(strategy.extended, "_std_server_started", False):
+        return "grpc://" + address
+    key = (config.task_type, config.task_id)
+    if key not in _servers:
+        _servers[key] = tf.distribute.Server(
+            config.cluster_spec, job_name=config.task_type, task_index=config.task_id, config=proto, start=True
+        )
+    return _servers[key].target
+
+
+def scratch_dir(config: Any) -> str:
+    """Where a non-chief worker writes the checkpoints and summaries it must produce but nobody reads."""
+    key = (config.task_type, config.task_id)
+    if key not in _scratch_dirs:
+        _scratch_dirs[key] = tempfile.mkdtemp(prefix=f"estimator_lib_{config.task_type}_{config.task_id}_")
+    return _scratch_dirs[key]
+
+
+def training_session_args(strategy: Any, config: Any, base: v1.ConfigProto) -> Optional[dict]:
+    """master/is_chief/config for the training session of a multi-worker task, or None when not multi-worker.
+
+    Every task initialises (is_chief=True for the session creator): the variable initialisers are
+    collectives that need all tasks.
+    """
+    if not is_multi_worker(strategy):
+        return None
+    proto = session_config(strategy, base)
+    return {"master": session_target(strategy, config, proto), "is_chief": True, "config": proto}
+
+
+def check_step_based_saving(config: Any) -> None:
+    """Collective training needs every task to save at the same step, so time-based saving is refused."""
+    if config.save_checkpoints_steps is None and config.save_checkpoints_secs:
+        raise ValueError(
+            "Multi-worker collective training saves checkpoints on every task at the same global step, so it "
+            f"needs step-based saving; received save_checkpoints_secs={config.save_checkpoints_secs!r}. "
+            "Use RunConfig(save_checkpoints_steps=N) (time-based triggers fire at different steps on different "
+            "workers and would deadlock the all-reduce)."
+        )
+
+
+def worker_mirror_hooks(config: Any, scaffold: v1.train.Scaffold) -> list:
+    """For a non-chief task: the chief's checkpoint and summary hooks, same schedule, into a scratch dir.
+
+    The save and summary ops must run on every task at the same steps (the chief's would otherwise wait
+    for peers that never come), but only the chief's files matter.
+    """
+    output_dir = scratch_dir(config)
+    save_steps = config.save_checkpoints_steps or 10**12  # no periodic saving: the chief saves at start/end
+    hooks: list = [v1.train.CheckpointSaverHook(output_dir, save_steps=save_steps, scaffold=scaffold, save_graph_def=False)]
+    if config.save_summary_steps:
+        hooks.append(v1.train.SummarySaverHook(save_steps=config.save_summary_steps, output_dir=output_dir, scaffold=scaffold))
+    return hooks

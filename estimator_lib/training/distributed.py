@@ -1,0 +1,88 @@
+"""The distributed executor: each task of a TF_CONFIG cluster runs its role.
+
+chief/worker train together (a multi-worker collective strategy in `RunConfig.train_distribute`);
+the evaluator follows the chief's checkpoints, evaluates and exports; parameter servers are not part of
+graph-mode collective training and are refused with a message saying what to do instead.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Optional
+
+import tensorflow as tf
+
+from estimator_lib.distribute import multi_worker
+from estimator_lib.training.evaluation import Evaluation, RoundResult
+from estimator_lib.training.local import check_checkpointing
+from estimator_lib.training.specs import TrainSpec
+
+_log = tf.compat.v1.logging
+
+POLL_SECS = 1.0  # how often the evaluator looks for a new checkpoint
+
+
+def run_trainer(estimator: Any, train_spec: TrainSpec) -> None:
+    """The chief or a worker: train to max_steps; the strategy keeps the workers in lockstep."""
+    multi_worker.check_trainer_config(estimator.config)
+    estimator.train(
+        input_fn=train_spec.input_fn,
+        max_steps=train_spec.max_steps,
+        hooks=list(train_spec.hooks),
+        saving_listeners=list(train_spec.saving_listeners),
+    )
+
+
+def run_evaluator(
+    estimator: Any,
+    train_spec: TrainSpec,
+    eval_specs: tuple,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Dict[int, RoundResult]:
+    """The evaluator: evaluate each new checkpoint (throttled) until one reaches max_steps."""
+    from estimator_lib.checkpoints import latest_checkpoint
+
+    if train_spec.max_steps is None:
+        raise ValueError(
+            "The evaluator task stops after evaluating the checkpoint at TrainSpec.max_steps, so it needs "
+            "max_steps; received TrainSpec.max_steps=None. Set TrainSpec(max_steps=...)."
+        )
+    evaluation = Evaluation(estimator, eval_specs, train_spec.max_steps)
+    throttle = min(spec.throttle_secs for spec in eval_specs)
+    start_delay = min(spec.start_delay_secs for spec in eval_specs)
+    if start_delay:
+        _log.info("Evaluator waits start_delay_secs=%s before the first evaluation.", start_delay)
+        sleep(start_delay)
+    results: Dict[int, RoundResult] = {}
+    last_checkpoint: Optional[str] = None
+    while True:
+        checkpoint = latest_checkpoint(estimator.model_dir)
+        if checkpoint is None or checkpoint == last_checkpoint:
+            sleep(POLL_SECS)
+            continue
+        started = time.time()
+        try:
+            for index, spec in enumerate(eval_specs):
+                results[index] = evaluation.evaluate(spec, checkpoint)
+        except tf.errors.NotFoundError as error:
+            # The chief may delete an old checkpoint (keep_checkpoint_max) while it is read: take the next.
+            _log.warning("Checkpoint %s disappeared during evaluation (%s); waiting for the next one.", checkpoint, error)
+            last_checkpoint = checkpoint
+            continue
+        last_checkpoint = checkpoint
+        if all(r.is_final for r in results.values()) and len(results) == len(eval_specs):
+            return results
+        remaining = throttle - (time.time() - started)
+        if remaining > 0:
+            sleep(remaining)
+
+
+def run_distributed(estimator: Any, train_spec: TrainSpec, eval_specs: tuple) -> Dict[int, RoundResult]:
+    """Runs this task's role from `estimator.config`; trainers return {} (they do not evaluate)."""
+    config = estimator.config
+    role = multi_worker.task_role(config)
+    if role == multi_worker.EVALUATOR:
+        return run_evaluator(estimator, train_spec, eval_specs)
+    check_checkpointing(estimator)
+    run_trainer(estimator, train_spec)
+    return {}

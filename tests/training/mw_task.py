@@ -1,0 +1,48 @@
+"""One task of a multi-worker train_and_evaluate run; TF_CONFIG comes from the environment.
+
+Usage: python mw_task.py MODEL_DIR MAX_STEPS. Prints 'RESULT <json>' on success.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import tensorflow as tf  # noqa: E402
+
+import tiny_model  # noqa: E402
+from estimator_lib.distribute import multi_worker  # noqa: E402
+from estimator_lib.estimator import Estimator  # noqa: E402
+from estimator_lib.exporters import LatestExporter  # noqa: E402
+from estimator_lib.run_config import RunConfig  # noqa: E402
+from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate  # noqa: E402
+
+
+def main(model_dir: str, max_steps: int) -> None:
+    task_type = json.loads(os.environ["TF_CONFIG"])["task"]["type"]
+    strategy = None
+    if task_type != "evaluator":
+        strategy = tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy()
+    config = RunConfig(save_checkpoints_steps=5, train_distribute=strategy, log_step_count_steps=5, save_summary_steps=5)
+    estimator = Estimator(tiny_model.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
+    metrics, exports = train_and_evaluate(
+        estimator,
+        TrainSpec(tiny_model.train_input_fn(), max_steps=max_steps),
+        EvalSpec(
+            tiny_model.eval_input_fn(),
+            steps=None,
+            exporters=[LatestExporter("latest", tiny_model.serving_input_receiver_fn, exports_to_keep=2)],
+            start_delay_secs=0,
+            throttle_secs=0,
+        ),
+    )
+    result = {"task": task_type, "metrics": metrics, "exports": [e.decode() for e in exports]}
+    if task_type == "worker":
+        result["scratch_dir"] = multi_worker.scratch_dir(config)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
