@@ -122,7 +122,7 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
             use for ref in binding.references if (use := _resolve_use(binding, ref, parents, report_all=must_go))
         ]
 
-        if must_go and own is not None and not own.mapped:
+        if must_go and own is not None and not own.mapped and "." not in binding.local:
             plan.unmapped.append(Unmapped(line_of(binding.alias), f"import of {binding.qualified}", own.advice or ""))
             continue  # its uses would only repeat this line of the report
 
