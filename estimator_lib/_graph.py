@@ -12,6 +12,7 @@ from typing import Iterator, Sequence
 
 import tensorflow as tf
 
+from estimator_lib import checkpoints
 from estimator_lib.distribute import multi_worker
 from estimator_lib.run_config import RunConfig
 
@@ -91,6 +92,17 @@ def training_session(
         master, is_chief, proto = multi["master"], multi["is_chief"], multi["config"]
         if not config.is_chief:
             chief_hooks = list(chief_hooks) + multi_worker.worker_mirror_hooks(config, scaffold)
+    if is_chief:
+        # Restore the newest complete checkpoint (checkpoints.latest_checkpoint), not whatever the state file
+        # names last, so a save cut short by a crash cannot stop training from resuming. The hooks keep
+        # MonitoredTrainingSession's order: chief-only hooks first.
+        creator = v1.train.ChiefSessionCreator(
+            scaffold=scaffold,
+            master=master,
+            config=proto,
+            checkpoint_filename_with_path=checkpoints.latest_checkpoint(model_dir),
+        )
+        return v1.train.MonitoredSession(session_creator=creator, hooks=list(chief_hooks) + list(hooks))
     return v1.train.MonitoredTrainingSession(
         master=master,
         is_chief=is_chief,

@@ -553,6 +553,11 @@ def _select_keys(predictions: Any, predict_keys: list[str] | None) -> Any:
 
 def _unbatch(batch: Any) -> Iterator[Any]:
     if not isinstance(batch, dict):
+        if not np.ndim(batch):
+            raise ValueError(
+                f"Cannot yield single examples: the prediction is a scalar ({batch!r}), with no batch dimension. "
+                "Return one value per example, or call predict(yield_single_examples=False)."
+            )
         yield from batch
         return
     sizes = {key: np.shape(value)[0] if np.ndim(value) else None for key, value in batch.items()}

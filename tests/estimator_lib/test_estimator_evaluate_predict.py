@@ -185,6 +185,16 @@ def test_predict_mismatched_batch_sizes(tmp_path):
     assert batch["scalar"] == 1.0
 
 
+def test_predict_scalar_prediction_cannot_be_unbatched(trained_linear_dir):
+    def model_fn(features, mode):
+        return EstimatorSpec(mode, predictions=tf.reduce_sum(linear_net(features)))
+
+    estimator = Estimator(model_fn, model_dir=trained_linear_dir)
+    with pytest.raises(ValueError, match=r"Cannot yield single examples: the prediction is a scalar .*with no batch dimension"):
+        next(estimator.predict(predict_input_fn))
+    assert len(list(estimator.predict(predict_input_fn, yield_single_examples=False))) == EVAL_N // 8
+
+
 def test_predict_before_any_checkpoint_warns(tmp_path, caplog):
     estimator = Estimator(linear_model_fn, model_dir=str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="tensorflow"):

@@ -33,6 +33,29 @@ def parts(graph):
     return {"loss": loss, "train_op": train_op, "predictions": {"y": y}, "y": y}
 
 
+def test_mode_keys_values():
+    assert (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT) == ("train", "eval", "infer")
+
+
+def test_public_names():
+    """What users import from tf.estimator is importable from the package itself."""
+    import estimator_lib
+
+    for name in (
+        "Estimator", "EstimatorSpec", "ModeKeys", "RunConfig", "WarmStartSettings", "SessionRunHook",
+        "SessionRunArgs", "CheckpointSaverListener", "StopAtStepHook", "CheckpointSaverHook", "LoggingTensorHook",
+        "StepCounterHook", "SummarySaverHook", "NanTensorHook", "FeedFnHook", "ProfilerHook", "FinalOpsHook",
+        "GlobalStepWaiterHook", "NanLossDuringTrainingError",
+    ):
+        assert hasattr(estimator_lib, name), name
+    for name in (
+        "ServingInputReceiver", "TensorServingInputReceiver", "build_parsing_serving_input_receiver_fn",
+        "build_raw_serving_input_receiver_fn", "ExportOutput", "ClassificationOutput", "RegressionOutput",
+        "PredictOutput",
+    ):
+        assert hasattr(estimator_lib.export, name), name
+
+
 # ---- required fields per mode ------------------------------------------------------------------------
 def test_train_requires_train_op(parts):
     with pytest.raises(ValueError, match="train_op is missing: in TRAIN mode"):

@@ -3,7 +3,9 @@ steps/max_steps, checkpoints, listeners, summaries, NaN loss and resuming."""
 
 from __future__ import annotations
 
+import functools
 import glob
+import logging
 import os
 import pathlib
 
@@ -99,6 +101,34 @@ def test_constructor_validation(kwargs, error, message):
         Estimator(**kwargs)
 
 
+def test_variable_accessors(trained_linear, tmp_path):
+    names = trained_linear.get_variable_names()
+    assert {"w", "b", "global_step"} <= set(names)
+    assert trained_linear.get_variable_value("w").shape == (2, 1)
+    w, step = trained_linear.get_variable_value(["w", "global_step"])
+    assert w.shape == (2, 1) and step == 40
+    with pytest.raises(ValueError, match=r"Variable 'nope' is not in checkpoint '.*model.ckpt-40'; see get_variable_names\(\)"):
+        trained_linear.get_variable_value("nope")
+    untrained = Estimator(linear_model_fn, model_dir=str(tmp_path))
+    assert untrained.latest_checkpoint() is None
+    with pytest.raises(ValueError, match=r"No checkpoint in model_dir '.*' yet: call train\(\) first"):
+        untrained.get_variable_names()
+    with pytest.raises(ValueError, match=r"No checkpoint in model_dir"):
+        untrained.get_variable_value("w")
+
+
+def test_latest_checkpoint_skips_an_incomplete_one(trained_linear_copy):
+    """A newest checkpoint missing its data file (a crash mid-save) is never chosen."""
+    estimator = trained_linear_copy
+    model_dir = estimator.model_dir
+    assert estimator.latest_checkpoint() == os.path.join(model_dir, "model.ckpt-40")
+    for data in glob.glob(os.path.join(model_dir, "model.ckpt-40.data-*")):
+        os.remove(data)
+    assert estimator.latest_checkpoint() == os.path.join(model_dir, "model.ckpt-20")
+    estimator.train(make_input_fn(), steps=1)  # resumes from step 20
+    assert estimator.latest_checkpoint() == os.path.join(model_dir, "model.ckpt-21")
+
+
 # ---- what model_fn and input_fn receive ------------------------------------------------------------------
 def test_functions_receive_only_declared_args(tmp_path):
     seen = {}
@@ -132,6 +162,26 @@ def test_minimal_signatures(tmp_path):
     estimator = Estimator(model_fn, model_dir=str(tmp_path), config=fast_config())
     estimator.train(lambda: tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(8))
     assert estimator.get_variable_value("global_step") == 2
+
+
+class MethodModel:
+    def __init__(self):
+        self.calls = 0
+
+    def model_fn(self, features, labels, mode, params):
+        self.calls += 1
+        return linear_model_fn(features, labels, mode, params)
+
+
+def test_bound_method_and_partial_model_fn(tmp_path):
+    holder = MethodModel()
+    estimator = Estimator(holder.model_fn, model_dir=str(tmp_path / "method"), config=fast_config())
+    estimator.train(make_input_fn(), steps=1)
+    assert holder.calls == 1
+    partial = functools.partial(linear_model_fn, params={"learning_rate": 0.0})
+    estimator = Estimator(partial, model_dir=str(tmp_path / "partial"), config=fast_config())
+    estimator.train(make_input_fn(), steps=2)
+    np.testing.assert_array_equal(estimator.get_variable_value("w"), np.zeros([2, 1]))
 
 
 def test_input_fn_with_default_argument(tmp_path):
@@ -294,11 +344,14 @@ class RecordingListener(CheckpointSaverListener):
         self.events.append(("end", int(global_step_value)))
 
 
-def test_checkpoint_cadence_listeners_and_summaries(tmp_path):
+def test_checkpoint_cadence_listeners_and_summaries(tmp_path, caplog):
     config = fast_config(save_checkpoints_steps=3, save_summary_steps=2, log_step_count_steps=2, keep_checkpoint_max=10)
     estimator = Estimator(linear_model_fn, model_dir=str(tmp_path), config=config)
     listener = RecordingListener()
-    estimator.train(make_input_fn(), steps=10, saving_listeners=[listener])
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        estimator.train(make_input_fn(), steps=10, saving_listeners=[listener])
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("loss = ")]
+    assert len(progress) >= 4 and "steps/sec" in progress[-1]  # the first line, then every 2 steps
 
     # Every 3 steps, plus one at the end; nothing else besides the initial state at step 0.
     steps = checkpoint_steps(str(tmp_path))
