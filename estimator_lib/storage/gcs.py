@@ -144,16 +144,6 @@ def list_names(uri, *, client=None, retry=None, delimiter: str | None = None) ->
     return names, prefixes
 
 
-def has_objects(uri, *, client=None, retry=None) -> bool:
-    """True when anything is stored below `uri`."""
-    location = _gcs(uri, "uri")
-    client = client or client_lib.make_client()
-    prefix = location.path + "/" if location.path else ""
-    with client_lib.translate_errors(location.uri, "list"):
-        return any(True for _ in client.list_blobs(location.bucket, prefix=prefix, max_results=1,
-                                                   retry=retry or client_lib.default_retry()))
-
-
 def upload_directory(source: str, destination, *, client=None, retry=None, timeout: float = 60.0,
                      metadata: Mapping[str, object] | None = None) -> Manifest:
     """Copies a local directory (a checkpoint dir, a SavedModel) to a new gs:// prefix and commits it.

@@ -131,7 +131,7 @@ class CheckpointMirrorListener(tf.compat.v1.train.CheckpointSaverListener):
     def _mirror_step_guarded(self, step: int) -> None:
         try:
             self.mirror_step(step)
-        except StorageError as error:
+        except (StorageError, OSError) as error:  # StorageError covers HTTP and integrity failures
             self.failures += 1
             if self._on_error == "raise":
                 raise

@@ -9,7 +9,6 @@ printed (run with -s to see them).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import signal
@@ -17,10 +16,8 @@ import subprocess
 import sys
 import time
 
-import pytest
 import tensorflow as tf
 
-from estimator_lib import _graph
 from estimator_lib.estimator import Estimator
 from estimator_lib.run_config import RunConfig
 from estimator_lib.storage import gcs
@@ -184,14 +181,6 @@ def test_truncated_newest_checkpoint_is_skipped(tmp_path, caplog):
     assert metrics["global_step"] == 10
 
 
-_CORE_RESTORES_CHOSEN = "checkpoint_path" in inspect.signature(_graph.training_session).parameters
-
-
-@pytest.mark.xfail(
-    not _CORE_RESTORES_CHOSEN, strict=True,
-    reason="training restores what the `checkpoint` state file names (MonitoredTrainingSession), not "
-           "checkpoints.latest_checkpoint(); needs _graph.training_session(checkpoint_path=...)",
-)
 def test_training_resumes_past_a_truncated_checkpoint(tmp_path):
     model_dir = str(tmp_path)
     _train_classifier(model_dir, 20)
