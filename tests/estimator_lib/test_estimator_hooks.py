@@ -152,26 +152,19 @@ def test_scaffold_saver_is_used(tmp_path):
 
 
 def test_scaffold_local_init_op_in_predict(trained_linear_dir):
-    """A scaffold local_init_op runs before prediction: here it sets a local offset variable."""
+    """A scaffold's local_init_op runs before prediction: here it sets a local offset variable to 10."""
 
     def model_fn(features, mode):
         offset = v1.get_variable(
             "offset", [], initializer=v1.zeros_initializer(), collections=[v1.GraphKeys.LOCAL_VARIABLES]
         )
-        local_init = tf.group(v1.local_variables_initializer(), offset.assign(10.0))
-        with tf.control_dependencies([local_init]):
-            pass
+        with tf.control_dependencies([offset.initializer]):
+            set_offset = offset.assign(10.0).op
         y = linear_net(features) + offset
-        return EstimatorSpec(mode, predictions={"y": y}, scaffold=v1.train.Scaffold(local_init_op=_after(local_init, offset)))
+        return EstimatorSpec(mode, predictions={"y": y}, scaffold=v1.train.Scaffold(local_init_op=set_offset))
 
     estimator = Estimator(model_fn, model_dir=trained_linear_dir)
     x, _ = make_data(8, seed=3)
     first = next(estimator.predict(make_input_fn(n=8, repeat=False, labels=False, seed=3)))
     w, b = estimator.get_variable_value(["w", "b"])
     np.testing.assert_allclose(first["y"], x[0] @ w + b + 10.0, rtol=1e-5)
-
-
-def _after(first_op, variable):
-    """An op that initialises the local variable and then assigns 10 to it."""
-    with tf.control_dependencies([variable.initializer]):
-        return variable.assign(10.0).op

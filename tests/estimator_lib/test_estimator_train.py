@@ -430,5 +430,20 @@ def test_resumes_from_latest_checkpoint(trained_linear_copy):
     assert fresh.get_variable_value("global_step") == start + 2
 
 
+def test_tf_random_seed_makes_initialisation_repeatable(tmp_path):
+    def model_fn(features, labels, mode):
+        w = v1.get_variable("w", [2, 1], initializer=v1.random_normal_initializer())
+        loss = tf.reduce_mean(tf.square(tf.matmul(features["x"], w) - labels))
+        return EstimatorSpec(mode, loss=loss, train_op=v1.assign_add(v1.train.get_global_step(), 1))
+
+    values = []
+    for index, seed in enumerate((42, 42, 43)):
+        estimator = Estimator(model_fn, model_dir=str(tmp_path / str(index)), config=fast_config(tf_random_seed=seed))
+        estimator.train(make_input_fn(), steps=1)
+        values.append(estimator.get_variable_value("w"))
+    np.testing.assert_array_equal(values[0], values[1])
+    assert not np.array_equal(values[0], values[2])
+
+
 def test_training_converges(trained_linear):
     np.testing.assert_allclose(trained_linear.get_variable_value("w"), [[1.0], [-2.0]], atol=0.35)
