@@ -14,11 +14,15 @@ fully qualified old name and asks `mapping.classify` what it becomes. It then de
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Sequence, Union
 
-import libcst as cst
-import libcst.metadata as md
-from libcst.helpers import get_full_name_for_node
+with warnings.catch_warnings():
+    # libcst imports its type-inference provider, which warns that mypy_extensions.TypedDict is deprecated.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import libcst as cst
+    import libcst.metadata as md
+    from libcst.helpers import get_full_name_for_node
 
 from estimator_lib.migrate import mapping
 from estimator_lib.migrate.report import Change, FileResult, Unmapped, one_line
