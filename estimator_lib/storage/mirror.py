@@ -21,12 +21,13 @@ from estimator_lib.storage import gcs
 from estimator_lib.storage.checkpoint_scan import checkpoint_files, checkpoint_step, find_restorable_checkpoint
 from estimator_lib.storage.errors import IntegrityError, InvalidStorageURIError, NotCommittedError, StorageError
 from estimator_lib.storage.integrity import COMMIT_MARKER
-from estimator_lib.storage.local import replace_file_atomically, temp_sibling
+from estimator_lib.storage.local import TEMP_MARK, replace_file_atomically, temp_sibling
 from estimator_lib.storage.uri import StorageLocation, gcs_join, parse_uri
 
 logger = logging.getLogger(__name__)
 
 MARKER_SUFFIX = "." + COMMIT_MARKER
+_STAGING_NAME = "restore"
 _ON_ERROR = ("warn", "raise")
 
 
@@ -244,7 +245,8 @@ def _download_checkpoint(location: StorageLocation, basename: str, model_dir: st
             raise NotCommittedError(
                 f"The marker of {basename} in {location.uri} lists {name!r}, which is not one of its files; ignored.")
     os.makedirs(model_dir, exist_ok=True)
-    staging = temp_sibling(os.path.join(model_dir, "restore"))
+    _remove_stale_staging(model_dir)
+    staging = temp_sibling(os.path.join(model_dir, _STAGING_NAME))
     os.mkdir(staging)
     try:
         gcs.download_files(manifest, location, staging, client=client, retry=retry, timeout=timeout)
@@ -258,3 +260,12 @@ def _download_checkpoint(location: StorageLocation, basename: str, model_dir: st
     previous = [p for p in (state.all_model_checkpoint_paths if state else []) if p != prefix]
     tf.compat.v1.train.update_checkpoint_state(model_dir, prefix, all_model_checkpoint_paths=[*previous, prefix])
     return prefix
+
+
+def _remove_stale_staging(model_dir: str) -> None:
+    """Deletes staging directories left by a restore that was killed (they are never read)."""
+    prefix = f".{_STAGING_NAME}{TEMP_MARK}"
+    for name in os.listdir(model_dir):
+        path = os.path.join(model_dir, name)
+        if name.startswith(prefix) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)

@@ -188,3 +188,22 @@ def test_listener_and_restore_validate_arguments(tmp_path, gcs_env):
     with pytest.raises(StorageError, match=r"gs://no-such-bucket-z9 does not exist"):
         restore_from_mirror("gs://no-such-bucket-z9/m", str(tmp_path / "d"))
     shutil.rmtree(tmp_path / "d", ignore_errors=True)
+
+
+def test_restore_during_an_outage_leaves_nothing_behind(gcs_fault_proxy, gcs_bucket, fast_retry, tmp_path):
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    source = str(tmp_path / "src")
+    write_v1_checkpoints(source, steps=(1,))
+    mirror = f"gs://{gcs_bucket}/m"
+    CheckpointMirrorListener(source, mirror, retry=fast_retry, on_error="raise").mirror_step(1)
+    target = tmp_path / "dst"
+    target.mkdir()
+    (target / ".restore.tmp-0123456789ab").mkdir()  # left by a restore that was SIGKILLed
+    gcs_fault_proxy.inject("cut_body", times=None, seconds=600, match=r"^GET /download/.*index")
+    short = DEFAULT_RETRY.with_delay(initial=0.01, maximum=0.05).with_timeout(0.5)
+    with pytest.raises(StorageError, match=r"Cannot download gs://.*model\.ckpt-1\.index.*retry deadline"):
+        restore_from_mirror(mirror, str(target), retry=short)
+    assert os.listdir(target) == [], "no partial checkpoint, no state file, no staging directory"
+    gcs_fault_proxy.clear()
+    assert restore_from_mirror(mirror, str(target), retry=fast_retry).endswith("model.ckpt-1")

@@ -110,3 +110,19 @@ def test_permission_denied_is_named(gcs_fault_proxy, gcs_bucket, saved_model_dir
         gcs.download_directory(uri, str(tmp_path / "o"), retry=fast_retry)
     # 403 is not retried (a retry loop with this policy would make dozens of requests).
     assert gcs_fault_proxy.faults_injected <= 4
+
+
+def test_large_file_resumable_upload_and_download_survive_faults(gcs_fault_proxy, gcs_bucket, fast_retry, tmp_path):
+    # Files above 8 MiB go through the resumable upload protocol (POST to start, PUT with the bytes).
+    source = tmp_path / "big"
+    source.mkdir()
+    (source / "model.ckpt-1.data-00000-of-00001").write_bytes(os.urandom(9 * 1024 * 1024))
+    gcs_fault_proxy.inject("503", times=2, match=r"^PUT /upload/.*uploadType=resumable")
+    gcs_fault_proxy.inject("drop", times=1, match=r"^POST /upload/.*uploadType=resumable")
+    uri = f"gs://{gcs_bucket}/big"
+    gcs.upload_directory(str(source), uri, retry=fast_retry)
+    gcs_fault_proxy.inject("cut_body", times=2, match=DOWNLOADS)
+    out = str(tmp_path / "out")
+    gcs.download_directory(uri, out, retry=fast_retry)
+    assert gcs_fault_proxy.faults_injected == 5
+    _assert_same(str(source), out)
