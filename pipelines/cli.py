@@ -266,10 +266,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _upgrade(argv[1:])
     args = build_parser().parse_args(argv)
     handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule}
+    from google.auth.exceptions import DefaultCredentialsError
+
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except DefaultCredentialsError:
+        print(
+            "error: no Google Cloud credentials found. Run `gcloud auth application-default login` (or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file), or add --dry-run to print the request "
+            "without sending it.",
+            file=sys.stderr,
+        )
         return 2
 
 

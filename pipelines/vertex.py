@@ -85,7 +85,11 @@ def build_pipeline_job(
             credentials=credentials,
         )
     except ValueError as error:
-        raise ValueError(f"{error} Check --param names against `estimator-pipelines compile` output.") from None
+        if "pipeline parameter" not in str(error):
+            raise
+        raise ValueError(
+            f"{error} Parameters of {os.path.basename(template_path)}: see root.inputDefinitions.parameters in it."
+        ) from None
 
 
 def create_job_request(job, *, service_account: str | None = None, network: str | None = None):

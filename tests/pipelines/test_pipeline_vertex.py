@@ -46,7 +46,7 @@ def test_submit_request_carries_project_region_root_parameters_and_identity(temp
 
 
 def test_parameters_are_checked_against_the_template(template):
-    with pytest.raises(ValueError, match=r"pipeline parameter trian_steps is not found.*Check --param names"):
+    with pytest.raises(ValueError, match=r"pipeline parameter trian_steps is not found.*Parameters of training-tpu.yaml: see root.inputDefinitions"):
         _job(template, parameter_values={"trian_steps": 5})
 
 
@@ -111,3 +111,15 @@ def test_cli_reports_bad_parameters_without_a_traceback(template, capsys):
     assert "--param 'nope' is not a pipeline parameter" in capsys.readouterr().err
     assert cli.main([*base, "--param", "no-equals"]) == 2
     assert "--param must look like name=value" in capsys.readouterr().err
+
+
+def test_cli_submit_without_credentials_explains_how_to_get_them(template, capsys, monkeypatch, tmp_path):
+    # An empty configuration: no application-default credentials, no gcloud, no metadata server lookups.
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    code = cli.main(["submit", "--template", template, "--project", PROJECT, "--region", REGION,
+                     "--pipeline-root", ROOT])
+    assert code == 2
+    assert "no Google Cloud credentials found" in capsys.readouterr().err
