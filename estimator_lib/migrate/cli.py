@@ -101,7 +101,7 @@ def _run(jobs: list[files.Job], copies: list[tuple[str, str]], args: argparse.Na
                 )
             )
         if write and (result.changed or job.destination != job.source):
-            files.write_text(job.destination, result.upgraded)
+            files.write_text(job.destination, result.upgraded, like=job.source)
     if write:
         for source, destination in copies:
             files.copy_file(source, destination)

@@ -100,11 +100,15 @@ def read_text(path: str) -> str:
         return handle.read()
 
 
-def write_text(path: str, text: str) -> None:
-    """Writes through a temporary file and a rename, so an interrupted run never leaves half a file."""
+def write_text(path: str, text: str, *, like: str | None = None) -> None:
+    """Writes through a temporary file and a rename, so an interrupted run never leaves half a file.
+
+    The file keeps its permissions; a new file takes those of `like` (its source).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else None
+    model = path if os.path.exists(path) else like
+    mode = os.stat(model).st_mode & 0o7777 if model and os.path.exists(model) else None
     handle, temporary = tempfile.mkstemp(prefix=".upgrade-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:

@@ -150,3 +150,13 @@ def test_project_cli_delegates_upgrade(tree, capsys):
 
     assert project_main(["upgrade", os.path.join(tree, "trainer", "task.py"), "--check"]) == 1
     assert "estimator-pipelines upgrade: 1 file(s) scanned, 1 would change" in capsys.readouterr().out
+
+
+def test_written_files_keep_the_source_permissions(tree, tmp_path):
+    source = os.path.join(tree, "trainer", "task.py")
+    os.chmod(source, 0o755)
+    assert main([source, "--output", str(tmp_path / "task.py")]) == 0
+    assert os.stat(tmp_path / "task.py").st_mode & 0o777 == 0o755
+    assert main([source, "--in-place"]) == 0
+    assert os.stat(source).st_mode & 0o777 == 0o755
+    assert not [name for name in os.listdir(os.path.dirname(source)) if name.startswith(".upgrade-")]
