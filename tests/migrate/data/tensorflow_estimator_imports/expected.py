@@ -9,6 +9,7 @@ from estimator_lib.tpu import TPUEstimatorSpec
 from tensorflow_estimator.python.estimator.canned import dnn
 import estimator_lib as run_config_lib
 from estimator_lib import early_stopping
+import estimator_lib as tf_estimator
 
 try:
     from estimator_lib import ModeKeys
@@ -30,8 +31,9 @@ def build():
     estimator = estimator_lib.tpu.TPUEstimator(model_fn, config=config, train_batch_size=8)
     plain = estimator_lib.Estimator(model_fn, config=run_config_lib.RunConfig())
     legacy = estimator_lib.Estimator(model_fn)
+    public = tf_estimator.RunConfig(model_dir="/tmp/model")
     hook = hooks_lib.StopAtStepHook(num_steps=5)
     early = early_stopping.stop_if_lower_hook(plain, "loss", 0.1)
     tpu_internal = tpu_estimator._InputPipeline
     canned = dnn.DNNClassifier(hidden_units=[4], feature_columns=[])
-    return estimator, plain, legacy, hook, early, tpu_internal, canned, ModeKeys
+    return estimator, plain, legacy, public, hook, early, tpu_internal, canned, ModeKeys

@@ -10,6 +10,7 @@ from tensorflow_estimator.python.estimator.tpu.tpu_estimator import TPUEstimator
 from tensorflow_estimator.python.estimator.canned import dnn
 import tensorflow_estimator.python.estimator.run_config as run_config_lib
 from tensorflow_estimator.python.estimator import early_stopping
+from tensorflow_estimator import estimator as tf_estimator
 
 try:
     from tensorflow_estimator.python.estimator.mode_keys import ModeKeys
@@ -31,8 +32,9 @@ def build():
     estimator = tpu_estimator.TPUEstimator(model_fn, config=config, train_batch_size=8)
     plain = estimator_lib.Estimator(model_fn, config=run_config_lib.RunConfig())
     legacy = tfe.estimator.Estimator(model_fn)
+    public = tf_estimator.RunConfig(model_dir="/tmp/model")
     hook = hooks_lib.StopAtStepHook(num_steps=5)
     early = early_stopping.stop_if_lower_hook(plain, "loss", 0.1)
     tpu_internal = tpu_estimator._InputPipeline
     canned = dnn.DNNClassifier(hidden_units=[4], feature_columns=[])
-    return estimator, plain, legacy, hook, early, tpu_internal, canned, ModeKeys
+    return estimator, plain, legacy, public, hook, early, tpu_internal, canned, ModeKeys
