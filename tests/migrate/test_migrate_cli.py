@@ -126,7 +126,7 @@ def test_bad_flag_and_help_return_instead_of_exiting(capsys):
 
 
 def test_unparsable_file_is_reported_and_others_still_processed(tmp_path, capsys):
-    (tmp_path / "bad.py").write_text("def broken(:\n")
+    (tmp_path / "bad.py").write_text("import tensorflow as tf\ndef broken(:\n")
     (tmp_path / "good.py").write_text("import tensorflow as tf\nx = tf.estimator.RunConfig()\n")
     assert main([str(tmp_path), "--in-place"]) == 2
     captured = capsys.readouterr()

@@ -91,7 +91,7 @@ def test_block_left_empty_gets_pass():
 
 def test_unparsable_source_is_a_clear_error():
     with pytest.raises(UpgradeError, match=r"broken\.py: cannot parse as Python .*fix the syntax first"):
-        upgrade_source("def f(:\n", "broken.py")
+        upgrade_source("import tensorflow\ndef f(:\n", "broken.py")
 
 
 def test_source_must_be_text():
