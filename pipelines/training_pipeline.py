@@ -52,8 +52,6 @@ def build_training_pipeline(
     images.check_image(image)
     if isinstance(train_retries, bool) or not isinstance(train_retries, int) or train_retries < 0:
         raise ValueError(f"train_retries must be an integer >= 0; received train_retries={train_retries!r}.")
-    if resume and target == "tpu":
-        raise ValueError("resume=True is not supported with target='tpu' yet; resume on the 'local' or 'gpu' target.")
     gpu = gpu or GpuPlacement()
     tpu = tpu or TpuPlacement()
     train_op = train_component.build(image)
@@ -74,6 +72,7 @@ def build_training_pipeline(
                 tf_random_seed=p["tf_random_seed"], tpu_image=tpu.tpu_image, machine_type=tpu.machine_type,
                 tpu_topology=tpu.tpu_topology, replica_count=tpu.replica_count,
                 iterations_per_loop=tpu.iterations_per_loop,
+                **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
             ).set_display_name("plan-tpu-training")
             # Each run must get a new checkpoint directory, so the planner never reuses a cached one.
             plan.set_caching_options(False)
@@ -152,7 +151,7 @@ def build_training_pipeline(
             p = dict(locals())
             initial = dsl.importer(artifact_uri=init_model_uri, artifact_class=Model, reimport=False)
             model, after = add_training(p, init_model=initial.output)
-            add_rest(p, model, None)
+            add_rest(p, model, after if target == "tpu" else None)
 
         return training_pipeline_resume
 

@@ -8,7 +8,7 @@ output is the checkpoint directory the custom job fills (connect evaluate to it 
 from typing import NamedTuple
 
 from kfp import dsl
-from kfp.dsl import Artifact, Model, Output
+from kfp.dsl import Artifact, Input, Model, Output
 
 from components import images
 
@@ -29,11 +29,17 @@ def tpu_train_job(
     use_tpu: bool = True,
     iterations_per_loop: int = 0,
     tf_random_seed: int = -1,
+    init_model: Input[Model] = None,
+    init_mode: str = "resume",
 ) -> NamedTuple("TpuTrainJobOutputs", [("worker_pool_specs", list)]):
-    """Validates the training request, stores it as JSON and returns the CustomJob worker pool specs."""
+    """Validates the training request, stores it as JSON and returns the CustomJob worker pool specs.
+
+    init_model (optional, e.g. from dsl.importer) is resumed or warm-started from by the job, as in train.
+    """
     from collections import namedtuple
 
     from components import _io
+    from components._estimator import require_checkpoint
     from components._model_ref import parse_params, resolve_model
     from components.tpu_train_job.task import build_worker_pool_specs
     from components.train.task import TrainRequest
@@ -41,6 +47,8 @@ def tpu_train_job(
     # Fail here, on a CPU, rather than after TPU VMs were provisioned.
     resolve_model(model_ref, input_fn_ref=input_fn_ref)
     parse_params(params_json)
+    if init_model is not None:
+        require_checkpoint(_io.local_path(init_model.path), "init_model")
 
     request = TrainRequest(
         model_ref=model_ref,
@@ -53,6 +61,8 @@ def tpu_train_job(
         use_tpu=use_tpu,
         iterations_per_loop=iterations_per_loop,
         tf_random_seed=tf_random_seed,
+        init_model_dir=init_model.uri if init_model is not None else "",
+        init_mode=init_mode,
     )
     _io.write_json(job_config.path, {k: v for k, v in request.__dict__.items() if k != "output_model_dir"})
     specs = build_worker_pool_specs(

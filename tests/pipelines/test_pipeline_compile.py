@@ -119,6 +119,15 @@ def test_resume_variant_imports_the_initial_checkpoint(tmp_path):
     assert _all_tasks(document)["train"]["inputs"]["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
 
 
+def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_job_planner(tmp_path):
+    path = compile_pipeline("tpu", str(tmp_path / "resume-tpu.yaml"), resume=True)
+    with open(path) as handle:
+        document = yaml.safe_load(handle)
+    plan = _all_tasks(document)["tpu-train-job"]["inputs"]
+    assert plan["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
+    assert plan["parameters"]["init_mode"]["componentInputParameter"] == "init_mode"
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

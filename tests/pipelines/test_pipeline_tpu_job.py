@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from kfp import local
+from kfp import dsl, local
 
 from components.tpu_train_job.component import tpu_train_job_op
 from components.train.task import main as train_main
@@ -48,3 +48,22 @@ def test_planner_rejects_a_bad_reference_before_any_tpu_starts(tmp_path):
     with pytest.raises(RuntimeError, match="FAILURE"):
         tpu_train_job_op(model_ref="no_such_pkg_xyz.model", tpu_image="example.com/tpu:1", machine_type="ct5lp-hightpu-4t",
                          train_batch_size=16)
+
+
+def test_a_second_job_resumes_the_first_jobs_checkpoint(planned):
+    assert latest_checkpoint(planned.outputs["model"].path) is not None  # trained by the test above
+
+    @dsl.pipeline(name="resume-on-tpu")
+    def resume_on_tpu(init_model_uri: str) -> list:
+        # kfp.local hands input artifacts only to tasks inside a pipeline, so import the checkpoint in one.
+        start = dsl.importer(artifact_uri=init_model_uri, artifact_class=dsl.Model)
+        return tpu_train_job_op(
+            model_ref="example_models.classifier", params_json=PARAMS_JSON, train_steps=4, train_batch_size=16,
+            tpu_image="example.com/estimator-lib-tpu:1", machine_type="ct5lp-hightpu-4t",
+            init_model=start.output, init_mode="resume",
+        ).outputs["worker_pool_specs"]
+
+    (pool,) = resume_on_tpu(init_model_uri=planned.outputs["model"].uri).output
+    args = pool["container_spec"]["args"]
+    assert train_main([*args, "--no-use-tpu"]) == 0
+    assert latest_checkpoint(args[args.index("--output-model-dir") + 1]).endswith("model.ckpt-10")
