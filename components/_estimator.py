@@ -13,7 +13,10 @@ from typing import Any, Callable
 
 from components._model_ref import ModelFunctions
 
-_LABEL_FREE_NOTE = "input_fn may return a tf.data.Dataset of (features, labels) or of features, or a (features, labels) tuple"
+_INPUT_FN_RETURNS = (
+    "input_fn must return a tf.data.Dataset of (features, labels) or of features, a (features, labels) tuple, "
+    "or features (a dict or a Tensor)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +176,7 @@ def limit_input(result: Any, *, features_only: bool, take_batches: int) -> Any:
         return result[0] if features_only else result
     if isinstance(result, (dict, tf.Tensor)):
         return result
-    raise TypeError(f"{_LABEL_FREE_NOTE}; it returned a {type(result).__name__}.")
+    raise TypeError(f"{_INPUT_FN_RETURNS}; it returned a {type(result).__name__}.")
 
 
 def checkpoint_global_step(checkpoint_path: str) -> int:

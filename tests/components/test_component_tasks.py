@@ -183,3 +183,10 @@ def test_use_tpu_builds_a_tpu_estimator_for_the_local_tpu(tmp_path):
 def test_use_tpu_needs_a_global_batch_size(tmp_path):
     with pytest.raises(ValueError, match=r"use_tpu=True needs the global batch size"):
         TrainRequest(model_ref=MODEL_REF, output_model_dir=str(tmp_path), use_tpu=True)
+
+
+def test_an_input_fn_returning_the_wrong_type_is_named(tmp_path):
+    request = TrainRequest(model_ref=MODEL_REF, output_model_dir=str(tmp_path / "m"), train_steps=1,
+                           input_fn_ref="components_testlib:list_input_fn")
+    with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a list"):
+        run_train(request)
