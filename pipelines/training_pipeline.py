@@ -100,7 +100,7 @@ def build_training_pipeline(
         evaluation = evaluate_op(
             model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
             eval_steps=p["eval_steps"], eval_batch_size=p["eval_batch_size"], eval_data=p["eval_data"],
-            gate_metric=p["gate_metric"], class_names=p["class_names"],
+            gate_metric=p["gate_metric"], class_key=p["class_key"], class_names=p["class_names"],
         ).set_display_name("evaluate")
         if after is not None:
             evaluation.after(after)
@@ -142,6 +142,7 @@ def build_training_pipeline(
             predict_data: str = "",
             gate_metric: str = "accuracy",
             threshold: float = 0.8,
+            class_key: str = "",
             class_names: str = "",
             max_predictions: int = 100,
             output_format: str = "jsonl",
@@ -171,6 +172,7 @@ def build_training_pipeline(
         predict_data: str = "",
         gate_metric: str = "accuracy",
         threshold: float = 0.8,
+        class_key: str = "",
         class_names: str = "",
         max_predictions: int = 100,
         output_format: str = "jsonl",
