@@ -1,0 +1,86 @@
+"""Real multi-worker train_and_evaluate: chief, worker and evaluator processes on 127.0.0.1 ports.
+
+The chief and the worker train one model with a collective all-reduce strategy in graph mode; the
+evaluator follows the chief's checkpoints and exports. At the end the chief's checkpoint and the
+worker's own copy (in its scratch dir) must hold the same variables at the same step.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAX_STEPS = 20
+TIMEOUT_SECS = 150
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _start(task_type, cluster, model_dir, log_path):
+    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
+    env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
+    log = open(log_path, "w")
+    return subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "mw_task.py"), model_dir, str(MAX_STEPS)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    ), log
+
+
+def _result(log_path):
+    with open(log_path) as f:
+        text = f.read()
+    lines = [line for line in text.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"no RESULT in {log_path}:\n{text[-3000:]}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.mark.slow
+def test_chief_worker_and_evaluator(tmp_path):
+    chief_port, worker_port = _free_ports(2)
+    cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
+    model_dir = str(tmp_path / "model")
+    procs = {t: _start(t, cluster, model_dir, str(tmp_path / f"{t}.log")) for t in ("chief", "worker", "evaluator")}
+    try:
+        for task, (proc, _) in procs.items():
+            proc.wait(timeout=TIMEOUT_SECS)
+    finally:
+        for task, (proc, log) in procs.items():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+    results = {t: _result(str(tmp_path / f"{t}.log")) for t in procs}
+    for task, (proc, _) in procs.items():
+        assert proc.returncode == 0, f"{task} exited with {proc.returncode}"
+
+    # Trainers do not evaluate; the evaluator evaluated the final checkpoint and exported it.
+    assert results["chief"]["metrics"] is None and results["worker"]["metrics"] is None
+    assert results["evaluator"]["metrics"]["global_step"] == MAX_STEPS
+    export = results["evaluator"]["exports"][0]
+    assert os.path.exists(os.path.join(export, "saved_model.pb"))
+
+    # One consistent checkpoint: the chief's final checkpoint equals the worker's own copy.
+    chief_ckpt = tf.train.latest_checkpoint(model_dir)
+    worker_ckpt = tf.train.latest_checkpoint(results["worker"]["scratch_dir"])
+    assert chief_ckpt.endswith(f"-{MAX_STEPS}") and worker_ckpt.endswith(f"-{MAX_STEPS}")
+    chief, worker = tf.train.load_checkpoint(chief_ckpt), tf.train.load_checkpoint(worker_ckpt)
+    assert chief.get_tensor("global_step") == MAX_STEPS
+    np.testing.assert_array_equal(chief.get_tensor("w"), worker.get_tensor("w"))
+    assert np.abs(chief.get_tensor("w")).sum() > 0  # it did train
+    # Only the chief wrote into model_dir: no worker checkpoints or scratch dirs there.
+    assert not [n for n in os.listdir(model_dir) if n.startswith("tmp_")]
