@@ -233,11 +233,11 @@ def _schedule(args: argparse.Namespace) -> int:
     )
     credentials = _dry_run_credentials() if args.dry_run else None
     job = build_job_from_args(args, credentials)
-    schedule = vertex.build_schedule(job, display_name=args.schedule_name or f"{job._gca_resource.display_name}-schedule")
+    display_name = args.schedule_name or f"{job._gca_resource.display_name}-schedule"
     if args.dry_run:
-        _print_request(vertex.create_schedule_request(schedule, options))
+        _print_request(vertex.create_schedule_request(vertex.build_schedule(job, display_name=display_name), options))
         return 0
-    vertex.create_schedule(schedule, options)
+    schedule = vertex.create_schedule(job, display_name=display_name, options=options)
     print(f"Created schedule {schedule.resource_name}")
     return 0
 

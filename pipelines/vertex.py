@@ -165,6 +165,10 @@ def create_schedule_request(schedule, options: dict[str, Any]):
     return schedule_service.CreateScheduleRequest(parent=schedule._parent, schedule=resource)
 
 
-def create_schedule(schedule, options: dict[str, Any]) -> None:
-    """Creates the schedule on Vertex AI (needs credentials and network)."""
-    schedule.create(**options)
+def create_schedule(job, *, display_name: str, options: dict[str, Any]):
+    """Creates the schedule on Vertex AI with `job.create_schedule` (needs credentials and network).
+
+    aiplatform builds the same PipelineJobSchedule as `build_schedule` inside it, so the dry-run request of
+    `create_schedule_request(build_schedule(...), options)` is what this sends.
+    """
+    return job.create_schedule(display_name=display_name, **options)
