@@ -29,7 +29,7 @@ from estimator_lib.storage.integrity import (
     manifest_for_files,
     verify_file,
 )
-from estimator_lib.storage.uri import StorageLocation, gcs_join, parse_uri
+from estimator_lib.storage.uri import StorageLocation, gcs_join, parse_uri, safe_relative_path
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ def upload_files(
     Returns the committed manifest. If anything fails the marker is not written, so readers never see the set.
     """
     location = _gcs(destination, "destination")
+    for name in files:
+        if safe_relative_path(name) != name:
+            raise InvalidStorageURIError(f"File names must be normalised relative paths; received {name!r}.")
     client = client or client_lib.make_client()
     retry = retry or client_lib.default_retry()
     manifest = manifest_for_files(files, metadata)

@@ -153,3 +153,16 @@ def test_symlink_out_of_the_source_is_refused(gcs_env, gcs_bucket, tmp_path):
     os.symlink(secret, source / "link.txt")
     with pytest.raises(IntegrityError, match=r"symbolic link .* outside"):
         gcs.upload_directory(str(source), f"gs://{gcs_bucket}/x/1")
+
+
+def test_manifest_cannot_write_outside_the_target(gcs_env, gcs_bucket, gcs_client, tmp_path):
+    import json as json_lib
+
+    evil = {"format": "estimator_lib.commit/1", "metadata": {},
+            "files": {"../../escaped.txt": {"size": 1, "crc32c": "x", "md5": "y"}}}
+    gcs_client.bucket(gcs_bucket).blob(f"evil/{COMMIT_MARKER}").upload_from_string(json_lib.dumps(evil))
+    with pytest.raises(NotCommittedError, match=r"unreadable .*'\.\.'"):
+        gcs.download_directory(f"gs://{gcs_bucket}/evil", str(tmp_path / "t"))
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    with pytest.raises(InvalidStorageURIError, match=r"'\.\.'"):
+        gcs.upload_files({"../x": __file__}, f"gs://{gcs_bucket}/up")

@@ -2,7 +2,8 @@
 
 The kill test runs tests/storage/_kill_job.py (example_models.classifier under Estimator, with a
 CheckpointMirrorListener to the local GCS server) in a subprocess, kills it with SIGKILL at several moments
-(between saves, during a save, during the mirror upload, during a save after a restore from the bucket),
+(between saves, while re-saving the restored checkpoint at start-up, during a save, during the mirror upload,
+during a save after a restore from the bucket),
 restarts it, and checks that every restart resumes from the newest complete checkpoint. The figures are
 printed (run with -s to see them).
 """
@@ -11,35 +12,47 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
+import pytest
 import tensorflow as tf
 
 from estimator_lib.estimator import Estimator
 from estimator_lib.run_config import RunConfig
 from estimator_lib.storage import gcs
-from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
+from estimator_lib.storage.checkpoint_scan import checkpoint_problem, checkpoint_step, find_restorable_checkpoint
 from estimator_lib.storage.mirror import list_mirrored_checkpoints
 from example_models import classifier
 
 JOB = os.path.join(os.path.dirname(__file__), "_kill_job.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAVE_STEPS = 10
-MAX_STEPS = 60
 
 
 class Run:
     """One job process; `kill_when(line)` decides the moment to SIGKILL it (None: let it finish)."""
 
-    def __init__(self, model_dir, mirror, env, log_path, kill_when=None, delay=0.0):
-        command = [sys.executable, JOB, model_dir, str(MAX_STEPS), str(SAVE_STEPS), mirror]
+    def __init__(self, model_dir, mirror, env, log_path, max_steps, kill_when=None, delay=0.0):
+        command = [sys.executable, JOB, model_dir, str(max_steps), str(SAVE_STEPS), mirror]
         with open(log_path, "a") as log:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=REPO)
         self.lines: list[str] = []
         self.killed = False
+        watchdog = threading.Timer(240, process.kill)  # a hung job must not hang the suite
+        watchdog.start()
+        try:
+            self._follow(process, kill_when, delay)
+        finally:
+            watchdog.cancel()
+        self.returncode = process.returncode
+        assert self.killed or process.returncode == 0, f"job failed ({process.returncode}); see {log_path}"
+
+    def _follow(self, process, kill_when, delay) -> None:
         for line in process.stdout:
             self.lines.append(line.strip())
             if kill_when is not None and kill_when(line.strip()):
@@ -50,15 +63,14 @@ class Run:
                 break
         self.lines += [line.strip() for line in process.stdout]  # what it wrote before dying
         process.wait(timeout=120)
-        self.returncode = process.returncode
-        assert self.killed or process.returncode == 0, f"job failed ({process.returncode}); see {log_path}"
 
     def values(self, tag: str) -> list[int]:
         return [int(line.split()[1]) for line in self.lines if line.startswith(tag + " ")]
 
     @property
     def first_step(self) -> int:
-        return self.values("STEP")[0]
+        """The global step the job started from: its first step, or its start-up save of the restored one."""
+        return [int(line.split()[1]) for line in self.lines if line.startswith(("STEP ", "SAVING "))][0]
 
     @property
     def last_step(self) -> int:
@@ -79,6 +91,28 @@ def _on(tag, n):
     return lambda line: line == f"{tag} {n}"
 
 
+class _NextSave:
+    """Fires on the first save after the job's start (not the start-up re-save of the restored step)."""
+
+    def __init__(self):
+        self.start = None
+
+    def __call__(self, line: str) -> bool:
+        if not line.startswith(("STEP ", "SAVING ")):
+            return False
+        value = int(line.split()[1])
+        if self.start is None:
+            self.start = value
+            return False
+        return line.startswith("SAVING ") and value > self.start
+
+
+# Extra kills with random delays after a save begins (e.g. STORAGE_KILL_EXTRA_ROUNDS=20), for a stress run
+# outside CI; each adds about 6 s.
+EXTRA_ROUNDS = int(os.environ.get("STORAGE_KILL_EXTRA_ROUNDS", "0"))
+
+
+@pytest.mark.slow
 def test_sigkill_at_many_moments_then_resume(gcs_emulator, gcs_bucket, gcs_client, tmp_path):
     env = {**os.environ, "STORAGE_EMULATOR_HOST": gcs_emulator, "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -88,14 +122,19 @@ def test_sigkill_at_many_moments_then_resume(gcs_emulator, gcs_bucket, gcs_clien
     # (model_dir, moment, delay): the fourth run starts on an empty disk and resumes from the bucket.
     schedule = [
         (disk_a, _at_step(13), 0.0, "between saves"),
+        (disk_a, _on("SAVING", 10), 0.002, "while re-saving the restored checkpoint at start-up"),
         (disk_a, _on("SAVING", 20), 0.0, "while saving"),
         (disk_a, _on("SAVED", 30), 0.0, "while mirroring to the bucket"),
         (disk_b, _on("SAVING", 40), 0.003, "while saving, after a restore from the bucket"),
     ]
+    rng = random.Random(0)
+    for _ in range(EXTRA_ROUNDS):
+        schedule.append((disk_b, _NextSave(), rng.uniform(0.0, 0.03), "random moment after a save begins"))
+    max_steps = 60 + SAVE_STEPS * EXTRA_ROUNDS
     figures = []
     previous = None
     for model_dir, moment, delay, label in schedule:
-        run = Run(model_dir, mirror, env, log, kill_when=moment, delay=delay)
+        run = Run(model_dir, mirror, env, log, max_steps, kill_when=moment, delay=delay)
         assert run.killed, f"the job finished before the kill moment ({label})"
         if previous is not None:
             figures[-1]["resumed"] = run.first_step
@@ -106,9 +145,9 @@ def test_sigkill_at_many_moments_then_resume(gcs_emulator, gcs_bucket, gcs_clien
                         "newest_complete_local": checkpoint_step(local_newest) if local_newest else None,
                         "newest_committed_mirror": max(mirrored) if mirrored else None, "dir": model_dir})
         previous = run
-    final = Run(disk_b, mirror, env, log)
+    final = Run(disk_b, mirror, env, log, max_steps)
     figures[-1]["resumed"] = final.first_step
-    assert final.values("DONE") == [MAX_STEPS]
+    assert final.values("DONE") == [max_steps]
 
     for index, figure in enumerate(figures):
         next_dir = schedule[index + 1][0] if index + 1 < len(schedule) else disk_b
@@ -125,7 +164,7 @@ def test_sigkill_at_many_moments_then_resume(gcs_emulator, gcs_bucket, gcs_clien
 
     # Every committed checkpoint in the bucket is whole and readable (nothing half-committed by a kill).
     committed = list_mirrored_checkpoints(mirror, client=gcs_client)
-    assert committed[0][0] == MAX_STEPS
+    assert committed[0][0] == max_steps
     for step, name in committed:
         target = str(tmp_path / f"verify-{step}")
         os.makedirs(target)
@@ -133,6 +172,9 @@ def test_sigkill_at_many_moments_then_resume(gcs_emulator, gcs_bucket, gcs_clien
         gcs.download_files(manifest, mirror, target, client=gcs_client)
         reader = tf.train.load_checkpoint(os.path.join(target, name))
         assert reader.get_tensor("global_step") == step
+    # And every checkpoint left on the last machine's disk reads cleanly.
+    for prefix in tf.train.get_checkpoint_state(disk_b).all_model_checkpoint_paths:
+        assert checkpoint_problem(prefix) is None, prefix
     print("\nKILL/RESUME FIGURES")
     for figure in figures:
         print({k: v for k, v in figure.items() if k != "dir"})
