@@ -114,7 +114,9 @@ def find_restorable_checkpoint(model_dir, *, read_tensors: bool = True) -> str |
     if isinstance(model_dir, bytes):
         model_dir = model_dir.decode("utf-8")
     if not isinstance(model_dir, (str, os.PathLike)):
-        raise TypeError(f"`model_dir` must be a str or os.PathLike; received {type(model_dir).__name__}: {model_dir!r}.")
+        raise TypeError(
+            f"`model_dir` must be a str or os.PathLike; received {type(model_dir).__name__}: {model_dir!r}."
+        )
     model_dir = os.fspath(model_dir)
     if not model_dir:
         raise ValueError("`model_dir` is empty; pass the directory that holds the checkpoints.")

@@ -56,7 +56,11 @@ def digest_file(path: str) -> FileDigest:
             crc.update(chunk)
             md5.update(chunk)
             size += len(chunk)
-    return FileDigest(size, base64.b64encode(crc.digest()).decode("ascii"), base64.b64encode(md5.digest()).decode("ascii"))
+    return FileDigest(size, _b64(crc.digest()), _b64(md5.digest()))
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
 
 
 def verify_file(path: str, expected: FileDigest, *, source: str) -> None:
@@ -94,7 +98,8 @@ class Manifest:
                 raise ValueError(f"unknown format {body.get('format')!r}")
             files = {}
             for name, entry in body["files"].items():
-                files[safe_relative_path(name)] = FileDigest(int(entry["size"]), str(entry["crc32c"]), str(entry["md5"]))
+                digest = FileDigest(int(entry["size"]), str(entry["crc32c"]), str(entry["md5"]))
+                files[safe_relative_path(name)] = digest
             metadata = body.get("metadata") or {}
             if not isinstance(metadata, dict):
                 raise ValueError("metadata is not an object")

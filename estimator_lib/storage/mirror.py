@@ -35,7 +35,8 @@ def _mirror_location(mirror_uri) -> StorageLocation:
     location = parse_uri(mirror_uri, argument="mirror_uri")
     if not location.is_gcs:
         raise InvalidStorageURIError(
-            f"`mirror_uri` must be a gs://bucket/path URI; received {location.uri!r}. A local model_dir needs no mirror."
+            f"`mirror_uri` must be a gs://bucket/path URI; received {location.uri!r}. "
+            "A local model_dir needs no mirror."
         )
     if not location.path:
         raise InvalidStorageURIError(

@@ -6,9 +6,6 @@ import os
 
 import pytest
 import tensorflow as tf
-
-from _storage_artifacts import write_saved_model, write_v1_checkpoints
-
 from _gcs_server import (  # noqa: F401 - fixtures registered by import
     fast_retry,
     gcs_bucket,
@@ -17,6 +14,7 @@ from _gcs_server import (  # noqa: F401 - fixtures registered by import
     gcs_env,
     gcs_fault_proxy,
 )
+from _storage_artifacts import write_saved_model, write_v1_checkpoints
 
 
 @pytest.fixture

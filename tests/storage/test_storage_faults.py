@@ -61,7 +61,8 @@ def test_outage_during_upload_leaves_nothing_committed(gcs_fault_proxy, gcs_buck
     # The first 4 uploads pass, then the server is down for longer than the retry deadline.
     gcs_fault_proxy.inject("503", times=None, seconds=600, match=UPLOADS, after=4)
     uri = f"gs://{gcs_bucket}/ckpt"
-    with pytest.raises(TransferError, match=rf"Cannot upload to {uri}/.*retry deadline \(last error: \w+, HTTP 503\)\. Nothing was committed"):
+    expected = rf"Cannot upload to {uri}/.*retry deadline \(last error: \w+, HTTP 503\)\. Nothing was committed"
+    with pytest.raises(TransferError, match=expected):
         gcs.upload_directory(checkpoint_dir, uri, retry=short)
     names = _objects(gcs_client, gcs_bucket, "ckpt/")
     assert names, "some files were uploaded before the outage"
