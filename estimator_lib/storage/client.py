@@ -87,6 +87,27 @@ def make_retry(deadline: float = 120.0, initial_delay: float = 1.0, maximum_dela
     return DEFAULT_RETRY.with_delay(initial=initial_delay, maximum=maximum_delay, multiplier=2.0).with_timeout(deadline)
 
 
+def check_transfer_args(*, timeout, retry, client) -> None:
+    """Validates the options every transfer function takes, naming the bad one."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"`timeout` must be a positive number of seconds per request; received {timeout!r}.")
+    if retry is not None:
+        from google.api_core.retry import Retry  # noqa: PLC0415
+        from google.cloud.storage.retry import ConditionalRetryPolicy  # noqa: PLC0415
+
+        if not isinstance(retry, (Retry, ConditionalRetryPolicy)):
+            raise TypeError(
+                "`retry` must be a google.api_core.retry.Retry (e.g. make_retry(...) or "
+                f"google.cloud.storage.retry.DEFAULT_RETRY) or None; received {type(retry).__name__}: {retry!r}."
+            )
+    if client is not None:
+        storage = _import_storage()
+        if not isinstance(client, storage.Client):
+            raise TypeError(
+                f"`client` must be a google.cloud.storage.Client or None; received {type(client).__name__}."
+            )
+
+
 def default_retry():
     """The retry policy used when the caller passes none: google-cloud-storage's DEFAULT_RETRY."""
     from google.cloud.storage.retry import DEFAULT_RETRY  # noqa: PLC0415

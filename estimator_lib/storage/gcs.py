@@ -41,6 +41,11 @@ def _gcs(value, argument: str) -> StorageLocation:
     return location
 
 
+def _check_marker_name(marker_name: str) -> None:
+    if not isinstance(marker_name, str) or not marker_name or "/" in marker_name or marker_name in (".", ".."):
+        raise ValueError(f"`marker_name` must be a plain object name such as '_COMMITTED'; received {marker_name!r}.")
+
+
 def _object_uri(location: StorageLocation, name: str) -> str:
     return f"gs://{location.bucket}/{name}"
 
@@ -72,6 +77,8 @@ def upload_files(
 
     Returns the committed manifest. If anything fails the marker is not written, so readers never see the set.
     """
+    client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
+    _check_marker_name(marker_name)
     location = _gcs(destination, "destination")
     for name in files:
         if safe_relative_path(name) != name:
@@ -100,6 +107,8 @@ def read_manifest(uri, *, marker_name: str = COMMIT_MARKER, client=None, retry=N
     """The manifest of a committed prefix; NotCommittedError when the marker is absent or unreadable."""
     from google.api_core import exceptions as api  # noqa: PLC0415
 
+    client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
+    _check_marker_name(marker_name)
     location = _gcs(uri, "uri")
     client = client or client_lib.make_client()
     marker = gcs_join(location.path, marker_name)
@@ -154,6 +163,7 @@ def upload_directory(source: str, destination, *, client=None, retry=None, timeo
     The destination must hold no committed data; leftovers of an earlier crashed attempt (no marker) are
     deleted first. Raises NonEmptyTargetError if the destination is already committed.
     """
+    client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
     source_location = parse_uri(source, argument="source")
     if source_location.is_gcs:
         raise InvalidStorageURIError(f"`source` must be a local directory; received {source_location.uri!r}.")
@@ -220,6 +230,7 @@ def download_files(manifest: Manifest, source, target_dir: str, *, client=None, 
 
 def download_directory(source, target: str, *, client=None, retry=None, timeout: float = 60.0) -> Manifest:
     """Copies a committed gs:// directory to a new local `target` (published by rename); returns its manifest."""
+    client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
     location = _gcs(source, "source")
     target_location = parse_uri(target, argument="target")
     if target_location.is_gcs:

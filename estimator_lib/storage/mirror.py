@@ -97,8 +97,7 @@ class CheckpointMirrorListener(tf.compat.v1.train.CheckpointSaverListener):
             raise ValueError(f"`max_to_keep` must be a positive int or None; received {max_to_keep!r}.")
         if on_error not in _ON_ERROR:
             raise ValueError(f"`on_error` must be one of {_ON_ERROR}; received {on_error!r}.")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"`timeout` must be a positive number of seconds; received {timeout!r}.")
+        client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
         self._max_to_keep = max_to_keep
         self._on_error = on_error
         self._client = client
@@ -218,6 +217,7 @@ def restore_from_mirror(mirror_uri, local_model_dir, *, client=None, retry=None,
     checkpoint behind. A mirrored checkpoint that fails verification is skipped for the previous one.
     Returns None when neither the mirror nor the directory has a usable checkpoint.
     """
+    client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
     model_dir = _local_dir(local_model_dir, "local_model_dir")
     location = _mirror_location(mirror_uri)
     client = client or client_lib.make_client()

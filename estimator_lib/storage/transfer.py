@@ -6,6 +6,7 @@ becomes visible only when complete (rename locally, commit marker on Cloud Stora
 
 from __future__ import annotations
 
+from estimator_lib.storage import client as client_lib
 from estimator_lib.storage import gcs, local
 from estimator_lib.storage.errors import NonEmptyTargetError
 from estimator_lib.storage.uri import PathLike, parse_uri
@@ -17,6 +18,7 @@ def copy_directory(source: PathLike, target: PathLike, *, client=None, retry=Non
     gs:// sources must be committed; gs:// targets get a commit marker; local targets appear by rename.
     The target must not hold data already (NonEmptyTargetError).
     """
+    client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)
     src = parse_uri(source, argument="source")
     dst = parse_uri(target, argument="target")
     if src.uri == dst.uri:

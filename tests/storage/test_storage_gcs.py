@@ -166,3 +166,13 @@ def test_manifest_cannot_write_outside_the_target(gcs_env, gcs_bucket, gcs_clien
     assert not (tmp_path.parent / "escaped.txt").exists()
     with pytest.raises(InvalidStorageURIError, match=r"'\.\.'"):
         gcs.upload_files({"../x": __file__}, f"gs://{gcs_bucket}/up")
+
+
+def test_bucket_to_bucket_copy_is_verified_and_committed(gcs_env, gcs_bucket, gcs_client, saved_model_dir, tmp_path):
+    gcs_client.create_bucket(gcs_bucket + "-b")
+    source, target = f"gs://{gcs_bucket}/exports/1", f"gs://{gcs_bucket}-b/serving/1"
+    transfer.copy_directory(saved_model_dir, source)
+    assert transfer.copy_directory(source, target) == target
+    assert gcs.read_manifest(target).files == gcs.read_manifest(source).files
+    with pytest.raises(NonEmptyTargetError, match=r"same location"):
+        transfer.copy_directory(source, source)
