@@ -104,7 +104,6 @@ class CheckpointMirrorListener(tf.compat.v1.train.CheckpointSaverListener):
         self._retry = retry
         self._timeout = float(timeout)
         self._last_mirrored_step: int | None = None
-        self._last_saved_step: int | None = None
         self.mirrored_steps: list[int] = []
         self.failures = 0
 
@@ -120,8 +119,7 @@ class CheckpointMirrorListener(tf.compat.v1.train.CheckpointSaverListener):
 
     def after_save(self, session, global_step_value) -> None:
         del session
-        self._last_saved_step = int(global_step_value)
-        self._mirror_step_guarded(self._last_saved_step)
+        self._mirror_step_guarded(int(global_step_value))
 
     def end(self, session, global_step_value) -> None:
         del session
