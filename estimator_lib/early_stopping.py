@@ -12,37 +12,79 @@ from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
+from estimator_lib.distribute import multi_worker
 from estimator_lib.training.eval_events import eval_dir_pattern, read_eval_results
 
 _log = tf.compat.v1.logging
 
 
 class _StopOnPredicateHook(tf.compat.v1.train.SessionRunHook):
-    """Asks training to stop when `should_stop_fn()` returns True; checks it every N secs or steps."""
+    """Asks training to stop when `should_stop_fn()` returns True; checks it every N secs or steps.
 
-    def __init__(self, should_stop_fn: Callable[[], bool], run_every_secs: Optional[float], run_every_steps: Optional[int]):
+    In multi-worker collective training (`multi_worker_config` given) all training tasks must stop at the
+    same step, or the all-reduce of the one still running hangs. So the check runs every
+    `run_every_steps` session runs, the same runs on every task (they are in lockstep), and the tasks
+    agree through a max-reduction of their local answers: if any task says stop, all stop.
+    """
+
+    def __init__(
+        self,
+        should_stop_fn: Callable[[], bool],
+        run_every_secs: Optional[float],
+        run_every_steps: Optional[int],
+        multi_worker_config: Any = None,
+    ):
         self._should_stop_fn = should_stop_fn
         self._timer = tf.compat.v1.train.SecondOrStepTimer(
             every_secs=None if run_every_steps is not None else run_every_secs, every_steps=run_every_steps
         )
+        self._run_every_steps = run_every_steps
+        self._multi_worker_config = multi_worker_config
         self._global_step = None
+        self._agreement = None
+        self._runs = 0
 
     def begin(self) -> None:
         self._global_step = tf.compat.v1.train.get_global_step()
         if self._global_step is None:
             raise RuntimeError("Early stopping needs a global step; create it with tf.compat.v1.train.get_or_create_global_step().")
+        self._runs = 0
+        if self._multi_worker_config is not None:
+            self._agreement = multi_worker.agreement_op(self._multi_worker_config)
 
     def before_run(self, run_context):
         return tf.compat.v1.train.SessionRunArgs(self._global_step)
 
     def after_run(self, run_context, run_values) -> None:
         step = int(run_values.results)
-        if not self._timer.should_trigger_for_step(step):
-            return
-        self._timer.update_last_triggered_step(step)
-        if self._should_stop_fn():
+        if self._agreement is not None:
+            self._runs += 1
+            if self._runs % self._run_every_steps:
+                return
+            flag, agreed = self._agreement
+            local = 1.0 if self._should_stop_fn() else 0.0
+            stop = run_context.session.run(agreed, feed_dict={flag: local}) > 0
+        else:
+            if not self._timer.should_trigger_for_step(step):
+                return
+            self._timer.update_last_triggered_step(step)
+            stop = self._should_stop_fn()
+        if stop:
             _log.info("Early stopping requested at global step %d.", step)
             run_context.request_stop()
+
+
+def _multi_worker_config(estimator: Any, run_every_steps: Optional[int]) -> Any:
+    """The estimator's config when it trains with a multi-worker strategy (then steps are required)."""
+    config = getattr(estimator, "config", None)
+    if config is None or not multi_worker.is_multi_worker(getattr(config, "train_distribute", None)):
+        return None
+    if run_every_steps is None:
+        raise ValueError(
+            "In multi-worker training every task must check for early stopping at the same step, so pass "
+            "run_every_steps=N (received run_every_steps=None; time-based checks fire at different steps)."
+        )
+    return config
 
 
 def _check_common(estimator: Any, metric_name: Any, eval_dir: Any, min_steps: Any, run_every_secs: Any, run_every_steps: Any) -> str:
@@ -94,7 +136,7 @@ def _threshold_hook(compare, estimator, metric_name, threshold, eval_dir, min_st
     def should_stop() -> bool:
         return any(compare(value, threshold) for _, value in _results_after(eval_dir, min_steps, metric_name))
 
-    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps)
+    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps))
 
 
 def _plateau_hook(better, estimator, metric_name, max_steps_without, eval_dir, min_steps, run_every_secs, run_every_steps):
@@ -114,7 +156,7 @@ def _plateau_hook(better, estimator, metric_name, max_steps_without, eval_dir, m
                 return True
         return False
 
-    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps)
+    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps))
 
 
 def stop_if_higher_hook(

@@ -9,6 +9,7 @@ scratch directory of its own. Parameter servers are not supported.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import Any, Dict, Optional, Tuple
@@ -170,3 +171,60 @@ def worker_mirror_hooks(config: Any, scaffold: v1.train.Scaffold) -> list:
     if config.save_summary_steps:
         hooks.append(v1.train.SummarySaverHook(save_steps=config.save_summary_steps, output_dir=output_dir, scaffold=scaffold))
     return hooks
+
+
+_AGREEMENT_KEY_BASE = 1 << 28  # far above the keys strategies allocate (they count up from 1)
+_AGREEMENT_COLLECTION = "estimator_lib_multi_worker_agreements"
+
+
+def agreement_op(config: Any) -> Tuple[tf.Tensor, tf.Tensor]:
+    """(flag placeholder, max of the flag over all training tasks) in the current graph.
+
+    Lets hooks take one decision together (e.g. stop now): every task must run the reduction at the same
+    session.run; the ops get keys from their creation order, which is the same on every task.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    index = len(graph.get_collection(_AGREEMENT_COLLECTION))
+    from tensorflow.python.ops import collective_ops  # the graph-mode collective op; no public v1 alias
+
+    flag = v1.placeholder(tf.float32, [], name=f"agreement_flag_{index}")
+    with tf.device(f"/job:{config.task_type}/task:{config.task_id}/device:CPU:0"):
+        agreed = collective_ops.all_reduce(
+            flag,
+            group_size=_num_training_tasks(_cluster(config)),
+            group_key=_AGREEMENT_KEY_BASE,
+            instance_key=_AGREEMENT_KEY_BASE + index,
+            merge_op="Max",
+            final_op="Id",
+        )
+    graph.add_to_collection(_AGREEMENT_COLLECTION, agreed)
+    return flag, agreed
+
+
+FINISHED_MARKER = "training_finished.json"
+
+
+def clear_finished(model_dir: str) -> None:
+    """The chief removes the marker of an earlier run before training again."""
+    path = os.path.join(model_dir, FINISHED_MARKER)
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.remove(path)
+
+
+def mark_finished(model_dir: str, global_step: int) -> None:
+    """The chief records the step training ended at (also when a hook stopped it before max_steps)."""
+    path = os.path.join(model_dir, FINISHED_MARKER)
+    temp = path + ".tmp"
+    with tf.io.gfile.GFile(temp, "w") as f:
+        f.write(json.dumps({"global_step": int(global_step)}))
+    tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def finished_step(model_dir: str) -> Optional[int]:
+    """The step the chief finished training at, or None while it trains."""
+    path = os.path.join(model_dir, FINISHED_MARKER)
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return int(json.loads(f.read())["global_step"])
+    except (tf.errors.NotFoundError, ValueError, KeyError):
+        return None

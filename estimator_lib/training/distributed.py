@@ -24,13 +24,21 @@ POLL_SECS = 1.0  # how often the evaluator looks for a new checkpoint
 
 def run_trainer(estimator: Any, train_spec: TrainSpec) -> None:
     """The chief or a worker: train to max_steps; the strategy keeps the workers in lockstep."""
-    multi_worker.check_trainer_config(estimator.config)
+    from estimator_lib.checkpoints import global_step_of, latest_checkpoint
+
+    config = estimator.config
+    multi_worker.check_trainer_config(config)
+    if config.is_chief:
+        multi_worker.clear_finished(estimator.model_dir)
     estimator.train(
         input_fn=train_spec.input_fn,
         max_steps=train_spec.max_steps,
         hooks=list(train_spec.hooks),
         saving_listeners=list(train_spec.saving_listeners),
     )
+    if config.is_chief:
+        # Tells the evaluator which checkpoint is the last, also when a hook stopped training early.
+        multi_worker.mark_finished(estimator.model_dir, global_step_of(latest_checkpoint(estimator.model_dir)))
 
 
 def run_evaluator(
@@ -39,14 +47,19 @@ def run_evaluator(
     eval_specs: tuple,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Dict[int, RoundResult]:
-    """The evaluator: evaluate each new checkpoint (throttled) until one reaches max_steps."""
-    from estimator_lib.checkpoints import latest_checkpoint
+    """The evaluator: evaluate each new checkpoint (throttled) until the last one has been evaluated.
+
+    The last checkpoint is the one at max_steps, or the one the chief marks as final when training ended
+    earlier (an early-stopping hook, the end of the input).
+    """
+    from estimator_lib.checkpoints import global_step_of, latest_checkpoint
 
     if train_spec.max_steps is None:
         raise ValueError(
             "The evaluator task stops after evaluating the checkpoint at TrainSpec.max_steps, so it needs "
             "max_steps; received TrainSpec.max_steps=None. Set TrainSpec(max_steps=...)."
         )
+    model_dir = estimator.model_dir
     evaluation = Evaluation(estimator, eval_specs, train_spec.max_steps)
     throttle = min(spec.throttle_secs for spec in eval_specs)
     start_delay = min(spec.start_delay_secs for spec in eval_specs)
@@ -55,22 +68,31 @@ def run_evaluator(
         sleep(start_delay)
     results: Dict[int, RoundResult] = {}
     last_checkpoint: Optional[str] = None
+    last_step: Optional[int] = None
     while True:
-        checkpoint = latest_checkpoint(estimator.model_dir)
+        checkpoint = latest_checkpoint(model_dir)
         if checkpoint is None or checkpoint == last_checkpoint:
+            if last_step is not None and multi_worker.finished_step(model_dir) == last_step:
+                # Training ended at the checkpoint evaluated last: give it the final export round.
+                for index, spec in enumerate(eval_specs):
+                    done = results[index]
+                    results[index] = evaluation.export(spec, done.checkpoint_path, done.metrics, final=True)
+                return results
             sleep(POLL_SECS)
             continue
         started = time.time()
         try:
+            step = global_step_of(checkpoint)
+            final = multi_worker.finished_step(model_dir) == step
             for index, spec in enumerate(eval_specs):
-                results[index] = evaluation.evaluate(spec, checkpoint)
+                results[index] = evaluation.evaluate(spec, checkpoint, final=final)
         except tf.errors.NotFoundError as error:
             # The chief may delete an old checkpoint (keep_checkpoint_max) while it is read: take the next.
             _log.warning("Checkpoint %s disappeared during evaluation (%s); waiting for the next one.", checkpoint, error)
             last_checkpoint = checkpoint
             continue
-        last_checkpoint = checkpoint
-        if all(r.is_final for r in results.values()) and len(results) == len(eval_specs):
+        last_checkpoint, last_step = checkpoint, step
+        if all(r.is_final for r in results.values()):
             return results
         remaining = throttle - (time.time() - started)
         if remaining > 0:

@@ -1,6 +1,7 @@
 """One task of a multi-worker train_and_evaluate run; TF_CONFIG comes from the environment.
 
-Usage: python mw_task.py MODEL_DIR MAX_STEPS. Prints 'RESULT <json>' on success.
+Usage: python mw_task.py MODEL_DIR MAX_STEPS [early]. Prints 'RESULT <json>' on success. With 'early',
+training also carries an early-stopping hook that fires once the evaluator has written any result.
 """
 
 import json
@@ -14,22 +15,24 @@ import tensorflow as tf  # noqa: E402
 
 import tiny_model  # noqa: E402
 from estimator_lib.distribute import multi_worker  # noqa: E402
+from estimator_lib.early_stopping import stop_if_lower_hook  # noqa: E402
 from estimator_lib.estimator import Estimator  # noqa: E402
 from estimator_lib.exporters import LatestExporter  # noqa: E402
 from estimator_lib.run_config import RunConfig  # noqa: E402
 from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate  # noqa: E402
 
 
-def main(model_dir: str, max_steps: int) -> None:
+def main(model_dir: str, max_steps: int, early: bool) -> None:
     task_type = json.loads(os.environ["TF_CONFIG"])["task"]["type"]
     strategy = None
     if task_type != "evaluator":
         strategy = tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy()
     config = RunConfig(save_checkpoints_steps=5, train_distribute=strategy, log_step_count_steps=5, save_summary_steps=5)
     estimator = Estimator(tiny_model.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
+    hooks = [stop_if_lower_hook(estimator, "loss", 1e9, run_every_steps=2)] if early and strategy else []
     metrics, exports = train_and_evaluate(
         estimator,
-        TrainSpec(tiny_model.train_input_fn(), max_steps=max_steps),
+        TrainSpec(tiny_model.train_input_fn(), max_steps=max_steps, hooks=hooks),
         EvalSpec(
             tiny_model.eval_input_fn(),
             steps=None,
@@ -45,4 +48,4 @@ def main(model_dir: str, max_steps: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3:] == ["early"])

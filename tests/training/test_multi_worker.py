@@ -2,7 +2,9 @@
 
 The chief and the worker train one model with a collective all-reduce strategy in graph mode; the
 evaluator follows the chief's checkpoints and exports. At the end the chief's checkpoint and the
-worker's own copy (in its scratch dir) must hold the same variables at the same step.
+worker's own copy (in its scratch dir) must hold the same variables at the same step. The second case
+stops training with an early-stopping hook (both trainers must agree on the step, or the all-reduce of
+the one still running hangs) and the evaluator must notice that the chief finished before max_steps.
 """
 
 import json
@@ -31,12 +33,12 @@ def _free_ports(count):
             s.close()
 
 
-def _start(task_type, cluster, model_dir, log_path):
+def _start(task_type, cluster, model_dir, log_path, max_steps, early):
     env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
     env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
     log = open(log_path, "w")
     return subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "mw_task.py"), model_dir, str(MAX_STEPS)],
+        [sys.executable, os.path.join(HERE, "mw_task.py"), model_dir, str(max_steps)] + (["early"] if early else []),
         env=env, stdout=log, stderr=subprocess.STDOUT,
     ), log
 
@@ -50,11 +52,13 @@ def _result(log_path):
 
 
 @pytest.mark.slow
-def test_chief_worker_and_evaluator(tmp_path):
+@pytest.mark.parametrize("early", [False, True], ids=["max_steps", "early_stopping"])
+def test_chief_worker_and_evaluator(tmp_path, early):
+    max_steps = 10**6 if early else MAX_STEPS
     chief_port, worker_port = _free_ports(2)
     cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
     model_dir = str(tmp_path / "model")
-    procs = {t: _start(t, cluster, model_dir, str(tmp_path / f"{t}.log")) for t in ("chief", "worker", "evaluator")}
+    procs = {t: _start(t, cluster, model_dir, str(tmp_path / f"{t}.log"), max_steps, early) for t in ("chief", "worker", "evaluator")}
     try:
         for task, (proc, _) in procs.items():
             proc.wait(timeout=TIMEOUT_SECS)
@@ -70,16 +74,17 @@ def test_chief_worker_and_evaluator(tmp_path):
 
     # Trainers do not evaluate; the evaluator evaluated the final checkpoint and exported it.
     assert results["chief"]["metrics"] is None and results["worker"]["metrics"] is None
-    assert results["evaluator"]["metrics"]["global_step"] == MAX_STEPS
+    final_step = results["evaluator"]["metrics"]["global_step"]
+    assert final_step == MAX_STEPS if not early else 0 < final_step < max_steps
     export = results["evaluator"]["exports"][0]
     assert os.path.exists(os.path.join(export, "saved_model.pb"))
 
     # One consistent checkpoint: the chief's final checkpoint equals the worker's own copy.
     chief_ckpt = tf.train.latest_checkpoint(model_dir)
     worker_ckpt = tf.train.latest_checkpoint(results["worker"]["scratch_dir"])
-    assert chief_ckpt.endswith(f"-{MAX_STEPS}") and worker_ckpt.endswith(f"-{MAX_STEPS}")
+    assert chief_ckpt.endswith(f"-{final_step}") and worker_ckpt.endswith(f"-{final_step}")
     chief, worker = tf.train.load_checkpoint(chief_ckpt), tf.train.load_checkpoint(worker_ckpt)
-    assert chief.get_tensor("global_step") == MAX_STEPS
+    assert chief.get_tensor("global_step") == worker.get_tensor("global_step") == final_step
     np.testing.assert_array_equal(chief.get_tensor("w"), worker.get_tensor("w"))
     assert np.abs(chief.get_tensor("w")).sum() > 0  # it did train
     # Only the chief wrote into model_dir: no worker checkpoints or scratch dirs there.
