@@ -22,13 +22,21 @@ def estimator_lib_api(tpu: bool) -> Any:
     if tpu:
         try:
             from estimator_lib import tpu as tpu_lib
-        except ImportError as err:
-            raise RuntimeError(f"estimator_lib.tpu is not available yet: {err}") from err
-        api.TPUEstimator = tpu_lib.TPUEstimator
-        api.TPUEstimatorSpec = tpu_lib.TPUEstimatorSpec
-        api.TPUConfig = tpu_lib.TPUConfig
-        api.TPURunConfig = tpu_lib.RunConfig
+
+            api.TPUEstimator = tpu_lib.TPUEstimator
+            api.TPUEstimatorSpec = tpu_lib.TPUEstimatorSpec
+            api.TPUConfig = tpu_lib.TPUConfig
+            api.TPURunConfig = tpu_lib.RunConfig
+        except (ImportError, AttributeError) as err:
+            raise RuntimeError(f"estimator_lib.tpu does not provide TPUEstimator yet: {err}") from err
     return api
+
+
+# Run in a subprocess by the driver to decide whether a path can run here.
+AVAILABILITY_CHECKS = {
+    "lib-est": "from estimator_lib.estimator import Estimator",
+    "lib-tpu": "from estimator_lib.tpu import TPUEstimator, TPUEstimatorSpec, TPUConfig, RunConfig",
+}
 
 
 def tf_estimator_api(tpu: bool) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import os
 import random
@@ -19,7 +18,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from bench import models, report, venv
+from bench import apis, models, report, venv
 from bench.options import RunOptions
 from bench.runner import ALL_PATHS, K_PATHS, ORIGINAL_PATHS, RESULT_PREFIX
 from bench.timing import WindowRule
@@ -29,7 +28,6 @@ Variant = Tuple[str, str, int]  # (path, model, K)
 # Paths whose K sweep is run. The original TPUEstimator runs one step per session.run off-TPU
 # whatever iterations_per_loop is (its steps_ok is False at K>1), so it is run at K=1 only.
 SWEEP_PATHS = ("lib-tpu", "hand", "keras")
-PATH_MODULES = {"lib-est": "estimator_lib.estimator", "lib-tpu": "estimator_lib.tpu"}
 
 
 def _csv(text: str) -> List[str]:
@@ -49,7 +47,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--venv", default=venv.VENV_DIR, help="the TF 2.15 venv (created when missing)")
     p.add_argument("--out", default=None, help="results folder (default runs/bench/<time>)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per run before it is killed")
-    p.add_argument("--report", default=None, help="only render the report of this results.jsonl")
+    p.add_argument("--report", default=None, help="only render the report of these results.jsonl files (comma-separated)")
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.ks = "tiny", "1,2"
@@ -108,19 +106,21 @@ def available_paths(args: argparse.Namespace) -> Tuple[Dict[str, str], List[str]
             if original_python:
                 interpreters[path] = original_python
             continue
-        module = PATH_MODULES.get(path)
-        if module and not _importable(module):
-            notes.append(f"skipping {path}: {module} does not exist yet")
-            continue
+        check = apis.AVAILABILITY_CHECKS.get(path)
+        if check:
+            proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=_env(), cwd=venv.REPO_ROOT)
+            if proc.returncode != 0:
+                last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                notes.append(f"skipping {path}: `{check}` fails here ({last})")
+                continue
         interpreters[path] = sys.executable
     return interpreters, notes
 
 
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+def _env() -> Dict[str, str]:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONPATH=venv.REPO_ROOT)
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    return env
 
 
 def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float) -> Dict[str, Any]:
@@ -129,10 +129,8 @@ def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float) -> 
     if k != 1:
         opts = dataclasses.replace(opts, extras=False)  # evaluate/export/predict do not depend on K
     cmd = [python, "-m", "bench.runner", "--path", path, "--model", model, "--k", str(k), "--opts", opts.to_json()]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONPATH=venv.REPO_ROOT)
-    env.pop("TF_USE_LEGACY_KERAS", None)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=venv.REPO_ROOT, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=venv.REPO_ROOT, env=_env())
     except subprocess.TimeoutExpired:
         return {"path": path, "model": model, "k": k, "ok": False, "error": f"timed out after {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
@@ -155,8 +153,10 @@ def _progress(i: int, n: int, rep: int, variant: Variant, r: Dict[str, Any]) -> 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.report:
-        with open(args.report) as f:
-            results = [json.loads(line) for line in f if line.strip()]
+        results = []
+        for name in _csv(args.report):
+            with open(name) as f:
+                results += [json.loads(line) for line in f if line.strip()]
         print(report.render(results))
         return 0
     out_dir = args.out or os.path.join(venv.REPO_ROOT, "runs", "bench", time.strftime("%Y%m%d-%H%M%S"))

@@ -40,6 +40,8 @@ class CallClock:
         self.start: Optional[float] = None
         self.ends: List[float] = []
         self._warm_index: Optional[int] = None
+        self._cpu_warm = 0.0  # process CPU seconds (all threads) when the window opened
+        self._cpu_end = 0.0
 
     def begin(self) -> None:
         """Marks the start of training: the time to first step is measured from here."""
@@ -54,7 +56,9 @@ class CallClock:
             n = len(self.ends)
             if n >= rule.warmup_calls and now - self.ends[0] >= rule.warmup_seconds:
                 self._warm_index = n - 1
+                self._cpu_warm = time.process_time()
             return False
+        self._cpu_end = time.process_time()
         calls = len(self.ends) - 1 - self._warm_index
         if calls >= rule.max_calls:
             return True
@@ -72,10 +76,16 @@ class CallClock:
         durations = [b - a for a, b in zip(window, window[1:])]
         seconds = window[-1] - window[0]
         calls = len(durations)
+        examples = calls * self.steps_per_call * self.batch_size
+        cpu = self._cpu_end - self._cpu_warm
         out.update(
             window_calls=calls,
             window_s=seconds,
-            steady_ex_s=calls * self.steps_per_call * self.batch_size / seconds,
+            steady_ex_s=examples / seconds,
+            window_cpu_s=cpu,
+            # Examples per CPU-second of this process: less sensitive than wall time to other
+            # processes competing for the cores (TF's pools may spin, so it is not pure work).
+            cpu_ex_s=examples / cpu if cpu > 0 else None,
             call_s_median=statistics.median(durations),
             call_s_min=min(durations),
         )
