@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -43,6 +44,16 @@ def _start(task_type, cluster, model_dir, log_path, max_steps, early):
     ), log
 
 
+def _wait_all_or_first_failure(procs):
+    """Waits for every process, but stops at the first failure: the others would wait for it forever."""
+    deadline = time.monotonic() + TIMEOUT_SECS
+    while time.monotonic() < deadline:
+        codes = [p.poll() for p in procs]
+        if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
+            return
+        time.sleep(0.5)
+
+
 def _result(log_path):
     with open(log_path) as f:
         text = f.read()
@@ -60,8 +71,7 @@ def test_chief_worker_and_evaluator(tmp_path, early):
     model_dir = str(tmp_path / "model")
     procs = {t: _start(t, cluster, model_dir, str(tmp_path / f"{t}.log"), max_steps, early) for t in ("chief", "worker", "evaluator")}
     try:
-        for task, (proc, _) in procs.items():
-            proc.wait(timeout=TIMEOUT_SECS)
+        _wait_all_or_first_failure([proc for proc, _ in procs.values()])
     finally:
         for task, (proc, log) in procs.items():
             if proc.poll() is None:
