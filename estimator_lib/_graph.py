@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import tensorflow as tf
 
 from estimator_lib import checkpoints
-from estimator_lib.distribute import multi_worker
+from estimator_lib.distribute import graph_mode, multi_worker
 from estimator_lib.run_config import RunConfig
 
 v1 = tf.compat.v1
@@ -81,9 +81,11 @@ def training_session(
     model_dir: str,
     hooks: Sequence[v1.train.SessionRunHook],
     chief_hooks: Sequence[v1.train.SessionRunHook],
+    strategy: Any = None,
 ) -> v1.train.MonitoredSession:
     """A monitored session that restores the newest checkpoint in model_dir (chief) or waits for it."""
-    master, is_chief, proto = config.master, config.is_chief, session_config(config)
+    master, is_chief = config.master, config.is_chief
+    proto = graph_mode.session_config(strategy, session_config(config))
     multi = multi_worker.training_session_args(config.train_distribute, config, proto)
     if multi is None and not config.num_ps_replicas:
         master = ""  # no parameter servers and no collective strategy: this process trains on its own
@@ -126,12 +128,13 @@ def restoring_session(
     config: RunConfig,
     checkpoint_path: str | None,
     hooks: Sequence[v1.train.SessionRunHook],
+    strategy: Any = None,
 ) -> v1.train.MonitoredSession:
     """A monitored session for eval/predict: restores one checkpoint (or initialises when None)."""
     creator = v1.train.ChiefSessionCreator(
         scaffold=scaffold,
         master=config.evaluation_master,
-        config=session_config(config),
+        config=graph_mode.session_config(strategy, session_config(config)),
         checkpoint_filename_with_path=checkpoint_path,
     )
     return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))

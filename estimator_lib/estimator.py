@@ -9,12 +9,14 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import time
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import tensorflow as tf
 
 from estimator_lib import _graph, checkpoints, loops, metrics, warm_start
+from estimator_lib.distribute import graph_mode
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
 from estimator_lib.hooks import NanLossHook, StepLogHook
@@ -163,9 +165,9 @@ class Estimator:
     # ---- extension points for TPUEstimator ----------------------------------------------------------
     def _strategy(self, mode: str) -> Any:
         if mode == ModeKeys.TRAIN:
-            return self._config.train_distribute
+            return graph_mode.prepare(self._config.train_distribute)
         if mode == ModeKeys.EVAL:
-            return self._config.eval_distribute
+            return graph_mode.prepare(self._config.eval_distribute)
         return None
 
     def _steps_per_run(self) -> int:
@@ -251,7 +253,7 @@ class Estimator:
         strategy = self._strategy(ModeKeys.TRAIN)
         with _graph.fresh_graph(config.tf_random_seed) as graph:
             scope = strategy.scope() if strategy is not None else _NullScope()
-            with scope:
+            with scope, graph_mode.mean_gradients(strategy):
                 global_step = v1.train.get_or_create_global_step(graph)
                 input_result = self._call_input_fn(input_fn, ModeKeys.TRAIN)
                 raw_specs: list = []
@@ -259,7 +261,7 @@ class Estimator:
                 def step_fn(features, labels):
                     raw = self._call_raw_model_fn(features, labels, ModeKeys.TRAIN, config)
                     raw_specs.append(raw)
-                    return self._to_estimator_spec(raw, ModeKeys.TRAIN)
+                    return self._to_estimator_spec(raw, ModeKeys.TRAIN), self._train_step_outputs(raw)
 
                 computation = loops.build_train(
                     input_result=input_result,
@@ -275,7 +277,7 @@ class Estimator:
             if warm_start_now and self._warm_start is not None:
                 warm_start.apply(self._warm_start)
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
-            hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, spec)
+            hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, computation.gathered)
             step_read = _graph.post_step_global_step_read(global_step, computation.train_op)
             # Placed first of all hooks below: a NaN step must stop training before any saver checkpoints it.
             nan_hook = NanLossHook(loss, step_read)
@@ -291,14 +293,23 @@ class Estimator:
             # MonitoredTrainingSession runs chief-only hooks before the others.
             (chief_hooks if config.is_chief else hooks).insert(0, nan_hook)
             with _graph.training_session(
-                scaffold=scaffold, config=config, model_dir=self._model_dir, hooks=hooks, chief_hooks=chief_hooks
+                scaffold=scaffold,
+                config=config,
+                model_dir=self._model_dir,
+                hooks=hooks,
+                chief_hooks=chief_hooks,
+                strategy=strategy,
             ) as session:
                 last_loss = None
                 while not session.should_stop():
                     _, last_loss = session.run([computation.train_op, loss])
             _logger().info("Loss for final step: %s.", last_loss)
 
-    def _train_extra_hooks(self, raw_specs: list, spec: EstimatorSpec) -> list:
+    def _train_step_outputs(self, raw_spec: Any) -> Any:
+        """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
+        return None
+
+    def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         return []
 
     def _chief_hooks(self, scaffold, listeners: list, other_hooks: list) -> list:
@@ -382,7 +393,7 @@ class Estimator:
             run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + user_hooks + [final]
             done = 0
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy
             ) as session:
                 while not session.should_stop():
                     session.run(update_op)
@@ -399,7 +410,9 @@ class Estimator:
         tf.io.gfile.makedirs(eval_dir)
         step = int(results.get("global_step", 0))
         with tf.Graph().as_default():
-            writer = v1.summary.FileWriter(eval_dir)
+            # A unique suffix: FileWriter names files by the second, so two evaluations within one second
+            # would otherwise write to the same file and the second would erase the first.
+            writer = v1.summary.FileWriter(eval_dir, filename_suffix=f".{os.getpid()}.{time.time_ns()}")
             writer.add_summary(metrics.scalar_summary({k: v for k, v in results.items() if k != "global_step"}), step)
             writer.close()
 
@@ -441,14 +454,14 @@ class Estimator:
         with _graph.fresh_graph(config.tf_random_seed):
             v1.train.get_or_create_global_step()
             predictions, input_hooks, spec, post = self._build_predictions(input_fn)
-            predictions = _select_keys(predictions, predict_keys)
+            _select_keys(spec.predictions, predict_keys)  # validates the keys before any work
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             run_hooks = list(input_hooks) + list(spec.prediction_hooks) + user_hooks
             with _graph.restoring_session(
                 scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks
             ) as session:
                 while not session.should_stop():
-                    batch = post(session.run(predictions))
+                    batch = _select_keys(post(session.run(predictions)), predict_keys)
                     if not yield_single_examples:
                         yield batch
                         continue

@@ -17,10 +17,11 @@ class _IteratorInitializerHook(v1.train.SessionRunHook):
     """Initialises a dataset iterator once the session exists (datasets may hold stateful ops)."""
 
     def __init__(self, iterator):
-        self._iterator = iterator
+        # Distributed iterators build their initializer lazily: build it now, before the graph is finalized.
+        self._initializer = iterator.initializer
 
     def after_create_session(self, session, coord):
-        session.run(self._iterator.initializer)
+        session.run(self._initializer)
 
 
 def call_input_fn(input_fn: Callable, *, mode: str, params: dict, config: Any, input_context: Any = None) -> Any:

@@ -24,10 +24,13 @@ class TrainComputation(NamedTuple):
     train_op: Any
     input_hooks: list
     specs: list  # the spec of each replica (one per traced call)
+    gathered: Any  # the last step's extra outputs, concatenated across replicas (None when there are none)
 
 
 def is_default_strategy(strategy: Any) -> bool:
-    return strategy is None or strategy is tf.distribute.get_strategy()
+    """None or TF's default (no-op) strategy; compared by type because inside a strategy's scope
+    tf.distribute.get_strategy() returns that strategy, not the default."""
+    return strategy is None or type(strategy).__name__.startswith("_DefaultDistributionStrategy")
 
 
 def make_replica_iterator(strategy: Any, dataset: tf.data.Dataset):
@@ -38,11 +41,36 @@ def make_replica_iterator(strategy: Any, dataset: tf.data.Dataset):
     return strategy.extended._make_dataset_iterator(dataset)  # noqa: SLF001 - same object v1 strategies call
 
 
-def _step_count_guard(global_step: tf.Variable, stop_at: int | None, i: tf.Tensor, steps_per_run: int) -> tf.Tensor:
+def _step_count_guard(global_step: tf.Variable, stop_at: int | None, i: tf.Tensor, steps_per_run: Any) -> tf.Tensor:
     keep_going = i < steps_per_run
     if stop_at is not None:
         keep_going = tf.logical_and(keep_going, global_step.read_value() < stop_at)
     return keep_going
+
+
+def _stash(values: Any) -> tuple[Any, Any]:
+    """Keeps loop-body tensors in local variables so they can be read after the loop (host_call)."""
+    if values is None:
+        return tf.no_op(), None
+    flat = tf.nest.flatten(values)
+    holders, assigns = [], []
+    for index, tensor in enumerate(flat):
+        if not tensor.shape.is_fully_defined():
+            raise ValueError(
+                f"With iterations_per_loop > 1, host_call tensors need static shapes; {tensor.name} has shape "
+                f"{tensor.shape}. Batch the dataset with drop_remainder=True."
+            )
+        holder = v1.get_variable(
+            f"host_call_stash_{index}",
+            shape=tensor.shape,
+            dtype=tensor.dtype,
+            initializer=v1.zeros_initializer(),
+            trainable=False,
+            collections=[v1.GraphKeys.LOCAL_VARIABLES],
+        )
+        holders.append(holder)
+        assigns.append(holder.assign(tensor))
+    return tf.group(*assigns), tf.nest.pack_sequence_as(values, holders)
 
 
 def build_train(
@@ -50,48 +78,65 @@ def build_train(
     input_result: Any,
     step_fn: StepFn,
     strategy: Any,
-    steps_per_run: int,
+    steps_per_run: Any,
     stop_at: int | None,
     global_step: tf.Variable,
 ) -> TrainComputation:
+    """step_fn(features, labels) -> (spec, extra); extra (or None) is gathered across replicas."""
     specs: list = []
     replicated = not is_default_strategy(strategy)
 
-    if not replicated and steps_per_run == 1:
+    if not replicated and isinstance(steps_per_run, int) and steps_per_run == 1:
         features, labels, hooks = inputs.features_and_labels(input_result)
-        spec = step_fn(features, labels)
-        return TrainComputation(spec.loss, spec.train_op, hooks, [spec])
+        spec, extra = step_fn(features, labels)
+        return TrainComputation(spec.loss, spec.train_op, hooks, [spec], extra)
 
     dataset = inputs.as_dataset(input_result)
-    hooks: list = []
     if replicated:
         iterator = make_replica_iterator(strategy, dataset)
-        hooks.append(inputs._IteratorInitializerHook(iterator))  # noqa: SLF001
     else:
         iterator = v1.data.make_initializable_iterator(dataset)
-        hooks.append(inputs._IteratorInitializerHook(iterator))  # noqa: SLF001
+    hooks: list = [inputs._IteratorInitializerHook(iterator)]  # noqa: SLF001
 
     def one_step_on_replica(element):
         features, labels = inputs.split_features_labels(element)
         inputs.check_features(features)
-        spec = step_fn(features, labels)
+        spec, extra = step_fn(features, labels)
         specs.append(spec)
         with tf.control_dependencies([spec.train_op]):
-            return tf.identity(spec.loss)
+            loss = tf.cast(tf.identity(spec.loss), tf.float32)
+            extra = tf.nest.map_structure(tf.identity, extra)
+        return loss, extra
 
     def one_step():
         element = iterator.get_next()
         if not replicated:
             return one_step_on_replica(element)
-        per_replica_loss = strategy.extended.call_for_each_replica(one_step_on_replica, args=(element,))
-        return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
+        per_replica_loss, per_replica_extra = strategy.extended.call_for_each_replica(
+            one_step_on_replica, args=(element,)
+        )
+        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
+        extra = None
+        if per_replica_extra is not None:
+            extra = concat_across_replicas(
+                [strategy.experimental_local_results(part) for part in tf.nest.flatten(per_replica_extra)],
+                structure=per_replica_extra,
+                strategy=strategy,
+            )
+        return loss, extra
 
-    if steps_per_run == 1:
-        loss = one_step()
-        return TrainComputation(loss, loss.op, hooks, specs)
+    if isinstance(steps_per_run, int) and steps_per_run == 1:
+        loss, extra = one_step()
+        return TrainComputation(loss, loss.op, hooks, specs, extra)
+
+    stash_holders: list = []
 
     def body(i, _):
-        return i + 1, tf.cast(one_step(), tf.float32)
+        loss, extra = one_step()
+        stash_op, holders = _stash(extra)
+        stash_holders.append(holders)
+        with tf.control_dependencies([stash_op]):
+            return i + 1, tf.identity(loss)
 
     _, loss = v1.while_loop(
         lambda i, _: _step_count_guard(global_step, stop_at, i, steps_per_run),
@@ -100,7 +145,11 @@ def build_train(
         parallel_iterations=1,
         name="iterations_per_loop",
     )
-    return TrainComputation(loss, loss.op, hooks, specs)
+    gathered = None
+    if stash_holders and stash_holders[0] is not None:
+        with tf.control_dependencies([loss]):
+            gathered = tf.nest.map_structure(lambda holder: tf.identity(holder.read_value()), stash_holders[0])
+    return TrainComputation(loss, loss.op, hooks, specs, gathered)
 
 
 class ReplicatedEval(NamedTuple):
@@ -134,11 +183,17 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
     return ReplicatedEval(None, local, specs, hooks)
 
 
-def concat_across_replicas(per_replica: list) -> Any:
+def concat_across_replicas(per_replica: list, *, structure: Any = None, strategy: Any = None) -> Any:
     """Host-side gather: each replica's batch-major tensors concatenated along axis 0, in replica order.
 
     This is the one place where eval_metrics tensors, host_call tensors and predictions are merged.
+    Called either with a list of per-replica structures, or (with `structure`) with a list holding, for
+    each flattened tensor, the tuple of its per-replica parts.
     """
+    if structure is not None:
+        merged = [parts[0] if len(parts) == 1 else tf.concat(list(parts), axis=0) for parts in per_replica]
+        template = tf.nest.map_structure(lambda _: 0, structure, expand_composites=False)
+        return tf.nest.pack_sequence_as(template, merged)
     if len(per_replica) == 1:
         return per_replica[0]
     return tf.nest.map_structure(lambda *parts: tf.concat(parts, axis=0), *per_replica)

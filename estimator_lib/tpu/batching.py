@@ -1,0 +1,69 @@
+"""Batch reshaping for replicas: per-replica batches merged for splitting, and the last predict batch padded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+MASK_OUTPUT = "_estimator_lib_padding_mask"
+SINGLE_OUTPUT = "_estimator_lib_single_output"
+
+
+def merge_replica_batches(dataset: Any, replicas: int) -> tf.data.Dataset:
+    """PER_HOST_V2: input_fn made per-replica batches; R consecutive ones become one global batch, which
+    the strategy splits back so replica i gets the i-th of them."""
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(
+            "With PER_HOST_V2 input and several replicas, input_fn must return a tf.data.Dataset; received "
+            f"{type(dataset).__name__}."
+        )
+    grouped = dataset.batch(replicas, drop_remainder=True)
+    return grouped.map(
+        lambda *parts: tf.nest.map_structure(
+            lambda t: tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], axis=0)), parts if len(parts) > 1 else parts[0]
+        )
+    )
+
+
+def _pad_rows(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
+    rows = tf.shape(tensor)[0]
+    padding = [[0, batch_size - rows]] + [[0, 0]] * (tensor.shape.rank - 1)
+    padded = tf.pad(tensor, padding)
+    padded.set_shape([batch_size] + tensor.shape.as_list()[1:])
+    return padded
+
+
+def pad_final_batch(dataset: tf.data.Dataset, batch_size: int, *, mask_key: str) -> tf.data.Dataset:
+    """Pads every batch to `batch_size` rows (only the last can be short) and adds a 0/1 padding mask.
+
+    With dict features the mask is also given to model_fn as features[mask_key] ('is_padding'), as the
+    TPUEstimator documents show; the padded rows are removed from predict()'s output. Each element
+    becomes (features, mask).
+    """
+
+    def pad(element):
+        features = element[0] if isinstance(element, tuple) and len(element) == 2 else element
+        first = tf.nest.flatten(features)[0]
+        rows = tf.shape(first)[0]
+        with tf.control_dependencies(
+            [tf.debugging.assert_less_equal(rows, batch_size, message="a batch is larger than predict_batch_size")]
+        ):
+            mask = tf.cast(tf.range(batch_size) >= rows, tf.int32)
+        features = tf.nest.map_structure(lambda t: _pad_rows(t, batch_size), features)
+        if isinstance(features, dict):
+            features = {**features, mask_key: mask}
+        # Labels are not used in PREDICT: the mask travels in their place to the host.
+        return features, mask
+
+    return dataset.map(pad)
+
+
+def drop_padding(batch: Any) -> Any:
+    """Removes padded rows (mask == 1) from one batch of fetched predictions."""
+    if not isinstance(batch, dict) or MASK_OUTPUT not in batch:
+        return batch
+    keep = np.asarray(batch[MASK_OUTPUT]) == 0
+    kept = {key: np.asarray(value)[keep] for key, value in batch.items() if key != MASK_OUTPUT}
+    return kept[SINGLE_OUTPUT] if SINGLE_OUTPUT in kept else kept

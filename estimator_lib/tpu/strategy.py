@@ -1,0 +1,58 @@
+"""Choosing the tf.distribute strategy: an explicit one, a TPU, several GPUs, or the default device."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+
+class Deployment(NamedTuple):
+    strategy: Any  # None: the default strategy (one device)
+    is_tpu: bool
+
+
+def _explicit(config: Any) -> Any:
+    return config.train_distribute or config.eval_distribute
+
+
+def _resolve_tpu(config: Any) -> Any:
+    resolver = config.cluster
+    if resolver is None:
+        # "" lets TF read TPU_NAME and friends from the environment; "local" is a TPU VM's own chips.
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu_master or "")
+        except ValueError:
+            if config.tpu_master:
+                raise
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return v1.distribute.experimental.TPUStrategy(resolver, steps_per_run=1)
+
+
+def resolve_strategy(config: Any, *, use_tpu: bool) -> Deployment:
+    """use_tpu=True: the explicit strategy or a TPU, else a clear error; use_tpu=False: the explicit
+    strategy, a mirrored strategy over 2+ visible GPUs, or the default device."""
+    from estimator_lib.distribute import graph_mode
+
+    explicit = graph_mode.prepare(_explicit(config))
+    if explicit is not None:
+        return Deployment(explicit, is_tpu=isinstance(explicit, (tf.distribute.TPUStrategy, v1.distribute.experimental.TPUStrategy)))
+    if use_tpu:
+        try:
+            return Deployment(_resolve_tpu(config), is_tpu=True)
+        except (ValueError, RuntimeError, tf.errors.OpError) as error:
+            raise RuntimeError(
+                f"use_tpu=True but no TPU could be reached ({type(error).__name__}: {error}). On a TPU VM or Vertex "
+                "TPU node pass tpu_config RunConfig(master=<tpu name or grpc address>) or cluster=TPUClusterResolver(...). "
+                "To run on CPU/GPU instead, construct TPUEstimator(use_tpu=False, ...); to run replicas on other "
+                "devices pass RunConfig(train_distribute=tf.compat.v1.distribute.MirroredStrategy([...]))."
+            ) from None
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        mirrored = v1.distribute.MirroredStrategy([d.name for d in gpus])
+        return Deployment(graph_mode.prepare(mirrored), is_tpu=False)
+    return Deployment(None, is_tpu=False)

@@ -1,0 +1,349 @@
+"""`TPUEstimator`: the Estimator with global batch sizes, replicas, eval_metrics, host_call and
+iterations_per_loop, all on `tf.distribute` in graph mode (TPU, several GPUs, or virtual CPUs in tests).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+
+from estimator_lib import loops
+from estimator_lib.estimator import Estimator
+from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.spec import EstimatorSpec
+from estimator_lib.tpu import batching, host_calls
+from estimator_lib.tpu.strategy import resolve_strategy
+from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, parse_iterations_per_loop
+from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec, call_fn_with_tensors
+
+v1 = tf.compat.v1
+RESERVED_PARAMS = ("batch_size", "context")
+
+
+def _check_batch_size(name: str, value: Any, required: bool) -> None:
+    if value is None:
+        if required:
+            raise ValueError(f"{name} is required when use_tpu=True; pass the global batch size, e.g. {name}=1024.")
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (the global batch size); received {name}={value!r}.")
+
+
+class TPUContext:
+    """What input_fn can learn about the deployment through params['context']."""
+
+    def __init__(self, *, num_replicas: int, mode: str, global_batch_size: int | None, per_replica_batch_size: int | None):
+        self.num_replicas = num_replicas
+        self.num_hosts = 1
+        self.current_host = 0
+        self.mode = mode
+        self.global_batch_size = global_batch_size
+        self.batch_size_for_model_fn = per_replica_batch_size
+
+    def __repr__(self) -> str:
+        return f"TPUContext(num_replicas={self.num_replicas}, mode={self.mode!r}, global_batch_size={self.global_batch_size})"
+
+
+class TPUEstimator(Estimator):
+    """Estimator with TPU support; with use_tpu=False everything runs on CPU/GPU with the sizes unchanged."""
+
+    def __init__(
+        self,
+        model_fn: Callable | None = None,
+        model_dir: str | None = None,
+        config: RunConfig | None = None,
+        params: dict | None = None,
+        use_tpu: bool = True,
+        train_batch_size: int | None = None,
+        eval_batch_size: int | None = None,
+        predict_batch_size: int | None = None,
+        batch_axis: Any = None,
+        eval_on_tpu: bool = True,
+        export_to_tpu: bool = True,
+        export_to_cpu: bool = True,
+        warm_start_from: Any = None,
+        embedding_config_spec: Any = None,
+        export_saved_model_api_version: Any = None,
+    ):
+        if config is None:
+            raise ValueError("TPUEstimator needs a config: pass estimator_lib.tpu.RunConfig(tpu_config=TPUConfig(...)).")
+        if not isinstance(config, RunConfig):
+            raise ValueError(
+                f"TPUEstimator config must be an estimator_lib.tpu.RunConfig (with tpu_config); received "
+                f"{type(config).__name__}."
+            )
+        reserved = sorted(set(params or {}) & set(RESERVED_PARAMS))
+        if reserved:
+            raise ValueError(
+                f"params has reserved key(s) {reserved}: TPUEstimator sets params['batch_size'] and "
+                "params['context'] itself. Give batch sizes as train_batch_size/eval_batch_size/predict_batch_size."
+            )
+        if not isinstance(use_tpu, bool):
+            raise ValueError(f"use_tpu must be True or False; received {use_tpu!r}.")
+        _check_batch_size("train_batch_size", train_batch_size, required=use_tpu)
+        _check_batch_size("eval_batch_size", eval_batch_size, required=False)
+        _check_batch_size("predict_batch_size", predict_batch_size, required=False)
+        if batch_axis is not None and not isinstance(batch_axis, (tuple, list)):
+            raise ValueError(f"batch_axis must be a tuple of ints or None; received {batch_axis!r}.")
+        if embedding_config_spec is not None:
+            raise ValueError("embedding_config_spec (TPU embeddings) is not supported; leave it None.")
+        if not export_to_cpu and not export_to_tpu:
+            raise ValueError("export_to_cpu and export_to_tpu are both False: nothing would be exported.")
+        super().__init__(model_fn=model_fn, model_dir=model_dir, config=config, params=params,
+                         warm_start_from=warm_start_from)
+        self._use_tpu = use_tpu
+        self._batch_sizes = {
+            ModeKeys.TRAIN: train_batch_size,
+            ModeKeys.EVAL: eval_batch_size,
+            ModeKeys.PREDICT: predict_batch_size,
+        }
+        self._eval_on_tpu = eval_on_tpu
+        self._export_to_tpu = export_to_tpu
+        self._export_to_cpu = export_to_cpu
+        self._steps, self._loop_seconds = parse_iterations_per_loop(config.tpu_config.iterations_per_loop)
+        self._resolved = None
+        self._current_mode = None
+        self._predict_mask_key = "is_padding"
+
+    # ---- deployment ---------------------------------------------------------------------------------
+    @property
+    def use_tpu(self) -> bool:
+        return self._use_tpu
+
+    def _deployment(self):
+        if self._resolved is None:
+            self._resolved = resolve_strategy(self._config, use_tpu=self._use_tpu)
+        return self._resolved
+
+    def _strategy(self, mode: str) -> Any:
+        if mode == ModeKeys.EVAL and not self._eval_on_tpu:
+            return None
+        deployment = self._deployment()
+        return None if deployment.strategy is None else deployment.strategy
+
+    def _num_replicas(self, mode: str) -> int:
+        strategy = self._strategy(mode)
+        return 1 if loops.is_default_strategy(strategy) else strategy.num_replicas_in_sync
+
+    def _per_replica(self, mode: str) -> int | None:
+        global_size = self._batch_sizes[mode]
+        if global_size is None:
+            return None
+        replicas = self._num_replicas(mode)
+        if global_size % replicas:
+            name = {ModeKeys.TRAIN: "train_batch_size", ModeKeys.EVAL: "eval_batch_size",
+                    ModeKeys.PREDICT: "predict_batch_size"}[mode]
+            raise ValueError(
+                f"{name}={global_size} must divide evenly by the number of replicas ({replicas}); "
+                f"use a multiple of {replicas}, e.g. {name}={(global_size // replicas + 1) * replicas}."
+            )
+        return global_size // replicas
+
+    def _params_for(self, mode: str, *, for_input_fn: bool) -> dict:
+        params = copy.deepcopy(self._params)
+        global_size = self._batch_sizes[mode]
+        if global_size is None:
+            return params
+        per_replica = self._per_replica(mode)
+        if for_input_fn:
+            deployment = self._input_deployment(mode)
+            params["batch_size"] = per_replica if deployment == InputPipelineConfig.PER_HOST_V2 else global_size
+            params["context"] = TPUContext(
+                num_replicas=self._num_replicas(mode), mode=mode,
+                global_batch_size=global_size, per_replica_batch_size=per_replica,
+            )
+        else:
+            params["batch_size"] = per_replica
+        return params
+
+    def _input_deployment(self, mode: str) -> int:
+        """PER_SHARD_V1 and PER_HOST_V2 hand input_fn the per-replica size; the others the per-host size."""
+        if mode != ModeKeys.TRAIN:
+            return InputPipelineConfig.PER_HOST_V1
+        setting = self._config.tpu_config.per_host_input_for_training
+        if setting in (InputPipelineConfig.PER_SHARD_V1, InputPipelineConfig.PER_HOST_V2):
+            return InputPipelineConfig.PER_HOST_V2
+        return InputPipelineConfig.PER_HOST_V1
+
+    def _call_input_fn(self, input_fn: Callable, mode: str) -> Any:
+        result = super()._call_input_fn(input_fn, mode)
+        replicas = self._num_replicas(mode)
+        if replicas > 1 and self._input_deployment(mode) == InputPipelineConfig.PER_HOST_V2:
+            result = batching.merge_replica_batches(result, replicas)
+        return result
+
+    def _steps_per_run(self) -> Any:
+        if self._loop_seconds is not None:
+            return self._loop_steps_placeholder()
+        return self._steps
+
+    def _loop_steps_placeholder(self) -> tf.Tensor:
+        graph = v1.get_default_graph()
+        existing = graph.get_collection("estimator_lib_loop_steps")
+        if existing:
+            return existing[0]
+        placeholder = v1.placeholder_with_default(tf.constant(1), shape=[], name="iterations_per_loop_steps")
+        graph.add_to_collection("estimator_lib_loop_steps", placeholder)
+        return placeholder
+
+    # ---- spec conversion ----------------------------------------------------------------------------
+    def _to_estimator_spec(self, spec: Any, mode: str) -> EstimatorSpec:
+        if isinstance(spec, TPUEstimatorSpec):
+            return spec.as_estimator_spec(include_eval_metrics=False)
+        if isinstance(spec, EstimatorSpec):
+            if mode == ModeKeys.EVAL and self._eval_on_tpu and self._use_tpu:
+                raise ValueError(
+                    "model_fn returned an EstimatorSpec in EVAL mode, but eval_on_tpu=True needs a TPUEstimatorSpec "
+                    "with eval_metrics=(metric_fn, tensors). Return a TPUEstimatorSpec, or set eval_on_tpu=False."
+                )
+            return spec
+        raise TypeError(
+            f"model_fn must return a TPUEstimatorSpec (or an EstimatorSpec); received {type(spec).__name__}: {spec!r}."
+        )
+
+    def _eval_step_outputs(self, raw_spec: Any, spec: EstimatorSpec) -> Any:
+        if isinstance(raw_spec, TPUEstimatorSpec) and raw_spec.eval_metrics is not None:
+            return raw_spec.eval_metrics[1]
+        if isinstance(raw_spec, EstimatorSpec) and raw_spec.eval_metric_ops:
+            return None
+        return None
+
+    def _host_eval_metrics(self, per_replica_outputs: list) -> dict:
+        raw = self._last_raw_eval_spec
+        if raw is None or not isinstance(raw, TPUEstimatorSpec) or raw.eval_metrics is None:
+            return {}
+        from estimator_lib import metrics
+
+        metric_fn, _ = raw.eval_metrics
+        tensors = loops.concat_across_replicas(per_replica_outputs)
+        with tf.device("/cpu:0"):
+            metric_ops = call_fn_with_tensors(metric_fn, tensors)
+        if not isinstance(metric_ops, dict):
+            raise TypeError(
+                f"eval_metrics' metric_fn must return a dict of name -> (value, update_op) or Keras Metric; it "
+                f"returned {type(metric_ops).__name__}."
+            )
+        from estimator_lib.spec import check_eval_metric_ops
+
+        return metrics.as_pairs(check_eval_metric_ops(metric_ops))
+
+    def _call_raw_model_fn(self, features: Any, labels: Any, mode: str, config: Any) -> Any:
+        raw = super()._call_raw_model_fn(features, labels, mode, config)
+        if mode == ModeKeys.EVAL:
+            self._last_raw_eval_spec = raw
+        return raw
+
+    _last_raw_eval_spec = None
+
+    # ---- host_call ----------------------------------------------------------------------------------
+    def _train_step_outputs(self, raw_spec: Any) -> Any:
+        if isinstance(raw_spec, TPUEstimatorSpec) and raw_spec.host_call is not None:
+            return raw_spec.host_call[1]
+        return None
+
+    def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
+        hooks: list = []
+        if self._loop_seconds is not None:
+            hooks.append(_LoopDurationHook(self._loop_steps_placeholder(), self._loop_seconds))
+        host_call = next((s.host_call for s in raw_specs if isinstance(s, TPUEstimatorSpec) and s.host_call), None)
+        if host_call is not None and gathered is not None:
+            hooks.append(host_calls.HostCallHook(host_call[0], gathered))
+        return hooks
+
+    # ---- predict ------------------------------------------------------------------------------------
+    def _build_predictions(self, input_fn: Callable):
+        mode = ModeKeys.PREDICT
+        strategy = self._strategy(mode)
+        batch_size = self._batch_sizes[mode]
+        result = self._call_input_fn(input_fn, mode)
+        replicated = not loops.is_default_strategy(strategy)
+        if replicated or batch_size is not None:
+            if not isinstance(result, tf.data.Dataset):
+                raise TypeError(
+                    "TPUEstimator.predict needs input_fn to return a tf.data.Dataset (it pads the last batch); "
+                    f"received {type(result).__name__}."
+                )
+        padded = isinstance(result, tf.data.Dataset) and batch_size is not None
+        if padded:
+            result = batching.pad_final_batch(result, batch_size, mask_key=self._predict_mask_key)
+        specs: list = []
+
+        def step_fn(features, labels):
+            raw = self._call_raw_model_fn(features, None, mode, self._config)
+            spec = self._to_estimator_spec(raw, mode)
+            specs.append(spec)
+            if replicated and not isinstance(spec.predictions, dict):
+                raise ValueError(
+                    "With several replicas, predictions must be a dict of batch-major Tensors; received "
+                    f"{spec.predictions!r}."
+                )
+            outputs = spec.predictions
+            if padded:
+                if not isinstance(outputs, dict):
+                    outputs = {batching.SINGLE_OUTPUT: outputs}
+                outputs = {**outputs, batching.MASK_OUTPUT: labels}
+            return spec, outputs
+
+        scope = strategy.scope() if replicated else _Null()
+        with scope:
+            evaluation = loops.build_eval(input_result=result, step_fn=step_fn, strategy=strategy)
+        predictions = loops.concat_across_replicas(evaluation.per_replica_outputs)
+        return predictions, evaluation.input_hooks, evaluation.specs[0], batching.drop_padding
+
+    # ---- export -------------------------------------------------------------------------------------
+    def _export_tags(self) -> list[list[str]]:
+        tags: list[list[str]] = []
+        if self._export_to_cpu:
+            tags.append([tf.saved_model.SERVING])
+        if self._export_to_tpu and self._use_tpu:
+            deployment = self._deployment()
+            if deployment.is_tpu:
+                tags.append([tf.saved_model.SERVING, tf.saved_model.TPU])
+            else:
+                tf.get_logger().info(
+                    "export_to_tpu: no TPU was resolved, so only the CPU serving graph is exported. "
+                    "Export on a TPU host to add the TPU-tagged graph."
+                )
+        if not tags:
+            raise ValueError(
+                "export_to_cpu=False and no TPU is available for the TPU graph: nothing would be exported. "
+                "Set export_to_cpu=True or export on a TPU host."
+            )
+        return tags
+
+
+class _Null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _LoopDurationHook(v1.train.SessionRunHook):
+    """For iterations_per_loop given as a duration: sizes each loop from the measured step time."""
+
+    def __init__(self, steps_tensor: tf.Tensor, seconds: float):
+        self._steps_tensor = steps_tensor
+        self._seconds = seconds
+        self._steps = 1
+        self._started = None
+        self._global_step = None
+
+    def begin(self):
+        self._global_step = v1.train.get_global_step()
+
+    def before_run(self, run_context):
+        self._started = time.time()
+        self._step_before = run_context.session.run(self._global_step)
+        return v1.train.SessionRunArgs(fetches=None, feed_dict={self._steps_tensor: self._steps})
+
+    def after_run(self, run_context, run_values):
+        elapsed = max(time.time() - self._started, 1e-6)
+        done = max(int(run_context.session.run(self._global_step)) - int(self._step_before), 1)
+        per_step = elapsed / done
+        self._steps = int(np.clip(self._seconds / per_step, 1, 1_000_000))
