@@ -21,3 +21,6 @@ def _configure_virtual_cpus() -> None:
 
 
 _configure_virtual_cpus()
+
+# The local GCS server (gcp-storage-emulator on 127.0.0.1) and the fault proxy, for every test that asks.
+pytest_plugins = ["_gcs_server"]
