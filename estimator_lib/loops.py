@@ -105,7 +105,7 @@ def build_train(
         specs.append(spec)
         with tf.control_dependencies([spec.train_op]):
             loss = tf.cast(tf.identity(spec.loss), tf.float32)
-            extra = tf.nest.map_structure(tf.identity, extra)
+            extra = None if extra is None else tf.nest.map_structure(tf.identity, extra)  # None is a tf.nest leaf
         return loss, extra
 
     def one_step():
