@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
+from estimator_lib.checkpoints import global_step_of, latest_checkpoint
 from estimator_lib.distribute import multi_worker
 from estimator_lib.training.evaluation import Evaluation, RoundResult
 from estimator_lib.training.local import check_checkpointing
@@ -24,8 +25,6 @@ POLL_SECS = 1.0  # how often the evaluator looks for a new checkpoint
 
 def run_trainer(estimator: Any, train_spec: TrainSpec) -> None:
     """The chief or a worker: train to max_steps; the strategy keeps the workers in lockstep."""
-    from estimator_lib.checkpoints import global_step_of, latest_checkpoint
-
     config = estimator.config
     multi_worker.check_trainer_config(config)
     if config.is_chief:
@@ -52,8 +51,6 @@ def run_evaluator(
     The last checkpoint is the one at max_steps, or the one the chief marks as final when training ended
     earlier (an early-stopping hook, the end of the input).
     """
-    from estimator_lib.checkpoints import global_step_of, latest_checkpoint
-
     if train_spec.max_steps is None:
         raise ValueError(
             "The evaluator task stops after evaluating the checkpoint at TrainSpec.max_steps, so it needs "

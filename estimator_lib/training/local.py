@@ -12,16 +12,11 @@ from typing import Any, Dict, Optional
 
 import tensorflow as tf
 
+from estimator_lib.checkpoints import latest_checkpoint
 from estimator_lib.training.evaluation import Evaluation, RoundResult
 from estimator_lib.training.specs import TrainSpec
 
 _log = tf.compat.v1.logging
-
-
-def _latest_checkpoint(model_dir: str) -> Optional[str]:
-    from estimator_lib.checkpoints import latest_checkpoint
-
-    return latest_checkpoint(model_dir)
 
 
 class EvaluateNewCheckpoints(tf.compat.v1.train.CheckpointSaverListener):
@@ -48,7 +43,7 @@ class EvaluateNewCheckpoints(tf.compat.v1.train.CheckpointSaverListener):
         self._first_save = True
 
     def _checkpoint_at(self, step: int) -> Optional[str]:
-        path = _latest_checkpoint(self._estimator.model_dir)
+        path = latest_checkpoint(self._estimator.model_dir)
         if path is None or not path.endswith(f"-{step}"):
             _log.warning("Checkpoint for step %d not found (latest is %s); skipping its evaluation.", step, path)
             return None
@@ -78,7 +73,7 @@ class EvaluateNewCheckpoints(tf.compat.v1.train.CheckpointSaverListener):
         if self.ended:
             return
         self.ended = True
-        checkpoint = _latest_checkpoint(self._estimator.model_dir)
+        checkpoint = latest_checkpoint(self._estimator.model_dir)
         if checkpoint is None:
             raise RuntimeError(
                 f"train_and_evaluate found no checkpoint in {self._estimator.model_dir} to evaluate after training."
