@@ -9,8 +9,10 @@ scratch directory of its own. Parameter servers are not supported.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from typing import Any, Dict, Optional, Tuple
 
@@ -132,7 +134,9 @@ def scratch_dir(config: Any) -> str:
     """Where a non-chief worker writes the checkpoints and summaries it must produce but nobody reads."""
     key = (config.task_type, config.task_id)
     if key not in _scratch_dirs:
-        _scratch_dirs[key] = tempfile.mkdtemp(prefix=f"estimator_lib_{config.task_type}_{config.task_id}_")
+        path = tempfile.mkdtemp(prefix=f"estimator_lib_{config.task_type}_{config.task_id}_")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)  # nobody reads it after the process ends
+        _scratch_dirs[key] = path
     return _scratch_dirs[key]
 
 

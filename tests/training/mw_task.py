@@ -43,7 +43,9 @@ def main(model_dir: str, max_steps: int, early: bool) -> None:
     )
     result = {"task": task_type, "metrics": metrics, "exports": [e.decode() for e in exports]}
     if task_type == "worker":
-        result["scratch_dir"] = multi_worker.scratch_dir(config)
+        # The worker's own copy of the final checkpoint (its scratch dir is removed when it exits).
+        reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(multi_worker.scratch_dir(config)))
+        result["worker_checkpoint"] = {"global_step": int(reader.get_tensor("global_step")), "w": reader.get_tensor("w").tolist()}
     print("RESULT " + json.dumps(result), flush=True)
 
 
