@@ -97,6 +97,15 @@ def export(
     as_text: bool,
     checkpoint_path: str,
 ) -> bytes:
+    if export_dir_base.startswith("gs://"):
+        return _export_to_bucket(
+            estimator=estimator,
+            export_dir_base=export_dir_base,
+            serving_input_receiver_fn=serving_input_receiver_fn,
+            assets_extra=assets_extra,
+            as_text=as_text,
+            checkpoint_path=checkpoint_path,
+        )
     temp_dir, final_dir = _new_export_dir(export_dir_base)
     try:
         builder = v1.saved_model.Builder(temp_dir)
@@ -112,6 +121,31 @@ def export(
         raise
     tf.get_logger().info("SavedModel written to %s", final_dir)
     return final_dir.encode()
+
+
+def _export_to_bucket(*, export_dir_base: str, **kwargs) -> bytes:
+    """On Cloud Storage a rename is a copy object by object, so a reader could see half an export.
+    Write it on local disk first, then upload it with checksums and a commit marker written last
+    (estimator_lib.storage); readers take only committed exports."""
+    import shutil
+    import tempfile
+
+    from estimator_lib import storage
+
+    storage.parse_uri(export_dir_base, argument="export_dir_base")
+    staging = tempfile.mkdtemp(prefix="estimator_lib_export_")
+    try:
+        local_dir = export(export_dir_base=staging, **kwargs).decode()
+        stamp = int(os.path.basename(local_dir))
+        taken = set(storage.list_committed_directories(export_dir_base))
+        while str(stamp) in taken:
+            stamp += 1
+        destination = f"{export_dir_base.rstrip('/')}/{stamp}"
+        storage.upload_directory(local_dir, destination, metadata={"kind": "saved_model"})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    tf.get_logger().info("SavedModel committed to %s", destination)
+    return destination.encode()
 
 
 def _add_meta_graph(builder, estimator, serving_input_receiver_fn, checkpoint_path, tags, *, first: bool) -> None:
