@@ -130,3 +130,17 @@ def test_argument_errors(tmp_path):
     no_checkpoints = make_estimator(tmp_path / "b", save_checkpoints_steps=None, save_checkpoints_secs=None)
     with pytest.raises(ValueError, match="disables checkpoints"):
         train_and_evaluate(no_checkpoints, train_spec, eval_spec)
+
+
+def test_local_run_with_a_mirrored_strategy(tmp_path):
+    """Training on two (virtual CPU) replicas: evaluation still hangs off the checkpoints, training input once."""
+    strategy = tf.compat.v1.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    estimator = make_estimator(tmp_path / "model", save_checkpoints_steps=10, train_distribute=strategy)
+    calls = []
+    metrics, _ = train_and_evaluate(
+        estimator,
+        TrainSpec(counting_input_fn(calls), max_steps=20),
+        EvalSpec(tiny_model.eval_input_fn(), steps=None, throttle_secs=0),
+    )
+    assert metrics["global_step"] == 20 and len(calls) == 1
+    assert sorted(read_eval_results(os.path.join(estimator.eval_dir(), "*.tfevents.*"))) == [10, 20]
