@@ -21,6 +21,7 @@ import tensorflow as tf
 v1 = tf.compat.v1
 
 CHIEF = "chief"
+MASTER = "master"
 WORKER = "worker"
 EVALUATOR = "evaluator"
 _TRAINING_JOBS = ("chief", "master", "worker")
@@ -39,29 +40,29 @@ def _num_training_tasks(cluster: dict) -> int:
 
 
 def is_distributed(config: Any) -> bool:
-    """True when TF_CONFIG puts this task in a cluster where it has a role to play.
+    """True when TF_CONFIG gives this task a cluster role (any cluster, or the evaluator task).
 
-    A cluster of a single chief (what Vertex AI sets for a one-replica job) runs locally, evaluating in
-    the same process, unless this task is the evaluator.
+    As with tf.estimator, a cluster of one chief is distributed too: the chief trains and an evaluator
+    task (if any) evaluates. A legacy `master` task trains and evaluates itself.
     """
-    if config.task_type == EVALUATOR:
-        return True
-    cluster = _cluster(config)
-    return bool(cluster) and (_num_training_tasks(cluster) > 1 or "ps" in cluster)
+    return config.task_type == EVALUATOR or bool(_cluster(config))
 
 
 def task_role(config: Any) -> str:
-    """CHIEF, WORKER or EVALUATOR for this task; parameter servers are refused."""
+    """CHIEF, MASTER, WORKER or EVALUATOR for this task; parameter servers are refused."""
     check_no_ps(config)
     task_type = config.task_type
-    if task_type in ("chief", "master"):
+    if task_type == "chief":
         return CHIEF
+    if task_type == "master":
+        return MASTER
     if task_type == "worker":
         return WORKER
     if task_type == EVALUATOR:
         return EVALUATOR
     raise ValueError(
-        f"train_and_evaluate cannot run task type {task_type!r}; TF_CONFIG task.type must be chief, worker or evaluator."
+        f"train_and_evaluate cannot run task type {task_type!r}; TF_CONFIG task.type must be chief, master, "
+        "worker or evaluator."
     )
 
 

@@ -1,6 +1,7 @@
 """The distributed executor: each task of a TF_CONFIG cluster runs its role.
 
-chief/worker train together (a multi-worker collective strategy in `RunConfig.train_distribute`);
+chief/worker train together (a multi-worker collective strategy in `RunConfig.train_distribute`); a
+legacy `master` trains and evaluates like a local run;
 the evaluator follows the chief's checkpoints, evaluates and exports; parameter servers are not part of
 graph-mode collective training and are refused with a message saying what to do instead.
 """
@@ -15,7 +16,7 @@ import tensorflow as tf
 from estimator_lib.checkpoints import global_step_of, latest_checkpoint
 from estimator_lib.distribute import multi_worker
 from estimator_lib.training.evaluation import Evaluation, RoundResult
-from estimator_lib.training.local import check_checkpointing
+from estimator_lib.training.local import check_checkpointing, run_local
 from estimator_lib.training.specs import TrainSpec
 
 _log = tf.compat.v1.logging
@@ -97,11 +98,15 @@ def run_evaluator(
 
 
 def run_distributed(estimator: Any, train_spec: TrainSpec, eval_specs: tuple) -> Dict[int, RoundResult]:
-    """Runs this task's role from `estimator.config`; trainers return {} (they do not evaluate)."""
+    """Runs this task's role from `estimator.config`; chief/worker return {} (they do not evaluate)."""
     config = estimator.config
     role = multi_worker.task_role(config)
     if role == multi_worker.EVALUATOR:
         return run_evaluator(estimator, train_spec, eval_specs)
     check_checkpointing(estimator)
+    if role == multi_worker.MASTER:
+        # The legacy master trains and evaluates its own checkpoints, like a local run.
+        multi_worker.check_trainer_config(config)
+        return run_local(estimator, train_spec, eval_specs)
     run_trainer(estimator, train_spec)
     return {}

@@ -77,14 +77,21 @@ def test_several_eval_specs_and_a_finished_model(tmp_path):
     assert again["a"]["global_step"] == 20 and again_exports == {"a": [], "b": []}
 
 
-def test_chief_alone_in_tf_config_runs_locally(tmp_path, monkeypatch):
-    """Vertex AI sets a one-chief cluster for single-replica jobs: that must train and evaluate here."""
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["127.0.0.1:1"]}, "task": {"type": "chief", "index": 0}}))
+@pytest.mark.parametrize("task_type", ["chief", "master"])
+def test_a_cluster_of_one_chief_or_master(tmp_path, monkeypatch, task_type):
+    """As in tf.estimator: a chief only trains (an evaluator task evaluates); a legacy master also
+    evaluates. Either trains in-process (no gRPC server is needed for a one-task cluster)."""
+    cluster = {task_type: ["127.0.0.1:1"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
     estimator = make_estimator(tmp_path / "model")
-    metrics, _ = train_and_evaluate(
+    metrics, exports = train_and_evaluate(
         estimator, TrainSpec(tiny_model.train_input_fn(), max_steps=10), EvalSpec(tiny_model.eval_input_fn(), throttle_secs=0)
     )
-    assert metrics["global_step"] == 10
+    assert estimator.latest_checkpoint().endswith("model.ckpt-10")
+    if task_type == "chief":
+        assert (metrics, exports) == (None, []) and not os.path.exists(estimator.eval_dir())
+    else:
+        assert metrics["global_step"] == 10
 
 
 def test_evaluator_role_evaluates_until_max_steps(tmp_path, monkeypatch):
