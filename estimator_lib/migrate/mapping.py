@@ -168,8 +168,8 @@ _ADVICE: dict[str, str] = {
                                      "plus a tf.io.FixedLenFeature for the label",
     "regressor_parse_example_spec": "build the parsing spec with tf.compat.v1.feature_column.make_parse_example_spec "
                                     "plus a tf.io.FixedLenFeature for the label",
-    "VocabInfo": "vocabulary remapping on warm start is not mapped automatically: check whether estimator_lib "
-                 "exports VocabInfo and pass it through WarmStartSettings(var_name_to_vocab_info=...)",
+    "VocabInfo": "vocabulary remapping on warm start is not supported: warm-start the embedding variables by name "
+                 "(WarmStartSettings(vars_to_warm_start=...)) after making the vocabularies match",
     "InMemoryEvaluatorHook": "evaluate with a separate Estimator.evaluate call, or TrainSpec/EvalSpec with "
                              "estimator_lib.train_and_evaluate",
     "make_early_stopping_hook": "use estimator_lib.experimental.stop_if_* hooks, or write a SessionRunHook that "
