@@ -27,10 +27,26 @@ def _resolve_tpu(config: Any) -> Any:
         except ValueError:
             if config.tpu_master:
                 raise
+            if not _local_tpu_present():
+                raise RuntimeError(
+                    "no TPU name was given (RunConfig master or cluster, or the TPU_NAME environment variable) and "
+                    "this machine has no TPU chips (no TPU devices, no /dev/accel*, no libtpu)"
+                ) from None
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return v1.distribute.experimental.TPUStrategy(resolver, steps_per_run=1)
+
+
+def _local_tpu_present() -> bool:
+    """Cheap, offline check before initialising a TPU system that may not exist (TPU VMs expose
+    /dev/accel* or have libtpu installed)."""
+    import glob
+    import importlib.util
+
+    if glob.glob("/dev/accel*") or importlib.util.find_spec("libtpu") is not None:
+        return True
+    return bool(tf.config.list_physical_devices("TPU"))
 
 
 def resolve_strategy(config: Any, *, use_tpu: bool) -> Deployment:
@@ -44,9 +60,9 @@ def resolve_strategy(config: Any, *, use_tpu: bool) -> Deployment:
     if use_tpu:
         try:
             return Deployment(_resolve_tpu(config), is_tpu=True)
-        except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        except (ValueError, RuntimeError, OSError, tf.errors.OpError) as error:  # OSError: metadata server unreachable
             raise RuntimeError(
-                f"use_tpu=True but no TPU could be reached ({type(error).__name__}: {error}). On a TPU VM or Vertex "
+                f"use_tpu=True but no TPU could be reached ({type(error).__name__}: {_first_line(error)}). On a TPU VM or Vertex "
                 "TPU node pass tpu_config RunConfig(master=<tpu name or grpc address>) or cluster=TPUClusterResolver(...). "
                 "To run on CPU/GPU instead, construct TPUEstimator(use_tpu=False, ...); to run replicas on other "
                 "devices pass RunConfig(train_distribute=tf.compat.v1.distribute.MirroredStrategy([...]))."
@@ -56,3 +72,9 @@ def resolve_strategy(config: Any, *, use_tpu: bool) -> Deployment:
         mirrored = v1.distribute.MirroredStrategy([d.name for d in gpus])
         return Deployment(graph_mode.prepare(mirrored), is_tpu=False)
     return Deployment(None, is_tpu=False)
+
+
+def _first_line(error: Exception) -> str:
+    """TF's TPU errors carry a kernel registry dump; its first line says what went wrong."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
