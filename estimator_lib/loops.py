@@ -145,11 +145,30 @@ def build_train(
         parallel_iterations=1,
         name="iterations_per_loop",
     )
+    if stop_at is not None:
+        hooks.append(_StopAtLoopEndHook(global_step, stop_at, loss))
     gathered = None
     if stash_holders and stash_holders[0] is not None:
         with tf.control_dependencies([loss]):
             gathered = tf.nest.map_structure(lambda holder: tf.identity(holder.read_value()), stash_holders[0])
     return TrainComputation(loss, loss.op, hooks, specs, gathered)
+
+
+class _StopAtLoopEndHook(v1.train.SessionRunHook):
+    """Stops as soon as a loop ends on `stop_at`. StopAtStepHook reads the step before the run, so after
+    a loop of K > 1 steps it would only notice one (empty) session.run later, which reports loss 0."""
+
+    def __init__(self, global_step: tf.Variable, stop_at: int, loop_result: tf.Tensor):
+        with tf.control_dependencies([loop_result]):
+            self._step_after = tf.identity(global_step.read_value())
+        self._stop_at = stop_at
+
+    def before_run(self, run_context):
+        return v1.train.SessionRunArgs(self._step_after)
+
+    def after_run(self, run_context, run_values):
+        if run_values.results >= self._stop_at:
+            run_context.request_stop()
 
 
 class ReplicatedEval(NamedTuple):
