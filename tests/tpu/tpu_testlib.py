@@ -25,10 +25,12 @@ N_EVAL = 48
 
 
 def make_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Features x ~ N(0, 1) in DIM dims; the class is the argmax of the first NUM_CLASSES features."""
+    """Features x ~ N(0, 1) in DIM dims; the class is the argmax of the first NUM_CLASSES features plus
+    noise, so no model is perfect and metrics can tell a wrong gather from a right one."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, DIM)).astype(np.float32)
-    return x, np.argmax(x[:, :NUM_CLASSES], axis=1).astype(np.int32)
+    noisy = x[:, :NUM_CLASSES] + rng.normal(size=(n, NUM_CLASSES))
+    return x, np.argmax(noisy, axis=1).astype(np.int32)
 
 
 TRAIN_X, TRAIN_Y = make_data(N_TRAIN, 0)
