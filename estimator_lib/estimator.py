@@ -6,6 +6,7 @@ and every Session/Scaffold detail in `_graph`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import tempfile
@@ -252,7 +253,7 @@ class Estimator:
         config = self._config
         strategy = self._strategy(ModeKeys.TRAIN)
         with _graph.fresh_graph(config.tf_random_seed) as graph:
-            scope = strategy.scope() if strategy is not None else _NullScope()
+            scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
             with scope, graph_mode.mean_gradients(strategy):
                 global_step = v1.train.get_or_create_global_step(graph)
                 input_result = self._call_input_fn(input_fn, ModeKeys.TRAIN)
@@ -358,7 +359,7 @@ class Estimator:
         config = self._config
         strategy = self._strategy(ModeKeys.EVAL)
         with _graph.fresh_graph(config.tf_random_seed):
-            scope = strategy.scope() if strategy is not None else _NullScope()
+            scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
             with scope:
                 global_step = v1.train.get_or_create_global_step()
                 input_result = self._call_input_fn(input_fn, ModeKeys.EVAL)
@@ -520,14 +521,6 @@ class Estimator:
     ) -> bytes:
         """The TF1 name of export_saved_model; default attributes are always stripped."""
         return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
-
-
-class _NullScope:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _FinalCheckpointHook(v1.train.SessionRunHook):

@@ -4,6 +4,7 @@ iterations_per_loop, all on `tf.distribute` in graph mode (TPU, several GPUs, or
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from typing import Any, Callable
@@ -288,7 +289,7 @@ class TPUEstimator(Estimator):
                 outputs = {**outputs, batching.MASK_OUTPUT: labels}
             return spec, outputs
 
-        scope = strategy.scope() if replicated else _Null()
+        scope = strategy.scope() if replicated else contextlib.nullcontext()
         with scope:
             evaluation = loops.build_eval(input_result=result, step_fn=step_fn, strategy=strategy)
         predictions = loops.concat_across_replicas(evaluation.per_replica_outputs)
@@ -314,14 +315,6 @@ class TPUEstimator(Estimator):
                 "Set export_to_cpu=True or export on a TPU host."
             )
         return tags
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _LoopDurationHook(v1.train.SessionRunHook):
