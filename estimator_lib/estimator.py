@@ -117,7 +117,7 @@ class Estimator:
 
     @property
     def config(self) -> RunConfig:
-        return copy.deepcopy(self._config) if self._config.train_distribute is None else self._config
+        return self._config  # RunConfig has no setters; change it with replace()
 
     @property
     def params(self) -> dict:
