@@ -4,6 +4,7 @@ Usage: python mw_task.py MODEL_DIR MAX_STEPS [early]. Prints 'RESULT <json>' on 
 training also carries an early-stopping hook that fires once the evaluator has written any result.
 """
 
+import faulthandler
 import json
 import os
 import sys
@@ -23,6 +24,9 @@ from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate  # no
 
 
 def main(model_dir: str, max_steps: int, early: bool) -> None:
+    # A hang (e.g. a collective waiting for a peer) dumps every thread's stack into the log and exits,
+    # before the test's own deadline, so a failure says where it stuck.
+    faulthandler.dump_traceback_later(120, exit=True)
     task_type = json.loads(os.environ["TF_CONFIG"])["task"]["type"]
     strategy = None
     if task_type != "evaluator":

@@ -78,6 +78,10 @@ def test_chief_worker_and_evaluator(tmp_path, early):
                 proc.kill()
                 proc.wait()
             log.close()
+    for task, (proc, _) in procs.items():
+        if proc.returncode != 0:
+            logs = {t: open(str(tmp_path / f"{t}.log")).read()[-4000:] for t in procs}
+            pytest.fail(f"{task} exited with {proc.returncode}; log tails: " + json.dumps(logs, indent=1))
     results = {t: _result(str(tmp_path / f"{t}.log")) for t in procs}
     for task, (proc, _) in procs.items():
         assert proc.returncode == 0, f"{task} exited with {proc.returncode}"
