@@ -130,8 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         parser.error(f"--steps={args.steps} must be a multiple of every --loops value; not of {bad}")
     _configure_devices(max(max(args.replicas), 2))
-    tf.get_logger().setLevel("ERROR")
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        _report(args)
+    finally:
+        logger.setLevel(level)
+    return 0
 
+
+def _report(args: argparse.Namespace) -> None:
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores; MLP {FEATURES}-{HIDDEN}-{CLASSES}, "
           f"global batch {BATCH}, {args.steps} timed steps, best of {args.repeats}")
     print(f"{'replicas':>8} {'K':>5} {'runs':>5} {'steps/s wall':>13} {'x K=1':>7} {'steps/s CPU':>12} {'x K=1':>7}")
@@ -146,7 +155,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{replicas:>8} {loop:>5} {best.runs:>5} {best.wall_steps_per_sec:>13.1f} "
                   f"{best.wall_steps_per_sec / base[0]:>7.2f} {best_cpu:>12.1f} {best_cpu / base[1]:>7.2f}",
                   flush=True)
-    return 0
 
 
 if __name__ == "__main__":
