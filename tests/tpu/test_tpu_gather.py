@@ -15,6 +15,7 @@ import tensorflow as tf
 from estimator_lib.export.export_output import PredictOutput
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
+from estimator_lib.tpu.tpu_config import InputPipelineConfig
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 from tpu_testlib import (
     DIM,
@@ -145,10 +146,12 @@ def host_call_model_fn(features, labels, mode, config, params):
         host_call, [tf.reshape(global_step, [1]), tf.reshape(loss, [1]), features["id"]]))
 
 
-@pytest.mark.parametrize("loop", [1, 3])
-def test_host_call_writes_tensorboard_events(tmp_path, loop):
+@pytest.mark.parametrize("loop, per_host", [(1, True), (3, True), (1, InputPipelineConfig.PER_HOST_V2)],
+                         ids=["K1", "K3", "K1-PER_HOST_V2"])
+def test_host_call_writes_tensorboard_events(tmp_path, loop, per_host):
     model_dir = str(tmp_path)
-    est = estimator(host_call_model_fn, model_dir, replicas=2, iterations_per_loop=loop, train_batch_size=16)
+    est = estimator(host_call_model_fn, model_dir, replicas=2, iterations_per_loop=loop, train_batch_size=16,
+                    per_host=per_host)
     est.train(train_input_fn, max_steps=6)
     scalars = read_event_scalars(os.path.join(model_dir, "host_call"))
     last_steps = list(range(loop, 7, loop))  # K=1: every step; K=3: steps 3 and 6
@@ -157,6 +160,16 @@ def test_host_call_writes_tensorboard_events(tmp_path, loop):
     assert [value for _, value in scalars["rows"]] == [16] * len(last_steps)
     assert [value for _, value in scalars["in_order"]] == [1.0] * len(last_steps)
     assert all(np.isfinite(value) and value > 0 for _, value in scalars["loss"])
+
+
+def test_host_call_in_a_loop_needs_static_shapes(tmp_path):
+    def ragged_input_fn(params):
+        return train_input_fn(params).unbatch().batch(params["batch_size"])  # batch dimension unknown
+
+    est = estimator(host_call_model_fn, str(tmp_path), replicas=1, use_tpu=False, iterations_per_loop=2)
+    with pytest.raises(ValueError, match=r"With iterations_per_loop > 1, host_call tensors need static shapes; .* "
+                                         r"Batch the dataset with drop_remainder=True"):
+        est.train(ragged_input_fn, max_steps=2)
 
 
 def test_host_call_event_file_readable_by_tensorboard(tmp_path):

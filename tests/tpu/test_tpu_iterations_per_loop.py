@@ -80,3 +80,32 @@ def test_same_model_whatever_loop_length_and_replicas(tmp_path):
     np.testing.assert_allclose(weights[0][0], weights[1][0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(weights[0][1], weights[1][1], rtol=1e-4, atol=1e-5)
     assert np.abs(weights[0][0]).sum() > 0.1
+
+
+def test_scaffold_fn_and_training_hooks_on_replicas(tmp_path):
+    """model_fn runs once per replica, but the scaffold and the spec's hooks are used once."""
+    from estimator_lib.mode_keys import ModeKeys
+    from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
+    from tpu_testlib import logits_of, loss_of, train_op_for, v1
+
+    init_calls = []
+    hooks = []
+
+    def model_fn(features, labels, mode):
+        logits = logits_of(features)
+        loss = loss_of(labels, logits)
+        hook = StepRecorder()
+        hooks.append(hook)
+
+        def scaffold_fn():
+            return v1.train.Scaffold(init_fn=lambda scaffold, session: init_calls.append(True))
+
+        assert mode == ModeKeys.TRAIN
+        return TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op_for(loss), scaffold_fn=scaffold_fn,
+                                training_hooks=[hook])
+
+    est = estimator(model_fn, str(tmp_path), replicas=2, iterations_per_loop=2)
+    est.train(train_input_fn, max_steps=4)
+    assert len(hooks) == 2  # one model_fn call per replica
+    assert init_calls == [True]
+    assert [hook.steps_after for hook in hooks].count([2, 4]) == 1
