@@ -238,6 +238,11 @@ class TPUEstimator(Estimator):
         raw = super()._call_raw_model_fn(features, labels, mode, config)
         if mode == ModeKeys.EVAL:
             self._last_raw_eval_spec = raw
+            if isinstance(raw, TPUEstimatorSpec) and raw.host_call is not None:
+                tf.get_logger().warning(
+                    "TPUEstimatorSpec.host_call is run in train() only; evaluate() ignores it. Write evaluation "
+                    "summaries from eval_metrics (they land in model_dir/eval)."
+                )
         return raw
 
     _last_raw_eval_spec = None

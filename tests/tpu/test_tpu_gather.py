@@ -284,3 +284,23 @@ def test_export_cpu_graph_matches_predict(tmp_path, trained_dir, caplog):
     np.testing.assert_allclose(served, predicted, rtol=1e-5, atol=1e-6)
     reader = tf.train.load_checkpoint(trained_dir)
     np.testing.assert_allclose(served, EVAL_X @ reader.get_tensor("w") + reader.get_tensor("b"), rtol=1e-5, atol=1e-5)
+
+
+def test_host_call_in_evaluate_is_ignored_with_a_warning(tmp_path, trained_dir, caplog):
+    def model_fn(features, labels, mode, config, params):
+        spec = host_call_model_fn(features, labels, mode, config, params)
+        if mode != ModeKeys.EVAL:
+            return spec
+        return TPUEstimatorSpec(mode=mode, loss=spec.loss, host_call=spec.host_call,
+                                eval_metrics=(lambda labels: {"n": v1.metrics.mean(labels)}, [labels]))
+
+    est = estimator(model_fn, str(tmp_path), replicas=2)
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(caplog.handler)
+    try:
+        results = est.evaluate(eval_input_fn, steps=1, checkpoint_path=trained_dir)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "host_call is run in train() only; evaluate() ignores it" in caplog.text
+    assert "n" in results
+    assert not os.path.exists(os.path.join(str(tmp_path), "host_call"))
