@@ -210,9 +210,20 @@ def concat_across_replicas(per_replica: list, *, structure: Any = None, strategy
     each flattened tensor, the tuple of its per-replica parts.
     """
     if structure is not None:
-        merged = [parts[0] if len(parts) == 1 else tf.concat(list(parts), axis=0) for parts in per_replica]
+        merged = [parts[0] if len(parts) == 1 else _concat(parts) for parts in per_replica]
         template = tf.nest.map_structure(lambda _: 0, structure, expand_composites=False)
         return tf.nest.pack_sequence_as(template, merged)
     if len(per_replica) == 1:
         return per_replica[0]
-    return tf.nest.map_structure(lambda *parts: tf.concat(parts, axis=0), *per_replica)
+    return tf.nest.map_structure(lambda *parts: _concat(parts), *per_replica)
+
+
+def _concat(parts: Any) -> tf.Tensor:
+    for part in parts:
+        if part.shape.rank == 0:
+            raise ValueError(
+                "Tensors gathered from replicas (eval_metrics, host_call, predictions) are concatenated along the "
+                f"batch axis, so each must have rank >= 1; {part.name} is a scalar. Return a batch-major tensor, "
+                "or reshape it: tf.reshape(x, [1])."
+            )
+    return tf.concat(list(parts), axis=0)

@@ -65,6 +65,21 @@ def test_metric_fn_sees_examples_in_dataset_order(tmp_path, trained_dir, replica
     assert results["label_mean"] == pytest.approx(EVAL_Y.mean())
 
 
+def test_scalar_eval_metrics_tensors_cannot_be_concatenated(tmp_path, trained_dir):
+    def model_fn(features, labels, mode):
+        loss = loss_of(labels, logits_of(features))
+        return TPUEstimatorSpec(mode=mode, loss=loss, eval_metrics=(lambda loss: {"l": v1.metrics.mean(loss)}, [loss]))
+
+    # One device: nothing to concatenate, metric_fn gets the scalar as it is.
+    cpu = estimator(model_fn, str(tmp_path / "cpu"), replicas=1, use_tpu=False)
+    results = cpu.evaluate(eval_input_fn, checkpoint_path=trained_dir)
+    assert results["l"] == pytest.approx(results["loss"])
+    replicated = estimator(model_fn, str(tmp_path / "two"), replicas=2)
+    with pytest.raises(ValueError, match=r"concatenated along the batch axis, so each must have rank >= 1; .* is a "
+                                         r"scalar\. Return a batch-major tensor, or reshape it: tf\.reshape"):
+        replicated.evaluate(eval_input_fn, steps=1, checkpoint_path=trained_dir)
+
+
 def test_keras_metrics_from_metric_fn(tmp_path, trained_dir, trained_weights):
     def metric_fn(labels, logits):
         accuracy = keras.metrics.SparseCategoricalAccuracy()
@@ -146,16 +161,19 @@ def host_call_model_fn(features, labels, mode, config, params):
         host_call, [tf.reshape(global_step, [1]), tf.reshape(loss, [1]), features["id"]]))
 
 
-@pytest.mark.parametrize("loop, per_host", [(1, True), (3, True), (1, InputPipelineConfig.PER_HOST_V2)],
-                         ids=["K1", "K3", "K1-PER_HOST_V2"])
-def test_host_call_writes_tensorboard_events(tmp_path, loop, per_host):
+@pytest.mark.parametrize(
+    "replicas, loop, per_host",
+    [(2, 1, True), (2, 3, True), (2, 1, InputPipelineConfig.PER_HOST_V2), (1, 1, True), (1, 3, True)],
+    ids=["2r-K1", "2r-K3", "2r-K1-PER_HOST_V2", "cpu-K1", "cpu-K3"],
+)
+def test_host_call_writes_tensorboard_events(tmp_path, replicas, loop, per_host):
     model_dir = str(tmp_path)
-    est = estimator(host_call_model_fn, model_dir, replicas=2, iterations_per_loop=loop, train_batch_size=16,
-                    per_host=per_host)
+    est = estimator(host_call_model_fn, model_dir, replicas=replicas, use_tpu=replicas > 1, iterations_per_loop=loop,
+                    train_batch_size=16, per_host=per_host)
     est.train(train_input_fn, max_steps=6)
     scalars = read_event_scalars(os.path.join(model_dir, "host_call"))
     last_steps = list(range(loop, 7, loop))  # K=1: every step; K=3: steps 3 and 6
-    # Step s trains on ids (s-1)*16 .. (s-1)*16+15 (mod 64), concatenated from both replicas in order.
+    # Step s trains on ids (s-1)*16 .. (s-1)*16+15 (mod 64), concatenated from the replicas in order.
     assert [value for _, value in scalars["first_id"]] == [((s - 1) * 16) % N_TRAIN for s in last_steps]
     assert [value for _, value in scalars["rows"]] == [16] * len(last_steps)
     assert [value for _, value in scalars["in_order"]] == [1.0] * len(last_steps)
