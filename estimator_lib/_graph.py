@@ -67,8 +67,26 @@ def make_saver(config: RunConfig, var_list=None) -> v1.train.Saver:
     return saver
 
 
+def _drop_replica_copies() -> None:
+    """Under a strategy, variables made with tf.Variable (as Keras 3 layers make them) leave each replica's
+    copy in the variable collections beside their MirroredVariable; tf.compat.v1.get_variable does not.
+    Keep only the MirroredVariable, so checkpoints hold one entry per variable ('dense/kernel', never
+    'dense/kernel/replica_1') and a model trained on one device restores on several and back."""
+    graph = v1.get_default_graph()
+    for key in (v1.GraphKeys.GLOBAL_VARIABLES, v1.GraphKeys.TRAINABLE_VARIABLES, v1.GraphKeys.LOCAL_VARIABLES):
+        variables = graph.get_collection_ref(key)
+        copies = set()
+        for variable in variables:
+            replicas = getattr(variable, "values", None)
+            if isinstance(replicas, tuple):
+                copies.update(id(copy) for copy in replicas)
+        if copies:
+            variables[:] = [v for v in variables if id(v) not in copies]
+
+
 def finalize_scaffold(scaffold: v1.train.Scaffold, config: RunConfig) -> v1.train.Scaffold:
     """Gives the user's scaffold our saver unless it brought its own (or one is in the SAVERS collection)."""
+    _drop_replica_copies()
     if scaffold.saver is None and not v1.get_collection(v1.GraphKeys.SAVERS):
         v1.add_to_collection(v1.GraphKeys.SAVERS, make_saver(config))
     return scaffold

@@ -16,6 +16,19 @@ def _tf_variable(variable: Any) -> tf.Variable:
     return getattr(variable, "value", variable) if not isinstance(variable, tf.Variable) else variable
 
 
+def _components(variable: Any) -> list[tf.Variable]:
+    """The plain variables behind one metric variable: itself, or each replica's copy under a strategy."""
+    replicas = getattr(variable, "values", None)
+    return list(replicas) if isinstance(replicas, tuple) else [variable]
+
+
+def _result(metric: Any) -> tf.Tensor:
+    """metric.result(), read across replicas when called in a replica of a distribution strategy."""
+    if tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context():
+        return tf.distribute.get_replica_context().merge_call(lambda _strategy: metric.result())
+    return metric.result()
+
+
 def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
     """(result, update_op) for a Keras metric whose update_state() was called inside model_fn.
 
@@ -24,7 +37,8 @@ def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
     the local collection, so checkpoints neither hold nor need them and each evaluation starts at zero.
     """
     graph = v1.get_default_graph()
-    variables = [_tf_variable(v) for v in metric.variables]
+    containers = [_tf_variable(v) for v in metric.variables]
+    variables = [component for container in containers for component in _components(container)]
     handles = {id(v.handle) for v in variables}
     initializers = {v.initializer.name for v in variables}
     updates = []
@@ -37,13 +51,13 @@ def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
             "predictions) before returning it in eval_metric_ops."
         )
     global_vars = graph.get_collection_ref(v1.GraphKeys.GLOBAL_VARIABLES)
+    moved = {id(v) for v in containers + variables}
+    global_vars[:] = [v for v in global_vars if id(v) not in moved]
     for variable in variables:
-        if variable in global_vars:
-            global_vars.remove(variable)
         if variable not in graph.get_collection(v1.GraphKeys.LOCAL_VARIABLES):
             graph.add_to_collection(v1.GraphKeys.LOCAL_VARIABLES, variable)
         graph.add_to_collection(v1.GraphKeys.METRIC_VARIABLES, variable)
-    return metric.result(), tf.group(*updates)
+    return _result(metric), tf.group(*updates)
 
 
 def as_pairs(eval_metric_ops: dict) -> dict[str, tuple[tf.Tensor, Any]]:

@@ -6,11 +6,9 @@ import shutil
 
 import pytest
 
-from est_testlib import linear_model_fn, make_input_fn
+from est_testlib import TRAINED_STEPS, linear_model_fn, make_input_fn
 from estimator_lib.estimator import Estimator
 from estimator_lib.run_config import RunConfig
-
-TRAINED_STEPS = 40
 
 
 @pytest.fixture(scope="session")

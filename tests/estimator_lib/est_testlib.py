@@ -17,6 +17,7 @@ v1 = tf.compat.v1
 
 TRUE_W = np.array([[1.0], [-2.0]], dtype=np.float32)
 TRUE_B = 0.5
+TRAINED_STEPS = 40  # steps of the shared trained model (conftest.trained_linear_dir)
 
 
 def make_data(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -91,9 +91,47 @@ def test_keras_layers_trained_mirrored_evaluate_on_one_device(tmp_path):
     trained = Estimator(keras_model_fn, model_dir=str(tmp_path), config=config)
     trained.train(make_input_fn(batch=16), steps=3)
     assert trained.get_variable_value("global_step") == 3
-    names = {n for n in trained.get_variable_names() if n.endswith("kernel")}
-    assert len(names) == 2 and "dense/kernel" in names
+    names = set(trained.get_variable_names())
+    assert len({n for n in names if n.endswith("kernel")}) == 2 and "dense/kernel" in names
+    assert not any("replica" in name for name in names)  # one checkpoint entry per variable
     one_device = Estimator(keras_model_fn, model_dir=str(tmp_path), config=RunConfig(**BASE))
     hook = RecordingHook()
     results = one_device.evaluate(make_input_fn(n=16, batch=8, repeat=False), hooks=[hook])
     assert results["global_step"] == 3 and np.isfinite(results["loss"])
+
+
+def keras_metric_model_fn(features, labels, mode):
+    logits = keras.layers.Dense(2)(features["x"])
+    class_ids = tf.argmax(logits, axis=1, output_type=tf.int32)
+    int_labels = tf.cast(labels[:, 0] > 0, tf.int32)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=int_labels, logits=logits))
+    if mode == ModeKeys.TRAIN:
+        train_op = v1.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=v1.train.get_global_step())
+        return EstimatorSpec(mode, loss=loss, train_op=train_op)
+    accuracy = keras.metrics.Accuracy()
+    accuracy.update_state(int_labels, class_ids)
+    examples = keras.metrics.Sum()
+    examples.update_state(tf.ones_like(labels[:, 0]))
+    return EstimatorSpec(
+        mode,
+        loss=loss,
+        eval_metric_ops={
+            "keras_accuracy": accuracy,
+            "examples": examples,
+            "accuracy": v1.metrics.accuracy(int_labels, class_ids),
+        },
+    )
+
+
+def test_keras_layers_and_metrics_under_eval_distribute(tmp_path):
+    """A Keras model trained on one device evaluates on two replicas; Keras metrics count both replicas."""
+    Estimator(keras_metric_model_fn, model_dir=str(tmp_path), config=RunConfig(**BASE)).train(make_input_fn(), steps=5)
+    input_fn = make_input_fn(n=48, batch=16, repeat=False, seed=1)
+    one_device = Estimator(keras_metric_model_fn, model_dir=str(tmp_path), config=RunConfig(**BASE)).evaluate(input_fn)
+    two_replicas = Estimator(
+        keras_metric_model_fn, model_dir=str(tmp_path), config=RunConfig(eval_distribute=mirrored(), **BASE)
+    ).evaluate(input_fn)
+    assert one_device["examples"] == two_replicas["examples"] == 48.0
+    assert two_replicas["keras_accuracy"] == pytest.approx(one_device["keras_accuracy"])
+    assert two_replicas["keras_accuracy"] == pytest.approx(two_replicas["accuracy"])
+    assert two_replicas["loss"] == pytest.approx(one_device["loss"], rel=1e-5)

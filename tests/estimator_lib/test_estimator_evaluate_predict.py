@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TRAINED_STEPS
-from est_testlib import RecordingHook, linear_model_fn, linear_net, make_data, make_input_fn, read_scalars
+from est_testlib import TRAINED_STEPS, RecordingHook, linear_model_fn, linear_net, make_data, make_input_fn, read_scalars
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.run_config import RunConfig
