@@ -150,6 +150,19 @@ def test_predict_and_train_again_keep_the_names(keras_estimator, tmp_path):
     assert set(again.get_variable_names()) == set(keras_estimator.get_variable_names())
 
 
+def test_keras_model_export_reproduces_predict(keras_estimator, tmp_path):
+    from estimator_lib.export import build_raw_serving_input_receiver_fn
+
+    path = keras_estimator.export_saved_model(
+        str(tmp_path), build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 2])})
+    )
+    x, _ = class_data(16, 2)
+    served = tf.saved_model.load(path.decode()).signatures["serving_default"](x=tf.constant(x))
+    predictions = list(keras_estimator.predict(class_input_fn(n=16, seed=2, repeat=False, labels=False)))
+    np.testing.assert_allclose(served["logits"].numpy(), np.stack([p["logits"] for p in predictions]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(served["class_ids"].numpy(), [p["class_ids"] for p in predictions])
+
+
 @pytest.mark.parametrize(
     "make_optimizer, slot",
     [
