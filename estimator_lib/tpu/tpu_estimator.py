@@ -148,6 +148,14 @@ class TPUEstimator(Estimator):
         params = copy.deepcopy(self._params)
         global_size = self._batch_sizes[mode]
         if global_size is None:
+            if for_input_fn and self._use_tpu and (mode == ModeKeys.PREDICT or self._eval_on_tpu):
+                name = "eval_batch_size" if mode == ModeKeys.EVAL else "predict_batch_size"
+                action = "evaluate()" if mode == ModeKeys.EVAL else "predict()"
+                fallback = ", or eval_on_tpu=False to evaluate on one device" if mode == ModeKeys.EVAL else ""
+                raise ValueError(
+                    f"{name} is required for {action} when use_tpu=True: pass TPUEstimator({name}=<global batch "
+                    f"size>), which is split across the replicas{fallback}."
+                )
             return params
         per_replica = self._per_replica(mode)
         if for_input_fn:

@@ -210,3 +210,15 @@ def test_named_tpu_off_cloud_fails_fast(tmp_path, no_tpu_environment, monkeypatc
                        use_tpu=True, train_batch_size=16)
     with pytest.raises(RuntimeError, match=r"no TPU could be reached \(URLError: .*Connection refused.*use_tpu=False"):
         est.train(train_input_fn, max_steps=1)
+
+
+def test_eval_and_predict_batch_sizes_required_with_use_tpu(tmp_path, trained_dir):
+    est = estimator(model_fn_list, str(tmp_path), replicas=2, eval_batch_size=None, predict_batch_size=None)
+    with pytest.raises(ValueError, match=r"eval_batch_size is required for evaluate\(\) when use_tpu=True: pass "
+                                         r"TPUEstimator\(eval_batch_size=<global batch size>\).*eval_on_tpu=False"):
+        est.evaluate(eval_input_fn, steps=1, checkpoint_path=trained_dir)
+    with pytest.raises(ValueError, match=r"predict_batch_size is required for predict\(\) when use_tpu=True"):
+        next(est.predict(eval_input_fn, checkpoint_path=trained_dir))
+    # On one device the input_fn may batch as it likes.
+    on_host = estimator(model_fn_list, str(tmp_path / "host"), replicas=2, eval_batch_size=None, eval_on_tpu=False)
+    assert "loss" in on_host.evaluate(lambda: eval_input_fn({"batch_size": 8}), steps=1, checkpoint_path=trained_dir)
