@@ -290,7 +290,9 @@ class Estimator:
             hooks += list(spec.training_hooks) + user_hooks
             chief_hooks = list(spec.training_chief_hooks)
             if config.is_chief:
-                chief_hooks += self._chief_hooks(scaffold, listeners, user_hooks + list(spec.training_hooks))
+                chief_hooks += self._chief_hooks(
+                    scaffold, listeners, user_hooks + list(spec.training_hooks) + list(spec.training_chief_hooks)
+                )
             # MonitoredTrainingSession runs chief-only hooks before the others.
             (chief_hooks if config.is_chief else hooks).insert(0, nan_hook)
             with _graph.training_session(

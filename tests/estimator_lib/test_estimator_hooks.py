@@ -116,6 +116,20 @@ def test_user_checkpoint_saver_hook_gets_the_listeners(tmp_path):
     assert {2, 4, 5} <= set(checkpoint_steps(str(tmp_path)))
 
 
+def test_checkpoint_saver_in_training_chief_hooks_replaces_the_estimators(tmp_path):
+    """As in tf.estimator: a CheckpointSaverHook among training_chief_hooks is the only saver."""
+
+    def model_fn(features, labels, mode):
+        spec = linear_model_fn(features, labels, mode, {})
+        return spec._replace(training_chief_hooks=[hooks_module.CheckpointSaverHook(str(tmp_path), save_steps=2)])
+
+    config = RunConfig(save_checkpoints_steps=3, keep_checkpoint_max=20, log_step_count_steps=0)
+    listener = StepListener()
+    Estimator(model_fn, model_dir=str(tmp_path), config=config).train(make_input_fn(), steps=7, saving_listeners=[listener])
+    assert {2, 4, 6, 7} <= set(checkpoint_steps(str(tmp_path))) <= {0, 2, 4, 6, 7}
+    assert {2, 4, 6, 7} <= set(listener.saved)
+
+
 # ---- Scaffold ----------------------------------------------------------------------------------------------
 def test_scaffold_init_fn_runs_only_without_checkpoint(tmp_path):
     calls = []
