@@ -134,6 +134,14 @@ def test_raw_receiver_export_and_alias(trained_linear, tmp_path):
     np.testing.assert_allclose(served["doubled"].numpy(), 2 * expected, rtol=1e-5, atol=1e-6)
 
 
+def test_two_exports_get_two_directories(trained_linear, tmp_path):
+    receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 2])})
+    first = trained_linear.export_saved_model(str(tmp_path), receiver_fn)
+    second = trained_linear.export_saved_model(str(tmp_path), receiver_fn)
+    assert first != second
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p.decode()) for p in (first, second))
+
+
 def test_raw_receiver_with_batch_size():
     with tf.Graph().as_default():
         receiver = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 2])}, default_batch_size=4)()
