@@ -18,18 +18,30 @@ class HostCallHook(v1.train.SessionRunHook):
     flushed at the end, so `tf.summary` events land in TensorBoard files.
     """
 
-    def __init__(self, host_fn: Callable, gathered: Any):
+    def __init__(self, host_fn: Callable, gathered: Any, *, collection: str | None = None):
+        """gathered: the concatenated tensors; or None, and they are read from the graph `collection` when
+        the session is built (evaluation gathers them after model_fn has returned its spec)."""
         self._host_fn = host_fn
         self._gathered = gathered
+        self._collection = collection
         self._fetches = None
         self._init_ops = []
         self._flush_ops = []
 
     def begin(self):
         graph = v1.get_default_graph()
+        gathered = self._gathered
+        if gathered is None and self._collection is not None:
+            found = graph.get_collection(self._collection)
+            gathered = found[0] if found else None
+        if gathered is None:
+            self._fetches = []
+            return
         before = set(graph.get_collection(_WRITER_INIT))
+        first_new_op = len(graph.get_operations())
         with tf.device("/cpu:0"):
-            result = call_fn_with_tensors(self._host_fn, self._gathered)
+            result = call_fn_with_tensors(self._host_fn, gathered)
+        _writes_wait_for(graph.get_operations()[first_new_op:], gathered)
         fetches = [item for item in tf.nest.flatten(result) if item is not None]
         summary_ops = v1.summary.all_v2_summary_ops() or []
         self._fetches = fetches + [op for op in summary_ops if op not in fetches]
@@ -50,3 +62,19 @@ class HostCallHook(v1.train.SessionRunHook):
 
 
 _WRITER_INIT = "_SUMMARY_WRITER_V2"
+EVAL_HOST_CALL = "estimator_lib_eval_host_call"  # evaluate(): the gathered host_call tensors
+
+
+_WRITE_TYPES = {"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "Assign", "AssignAdd", "If", "Case"}
+
+
+def _writes_wait_for(ops: list, gathered: Any) -> None:
+    """Summary writes (and variable writes) made by the host function wait for the gathered tensors.
+
+    A summary of a value known from static shapes (tf.size of a fixed batch) reads no input, so on the
+    run that reaches the end of the input it would still be written, once too often.
+    """
+    data_ops = [t.op for t in tf.nest.flatten(gathered)]
+    for op in ops:
+        if op.type.startswith("Write") or op.type in _WRITE_TYPES:
+            op._add_control_inputs([d for d in data_ops if d not in op.control_inputs])  # noqa: SLF001

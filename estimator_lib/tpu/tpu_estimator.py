@@ -202,7 +202,12 @@ class TPUEstimator(Estimator):
     # ---- spec conversion ----------------------------------------------------------------------------
     def _to_estimator_spec(self, spec: Any, mode: str) -> EstimatorSpec:
         if isinstance(spec, TPUEstimatorSpec):
-            return spec.as_estimator_spec(include_eval_metrics=False)
+            converted = spec.as_estimator_spec(include_eval_metrics=False)
+            if mode == ModeKeys.EVAL and spec.host_call is not None:
+                # Runs host_call on the gathered tensors that _host_eval_metrics leaves in the graph.
+                hook = host_calls.HostCallHook(spec.host_call[0], None, collection=host_calls.EVAL_HOST_CALL)
+                converted = converted._replace(evaluation_hooks=tuple(converted.evaluation_hooks) + (hook,))
+            return converted
         if isinstance(spec, EstimatorSpec):
             if mode == ModeKeys.EVAL and self._eval_on_tpu and self._use_tpu:
                 raise ValueError(
@@ -215,20 +220,28 @@ class TPUEstimator(Estimator):
         )
 
     def _eval_step_outputs(self, raw_spec: Any, spec: EstimatorSpec) -> Any:
-        if isinstance(raw_spec, TPUEstimatorSpec) and raw_spec.eval_metrics is not None:
-            return raw_spec.eval_metrics[1]
-        if isinstance(raw_spec, EstimatorSpec) and raw_spec.eval_metric_ops:
+        if not isinstance(raw_spec, TPUEstimatorSpec):
             return None
-        return None
+        outputs = {}
+        if raw_spec.eval_metrics is not None:
+            outputs["eval_metrics"] = raw_spec.eval_metrics[1]
+        if raw_spec.host_call is not None:
+            outputs["host_call"] = raw_spec.host_call[1]
+        return outputs or None
 
     def _host_eval_metrics(self, per_replica_outputs: list) -> dict:
         raw = self._last_raw_eval_spec
-        if raw is None or not isinstance(raw, TPUEstimatorSpec) or raw.eval_metrics is None:
+        if not isinstance(raw, TPUEstimatorSpec) or not per_replica_outputs or per_replica_outputs[0] is None:
+            return {}
+        if raw.host_call is not None:
+            gathered = loops.concat_across_replicas([outputs["host_call"] for outputs in per_replica_outputs])
+            v1.get_default_graph().add_to_collection(host_calls.EVAL_HOST_CALL, gathered)
+        if raw.eval_metrics is None:
             return {}
         from estimator_lib import metrics
 
         metric_fn, _ = raw.eval_metrics
-        tensors = loops.concat_across_replicas(per_replica_outputs)
+        tensors = loops.concat_across_replicas([outputs["eval_metrics"] for outputs in per_replica_outputs])
         with tf.device("/cpu:0"):
             metric_ops = call_fn_with_tensors(metric_fn, tensors)
         if not isinstance(metric_ops, dict):
@@ -246,11 +259,6 @@ class TPUEstimator(Estimator):
         raw = super()._call_raw_model_fn(features, labels, mode, config)
         if mode == ModeKeys.EVAL:
             self._last_raw_eval_spec = raw
-            if isinstance(raw, TPUEstimatorSpec) and raw.host_call is not None:
-                tf.get_logger().warning(
-                    "TPUEstimatorSpec.host_call is run in train() only; evaluate() ignores it. Write evaluation "
-                    "summaries from eval_metrics (they land in model_dir/eval)."
-                )
         return raw
 
     _last_raw_eval_spec = None

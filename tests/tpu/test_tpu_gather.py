@@ -304,7 +304,10 @@ def test_export_cpu_graph_matches_predict(tmp_path, trained_dir, caplog):
     np.testing.assert_allclose(served, EVAL_X @ reader.get_tensor("w") + reader.get_tensor("b"), rtol=1e-5, atol=1e-5)
 
 
-def test_host_call_in_evaluate_is_ignored_with_a_warning(tmp_path, trained_dir, caplog):
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_host_call_runs_in_evaluate(tmp_path, trained_dir, replicas):
+    """The seeds: host_call works for train() and evaluate(); in evaluation it runs on every batch."""
+
     def model_fn(features, labels, mode, config, params):
         spec = host_call_model_fn(features, labels, mode, config, params)
         if mode != ModeKeys.EVAL:
@@ -312,13 +315,20 @@ def test_host_call_in_evaluate_is_ignored_with_a_warning(tmp_path, trained_dir, 
         return TPUEstimatorSpec(mode=mode, loss=spec.loss, host_call=spec.host_call,
                                 eval_metrics=(lambda labels: {"n": v1.metrics.mean(labels)}, [labels]))
 
-    est = estimator(model_fn, str(tmp_path), replicas=2)
-    logger = logging.getLogger("tensorflow")
-    logger.addHandler(caplog.handler)
-    try:
-        results = est.evaluate(eval_input_fn, steps=1, checkpoint_path=trained_dir)
-    finally:
-        logger.removeHandler(caplog.handler)
-    assert "host_call is run in train() only; evaluate() ignores it" in caplog.text
-    assert "n" in results
-    assert not os.path.exists(os.path.join(str(tmp_path), "host_call"))
+    model_dir = str(tmp_path)
+    est = estimator(model_fn, model_dir, replicas=replicas, use_tpu=replicas > 1, eval_batch_size=16)
+    results = est.evaluate(eval_input_fn, checkpoint_path=trained_dir)
+    assert results["n"] == pytest.approx(EVAL_Y.mean())
+    scalars = read_event_scalars(os.path.join(model_dir, "host_call"))
+    assert [value for _, value in scalars["first_id"]] == [0, 16, 32]
+    assert [value for _, value in scalars["rows"]] == [16, 16, 16]
+    assert [value for _, value in scalars["in_order"]] == [1.0, 1.0, 1.0]
+    # host_call alone (no eval_metrics) runs too.
+    def host_only(features, labels, mode, config, params):
+        spec = host_call_model_fn(features, labels, mode, config, params)
+        return spec if mode != ModeKeys.EVAL else TPUEstimatorSpec(mode=mode, loss=spec.loss, host_call=spec.host_call)
+
+    other_dir = str(tmp_path / "host_only")
+    estimator(host_only, other_dir, replicas=replicas, use_tpu=replicas > 1).evaluate(
+        eval_input_fn, steps=2, checkpoint_path=trained_dir)
+    assert len(read_event_scalars(os.path.join(other_dir, "host_call"))["rows"]) == 2
