@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from tpu_testlib import estimator, model_fn_list, train_input_fn
 
 TRAINED_STEPS = 20

@@ -8,12 +8,6 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from estimator_lib.mode_keys import ModeKeys
-from estimator_lib.run_config import RunConfig as BaseRunConfig
-from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, TPUConfig
-from estimator_lib.tpu.tpu_estimator import TPUContext, TPUEstimator
-from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 from tpu_testlib import (
     DIM,
     EVAL_X,
@@ -26,6 +20,12 @@ from tpu_testlib import (
     train_input_fn,
     train_op_for,
 )
+
+from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.run_config import RunConfig as BaseRunConfig
+from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig
+from estimator_lib.tpu.tpu_estimator import TPUContext, TPUEstimator
+from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 
 v1 = tf.compat.v1
 
@@ -65,14 +65,6 @@ def run_all_modes(tmp_path, replicas, use_tpu=None, per_host=True):
     predictions = list(est.predict(recorder.input_fn))
     assert len(predictions) == 20
     return recorder
-
-
-def by_mode(calls):
-    found = {}
-    for call in calls:
-        found.setdefault(call[0], set()).add(call[1:] if len(call) > 2 and not isinstance(call[2], TPUContext)
-                                             else call[1])
-    return found
 
 
 def test_reserved_params_keys(tmp_path):
@@ -183,7 +175,8 @@ def no_tpu_environment(monkeypatch):
 def test_use_tpu_without_a_tpu_says_how_to_fall_back(tmp_path, no_tpu_environment):
     est = TPUEstimator(model_fn=model_fn_list, config=RunConfig(model_dir=str(tmp_path)), use_tpu=True,
                        train_batch_size=16)
-    with pytest.raises(RuntimeError, match=r"use_tpu=True but no TPU could be reached \(RuntimeError: no TPU name was given .*TPUEstimator\(use_tpu=False"
+    with pytest.raises(RuntimeError, match=r"use_tpu=True but no TPU could be reached \(RuntimeError: no TPU name "
+                                           r"was given .*TPUEstimator\(use_tpu=False"
                                            r".*train_distribute=tf.compat.v1.distribute.MirroredStrategy"):
         est.train(train_input_fn, max_steps=1)
     assert not os.path.exists(os.path.join(str(tmp_path), "checkpoint"))

@@ -11,12 +11,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from estimator_lib.export.export_output import PredictOutput
-from estimator_lib.mode_keys import ModeKeys
-from estimator_lib.spec import EstimatorSpec
-from estimator_lib.tpu.tpu_config import InputPipelineConfig
-from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 from tpu_testlib import (
     DIM,
     EVAL_X,
@@ -34,6 +28,12 @@ from tpu_testlib import (
     train_op_for,
 )
 
+from estimator_lib.export.export_output import PredictOutput
+from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.spec import EstimatorSpec
+from estimator_lib.tpu.tpu_config import InputPipelineConfig
+from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
+
 v1 = tf.compat.v1
 
 
@@ -48,7 +48,8 @@ def test_metric_fn_sees_examples_in_dataset_order(tmp_path, trained_dir, replica
 
     def metric_fn(ids, labels):
         rows = v1.py_func(record, [ids], tf.int64, stateful=True)
-        return {"rows": v1.metrics.mean(tf.cast(rows, tf.float32)), "label_mean": v1.metrics.mean(tf.cast(labels, tf.float32))}
+        return {"rows": v1.metrics.mean(tf.cast(rows, tf.float32)),
+                "label_mean": v1.metrics.mean(tf.cast(labels, tf.float32))}
 
     def model_fn(features, labels, mode):
         logits = logits_of(features)
@@ -154,7 +155,8 @@ def host_call_model_fn(features, labels, mode, config, params):
                 tf.summary.scalar("loss", tf.reduce_mean(loss), step=step),
                 tf.summary.scalar("rows", tf.size(ids), step=step),
                 tf.summary.scalar("first_id", ids[0], step=step),
-                tf.summary.scalar("in_order", tf.cast(tf.reduce_all(tf.equal(ids[1:] - ids[:-1], 1)), tf.float32), step=step),
+                tf.summary.scalar("in_order", tf.cast(tf.reduce_all(tf.equal(ids[1:] - ids[:-1], 1)), tf.float32),
+                                  step=step),
             ]
 
     return TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op, host_call=(

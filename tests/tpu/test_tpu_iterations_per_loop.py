@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tpu_testlib import (
     StepRecorder,
     checkpoint_steps,
@@ -84,9 +83,10 @@ def test_same_model_whatever_loop_length_and_replicas(tmp_path):
 
 def test_scaffold_fn_and_training_hooks_on_replicas(tmp_path):
     """model_fn runs once per replica, but the scaffold and the spec's hooks are used once."""
+    from tpu_testlib import logits_of, loss_of, train_op_for, v1
+
     from estimator_lib.mode_keys import ModeKeys
     from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
-    from tpu_testlib import logits_of, loss_of, train_op_for, v1
 
     init_calls = []
     hooks = []

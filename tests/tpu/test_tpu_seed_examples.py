@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TRAINED_STEPS
+from tpu_testlib import EVAL_X, EVAL_Y, estimator, eval_input_fn, model_fn_dict, model_fn_list, numpy_eval
 
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
-from conftest import TRAINED_STEPS
-from tpu_testlib import EVAL_X, EVAL_Y, estimator, eval_input_fn, model_fn_dict, model_fn_list, numpy_eval
 
 v1 = tf.compat.v1
 

@@ -52,7 +52,8 @@ def test_fn_must_be_callable(tensors, field):
 @pytest.mark.parametrize("field", ["eval_metrics", "host_call"])
 def test_tensors_must_be_list_tuple_or_dict(tensors, field):
     labels, _, loss = tensors
-    with pytest.raises(TypeError, match=rf"{field}\[1\] must be a list, tuple or dict of Tensors; received SymbolicTensor: <tf.Tensor"):
+    with pytest.raises(TypeError, match=rf"{field}\[1\] must be a list, tuple or dict of Tensors; "
+                                        r"received SymbolicTensor: <tf.Tensor"):
         TPUEstimatorSpec(mode=ModeKeys.EVAL, loss=loss, **{field: (metric_fn, labels)})
 
 
@@ -86,7 +87,8 @@ def test_list_length_counts_defaults_and_varargs(tensors):
 
 def test_dict_keys_must_match_fn_args(tensors):
     labels, logits, loss = tensors
-    with pytest.raises(ValueError, match=r"dict keys \['labels', 'logitz'\].*unknown \['logitz'\], missing \['logits'\]"):
+    with pytest.raises(ValueError, match=r"dict keys \['labels', 'logitz'\].*"
+                                         r"unknown \['logitz'\], missing \['logits'\]"):
         eval_spec(loss, (metric_fn, {"labels": labels, "logitz": logits}))
     spec = eval_spec(loss, (metric_fn, {"labels": labels, "logits": logits}))
     assert set(spec.eval_metrics[1]) == {"labels", "logits"}
@@ -124,7 +126,7 @@ def test_scaffold_fn_must_be_callable_and_return_a_scaffold(tensors):
 
 
 def test_shared_field_checks(graph, tensors):
-    labels, _, loss = tensors
+    _, _, loss = tensors
     with pytest.raises(ValueError, match="mode"):
         TPUEstimatorSpec(mode="fit", loss=loss)
     with pytest.raises((ValueError, TypeError), match="train_op"):
@@ -168,7 +170,7 @@ def test_as_estimator_spec_keyword_tensors(tensors):
 
 
 def test_train_and_predict_specs_convert(tensors):
-    labels, logits, loss = tensors
+    _, logits, loss = tensors
     train_op = tf.no_op()
     train = TPUEstimatorSpec(mode=ModeKeys.TRAIN, loss=loss, train_op=train_op).as_estimator_spec()
     assert train.train_op is train_op and train.mode == ModeKeys.TRAIN
