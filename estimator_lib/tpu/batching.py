@@ -43,8 +43,13 @@ def pad_final_batch(dataset: tf.data.Dataset, batch_size: int, *, mask_key: str)
     becomes (features, mask).
     """
 
-    def pad(element):
-        features = element[0] if isinstance(element, tuple) and len(element) == 2 else element
+    def pad(*element):
+        # Dataset.map unpacks tuple elements: (features, labels) arrives as two arguments; labels are dropped.
+        if len(element) > 2:
+            raise ValueError(
+                f"predict input_fn must yield features or (features, labels); its dataset yields {len(element)}-tuples."
+            )
+        features = element[0]
         first = tf.nest.flatten(features)[0]
         rows = tf.shape(first)[0]
         with tf.control_dependencies(

@@ -334,3 +334,29 @@ def test_host_call_runs_in_evaluate(tmp_path, trained_dir, replicas):
     estimator(host_only, other_dir, replicas=replicas, use_tpu=replicas > 1).evaluate(
         eval_input_fn, steps=2, checkpoint_path=trained_dir)
     assert len(read_event_scalars(os.path.join(other_dir, "host_call"))["rows"]) == 2
+
+
+def test_predict_from_a_features_and_labels_dataset(tmp_path, trained_dir, trained_weights):
+    """An eval-style input_fn ((features, labels) elements) works for predict; the labels are ignored."""
+
+    def input_fn(params):
+        return tf.data.Dataset.from_tensor_slices(({"x": EVAL_X[:21]}, EVAL_Y[:21])).batch(params["batch_size"])
+
+    est = estimator(model_fn_list, str(tmp_path), replicas=2, predict_batch_size=8)
+    logits = np.stack([item["logits"] for item in est.predict(input_fn, checkpoint_path=trained_dir)])
+    w, b = trained_weights
+    np.testing.assert_allclose(logits, EVAL_X[:21] @ w + b, rtol=1e-5, atol=1e-5)
+
+
+def test_eval_with_a_short_last_batch_on_four_replicas(tmp_path, trained_dir):
+    """40 examples in batches of 16: the last batch of 8 is split 2 per replica; metrics match one device."""
+
+    def input_fn(params):
+        dataset = tf.data.Dataset.from_tensor_slices(({"x": EVAL_X[:40], "id": np.arange(40)}, EVAL_Y[:40]))
+        return dataset.batch(params["batch_size"])
+
+    one = estimator(model_fn_list, str(tmp_path / "one"), replicas=1, use_tpu=False).evaluate(
+        input_fn, checkpoint_path=trained_dir)
+    four = estimator(model_fn_list, str(tmp_path / "four"), replicas=4).evaluate(input_fn, checkpoint_path=trained_dir)
+    assert four["accuracy"] == pytest.approx(one["accuracy"], rel=1e-6)
+    assert four["loss"] == pytest.approx(one["loss"], rel=1e-5)
