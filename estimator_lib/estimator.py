@@ -372,6 +372,7 @@ class Estimator:
                     raw_specs.append(raw)
                     spec = self._to_estimator_spec(raw, ModeKeys.EVAL)
                     pairs = metrics.as_pairs(spec.eval_metric_ops)
+                    metrics.updates_wait_for(pairs, (features, labels))
                     pairs["loss"] = v1.metrics.mean(spec.loss)
                     updates = [update for _, update in pairs.values()]
                     with tf.control_dependencies(updates):

@@ -75,3 +75,26 @@ def scalar_summary(values: dict[str, Any]) -> v1.Summary:
         if array.size == 1 and np.issubdtype(array.dtype, np.number):
             summary.value.add(tag=name, simple_value=float(array.reshape(())))
     return summary
+
+
+_VARIABLE_WRITES = {"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "Assign", "AssignAdd"}
+
+
+def updates_wait_for(pairs: dict, tensors: Any) -> None:
+    """Makes every variable write of the metric updates wait for this batch's tensors.
+
+    Keras 3 metrics count rows from the static batch size, so their count update reads no input; when
+    the input runs out, the final session.run would still bump the count and skew the result.
+    """
+    data_ops = [t.op for t in tf.nest.flatten(tensors, expand_composites=True) if t is not None]
+    pending = [getattr(update, "op", update) for _, update in pairs.values()]
+    seen = set()
+    while pending:
+        op = pending.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        if op.type == "NoOp":
+            pending.extend(op.control_inputs)
+        elif op.type in _VARIABLE_WRITES:
+            op._add_control_inputs([d for d in data_ops if d not in op.control_inputs])  # noqa: SLF001

@@ -252,7 +252,7 @@ class TPUEstimator(Estimator):
         from estimator_lib.spec import check_eval_metric_ops
 
         pairs = metrics.as_pairs(check_eval_metric_ops(metric_ops))
-        _updates_wait_for(pairs, tensors)
+        metrics.updates_wait_for(pairs, tensors)
         return pairs
 
     def _call_raw_model_fn(self, features: Any, labels: Any, mode: str, config: Any) -> Any:
@@ -363,26 +363,3 @@ class _LoopDurationHook(v1.train.SessionRunHook):
         done = max(int(run_context.session.run(self._global_step)) - int(self._step_before), 1)
         per_step = elapsed / done
         self._steps = int(np.clip(self._seconds / per_step, 1, 1_000_000))
-
-
-_VARIABLE_WRITES = {"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "Assign", "AssignAdd"}
-
-
-def _updates_wait_for(pairs: dict, tensors: Any) -> None:
-    """Makes every variable write of the metric updates wait for this batch's gathered tensors.
-
-    Keras 3 metrics count rows from the static batch size, so their count update reads no input; when
-    the input runs out, the final session.run would still bump the count and skew the result.
-    """
-    data_ops = [t.op for t in tf.nest.flatten(tensors)]
-    pending = [getattr(update, "op", update) for _, update in pairs.values()]
-    seen = set()
-    while pending:
-        op = pending.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        if op.type == "NoOp":
-            pending.extend(op.control_inputs)
-        elif op.type in _VARIABLE_WRITES:
-            op._add_control_inputs([d for d in data_ops if d not in op.control_inputs])  # noqa: SLF001

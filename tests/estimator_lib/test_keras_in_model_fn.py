@@ -122,6 +122,19 @@ def test_keras_metric_matches_v1_metric_and_restarts_each_evaluation(keras_estim
     assert not any("accuracy" in name for name in keras_estimator.get_variable_names())
 
 
+def test_keras_metric_ignores_the_run_that_finds_the_input_exhausted(keras_estimator):
+    """With a static batch size a Keras metric's count update reads no input; it must still wait for
+    the batch, or the final (end-of-input) session.run would count 8 phantom examples."""
+    x, y = class_data(32, 1)
+
+    def static_batches():
+        return tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(8, drop_remainder=True)
+
+    for _ in range(3):
+        results = keras_estimator.evaluate(static_batches)
+        assert results["keras_accuracy"] == pytest.approx(results["accuracy"])
+
+
 def test_keras_metric_never_updated(tmp_path):
     def model_fn(features, labels, mode):
         logits = keras.layers.Dense(2)(features["x"])
