@@ -129,6 +129,10 @@ def _build_tpu_estimator(functions, model_dir, params, options, config_kwargs, w
         name: getattr(options, name) or None
         for name in ("train_batch_size", "eval_batch_size", "predict_batch_size")
     }
+    if batch_sizes["train_batch_size"] is None:
+        # TPUEstimator insists on a training batch size even in a step that never trains (evaluate,
+        # predict, export); that step's own size stands in for it and is never used to train.
+        batch_sizes["train_batch_size"] = batch_sizes["eval_batch_size"] or batch_sizes["predict_batch_size"]
     return tpu.TPUEstimator(
         model_fn=functions.model_fn,
         model_dir=model_dir,

@@ -125,7 +125,7 @@ class TPUConfig(
 class RunConfig(_BaseRunConfig):
     """A RunConfig with `tpu_config`, `master` (the TPU address or name) and `cluster` (a cluster resolver)."""
 
-    _REPLACEABLE = _BaseRunConfig._REPLACEABLE + ("tpu_config", "master", "cluster")
+    _REPLACEABLE = _BaseRunConfig._REPLACEABLE + ("tpu_config", "master", "cluster", "evaluation_master")
 
     def __init__(self, tpu_config: TPUConfig | None = None, evaluation_master: str | None = None,
                  master: str | None = None, cluster: Any = None, **kwargs: Any):
