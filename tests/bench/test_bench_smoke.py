@@ -74,5 +74,5 @@ def test_report_compares_to_the_hand_loop_and_the_original():
                run("tf215-tpu", 1, 400.0, 0.6)]
     text = report.render(results)
     assert "| mlp | 100 | lib-tpu | 960 (960–960) | 1 | 0.96x | 2.40x | 0.96x | 2.40x |" in text
-    assert "mlp K=100 throughput, lib-tpu / hand loop: 0.96x (>= 0.95; best runs 0.96x) — **MET**" in text
-    assert "mlp time to first step, lib-tpu / tf215-tpu: 0.83x (<= 1.0) — **MET**" in text
+    assert "mlp K=100 throughput, lib-tpu / hand loop: 0.960x (>= 0.95; best runs 0.96x) — **MET**" in text
+    assert "mlp time to first step, lib-tpu / tf215-tpu: 0.833x (<= 1.0) — **MET**" in text
