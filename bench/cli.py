@@ -52,7 +52,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     if args.smoke:
         args.models, args.ks = "tiny", "1,2"
         if args.paths == p.get_default("paths"):
-            args.paths = "lib-est,hand,keras"
+            args.paths = "lib-est,lib-tpu,hand,keras"
         args.no_original = True
     for name in _csv(args.models):
         models.get_config(name)
