@@ -281,10 +281,19 @@ class Estimator:
             hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, computation.gathered)
             step_read = _graph.post_step_global_step_read(global_step, computation.train_op)
             # Placed first of all hooks below: a NaN step must stop training before any saver checkpoints it.
-            nan_hook = NanLossHook(loss, step_read)
+            nan_hook = NanLossHook(loss, global_step)
             if config.log_step_count_steps:
                 summary_dir = self._model_dir if config.is_chief else None
-                hooks.append(StepLogHook(loss, step_read, config.log_step_count_steps, summary_dir))
+                steps_per_run = self._steps_per_run()
+                hooks.append(
+                    StepLogHook(
+                        loss,
+                        step_read,
+                        config.log_step_count_steps,
+                        summary_dir,
+                        steps_per_run=steps_per_run if isinstance(steps_per_run, int) else 1,
+                    )
+                )
             if stop_at is not None:
                 hooks.append(v1.train.StopAtStepHook(last_step=stop_at))
             hooks += list(spec.training_hooks) + user_hooks
@@ -303,10 +312,9 @@ class Estimator:
                 chief_hooks=chief_hooks,
                 strategy=strategy,
             ) as session:
-                last_loss = None
                 while not session.should_stop():
-                    _, last_loss = session.run([computation.train_op, loss])
-            _logger().info("Loss for final step: %s.", last_loss)
+                    session.run(computation.train_op)  # the NaN hook fetches the loss with it
+            _logger().info("Loss for final step: %s.", nan_hook.last_loss)
 
     def _train_step_outputs(self, raw_spec: Any) -> Any:
         """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
