@@ -206,9 +206,7 @@ def target_checks(groups: Dict[Key, List[Dict[str, Any]]]) -> List[str]:
     models = sorted({m for m, _, _ in groups})
     for model in models:
         kmax = max([k for m, p, k in groups if m == model and p == "hand"], default=None)
-        if kmax is None:
-            continue
-        target = HAND_TARGETS.get(model)
+        target = HAND_TARGETS.get(model) if kmax is not None else None
         lib = stat(groups, (model, "lib-tpu", kmax), "steady_ex_s")
         hand = stat(groups, (model, "hand", kmax), "steady_ex_s")
         r = _ratio(lib.median, hand.median)

@@ -54,7 +54,10 @@ def run_variant(path: str, model: str, k: int, opts_json: Optional[str], workdir
     from bench import models
     from bench.options import RunOptions
 
-    result: Dict[str, Any] = {"path": path, "model": model, "k": k, "ok": False, "loadavg_start": os.getloadavg()[0]}
+    result: Dict[str, Any] = {
+        "path": path, "model": model, "k": k, "ok": False,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg_start": os.getloadavg()[0],
+    }
     own_dir = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix=f"bench-{path}-{model}-k{k}-")
     try:
