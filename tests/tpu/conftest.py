@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from tpu_testlib import estimator, model_fn_list, train_input_fn
+from tpu_testlib import TRAINED_STEPS, estimator, model_fn_list, train_input_fn
 
-TRAINED_STEPS = 20
 
 
 @pytest.fixture(scope="session")

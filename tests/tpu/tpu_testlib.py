@@ -16,6 +16,8 @@ from estimator_lib.tpu.tpu_config import RunConfig, TPUConfig
 from estimator_lib.tpu.tpu_estimator import TPUEstimator
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 
+TRAINED_STEPS = 20  # steps of the shared trained model (tests/tpu/conftest.py)
+
 v1 = tf.compat.v1
 
 DIM = 6

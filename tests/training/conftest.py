@@ -8,21 +8,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tiny_model  # noqa: E402
-from estimator_lib.estimator import Estimator  # noqa: E402
-from estimator_lib.run_config import RunConfig  # noqa: E402
+from tiny_model import make_estimator  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _no_tf_config(monkeypatch):
     """Tests run locally unless they set TF_CONFIG themselves."""
     monkeypatch.delenv("TF_CONFIG", raising=False)
-
-
-def make_estimator(model_dir, **config):
-    config.setdefault("save_checkpoints_steps", 10)
-    config.setdefault("log_step_count_steps", 0)
-    config.setdefault("save_summary_steps", 0)
-    return Estimator(tiny_model.model_fn, model_dir=str(model_dir), config=RunConfig(**config))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tiny_model
-from conftest import make_estimator
+from tiny_model import make_estimator
 from estimator_lib import early_stopping
 from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate
 

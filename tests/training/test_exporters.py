@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import tiny_model
-from conftest import make_estimator
+from tiny_model import make_estimator
 from estimator_lib.exporters import BestExporter, FinalExporter, LatestExporter, complete_exports, loss_smaller
 
 

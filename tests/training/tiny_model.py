@@ -48,3 +48,14 @@ def model_fn(features, labels, mode, params):
 def serving_input_receiver_fn():
     x = v1.placeholder(tf.float32, [None, 4], name="x")
     return ServingInputReceiver({"x": x}, {"x": x})
+
+
+def make_estimator(model_dir, **config):
+    """An Estimator over model_fn with test-friendly defaults (checkpoint every 10 steps, quiet logs)."""
+    from estimator_lib.estimator import Estimator
+    from estimator_lib.run_config import RunConfig
+
+    config.setdefault("save_checkpoints_steps", 10)
+    config.setdefault("log_step_count_steps", 0)
+    config.setdefault("save_summary_steps", 0)
+    return Estimator(model_fn, model_dir=str(model_dir), config=RunConfig(**config))
