@@ -4,39 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from estimator_lib.storage.checkpoint_scan import find_restorable_checkpoint
-
-v1 = tf.compat.v1
-
-
-def _files_present(prefix: str) -> bool:
-    """A V2 checkpoint is whole when its index and every data shard it names exist."""
-    if not tf.io.gfile.exists(prefix + ".index"):
-        return False
-    shards = tf.io.gfile.glob(prefix + ".data-*-of-*")
-    if not shards:
-        return False
-    expected = int(shards[0].rsplit("-of-", 1)[1])
-    return len(shards) == expected
-
-
-def all_checkpoints(model_dir: str) -> list[str]:
-    """Checkpoint prefixes recorded in model_dir's state file, oldest first (falls back to a glob)."""
-    state = v1.train.get_checkpoint_state(model_dir)
-    prefixes: list[str] = []
-    if state is not None:
-        prefixes = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
-        if state.model_checkpoint_path and state.model_checkpoint_path not in prefixes:
-            prefixes.append(state.model_checkpoint_path)
-    if not prefixes:
-        found = tf.io.gfile.glob(tf.io.gfile.join(model_dir, "*.index"))
-        prefixes = sorted((p[: -len(".index")] for p in found), key=_step_of)
-    return [p if "/" in p or p.startswith(model_dir) else tf.io.gfile.join(model_dir, p) for p in prefixes]
-
-
-def _step_of(prefix: str) -> int:
-    tail = prefix.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else -1
+from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
 
 
 def latest_checkpoint(model_dir: str | None) -> str | None:
@@ -57,4 +25,4 @@ def global_step_of(checkpoint_path: str | None) -> int:
     reader = tf.train.load_checkpoint(checkpoint_path)
     if reader.has_tensor("global_step"):
         return int(reader.get_tensor("global_step"))
-    return _step_of(checkpoint_path) if _step_of(checkpoint_path) >= 0 else 0
+    return checkpoint_step(checkpoint_path) or 0

@@ -172,7 +172,6 @@ class _StopAtLoopEndHook(v1.train.SessionRunHook):
 
 
 class ReplicatedEval(NamedTuple):
-    update_op: Any
     per_replica_outputs: list  # what each replica's step returned, for host-side gathering
     specs: list
     input_hooks: list
@@ -184,7 +183,7 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
     if is_default_strategy(strategy):
         features, labels, hooks = inputs.features_and_labels(input_result)
         spec, outputs = step_fn(features, labels)
-        return ReplicatedEval(None, [outputs], [spec], hooks)
+        return ReplicatedEval([outputs], [spec], hooks)
 
     dataset = inputs.as_dataset(input_result)
     iterator = make_replica_iterator(strategy, dataset)
@@ -199,7 +198,7 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
 
     per_replica = strategy.extended.call_for_each_replica(on_replica, args=(iterator.get_next(),))
     local = list(strategy.experimental_local_results(per_replica))
-    return ReplicatedEval(None, local, specs, hooks)
+    return ReplicatedEval(local, specs, hooks)
 
 
 def concat_across_replicas(per_replica: list, *, structure: Any = None, strategy: Any = None) -> Any:
