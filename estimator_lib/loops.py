@@ -3,7 +3,9 @@
 A "step function" calls model_fn for one batch and returns its spec. This module wraps it:
 - one device, K=1: the spec's tensors are used as they are, so every hook can fetch them;
 - K>1: a `tf.while_loop` runs K steps inside one `session.run` (stopping early at `stop_at`);
-- a strategy: `call_for_each_replica` runs the step on every replica, the loss is averaged.
+- a strategy: `call_for_each_replica` runs the step on every replica, the loss is averaged;
+- a TPU strategy: the step is replicated over the cores with `tpu.replicate` (`tpu/replication.py`),
+  since the TPU strategy's `call_for_each_replica` runs it only once, on no core.
 """
 
 from __future__ import annotations
@@ -104,18 +106,19 @@ def build_train(
         spec, extra = step_fn(features, labels)
         specs.append(spec)
         with tf.control_dependencies([spec.train_op]):
-            loss = tf.cast(tf.identity(spec.loss), tf.float32)
-            extra = None if extra is None else tf.nest.map_structure(tf.identity, extra)  # None is a tf.nest leaf
-        return loss, extra
+            outputs = {"loss": tf.cast(tf.identity(spec.loss), tf.float32)}
+            if extra is not None:  # left out, not None: a replicated TPU computation returns tensors only
+                outputs["extra"] = tf.nest.map_structure(tf.identity, extra)
+        return outputs
 
     def one_step():
         element = iterator.get_next()
         if not replicated:
-            return one_step_on_replica(element)
-        per_replica_loss, per_replica_extra = strategy.extended.call_for_each_replica(
-            one_step_on_replica, args=(element,)
-        )
-        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica_loss, axis=None)
+            outputs = one_step_on_replica(element)
+            return outputs["loss"], outputs.get("extra")
+        per_replica = _run_on_replicas(strategy, one_step_on_replica, element)
+        per_replica_extra = per_replica.get("extra")
+        loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica["loss"], axis=None)
         extra = None
         if per_replica_extra is not None:
             extra = concat_across_replicas(
@@ -177,6 +180,15 @@ class ReplicatedEval(NamedTuple):
     input_hooks: list
 
 
+def _run_on_replicas(strategy: Any, fn: Callable[[Any], Any], element: Any) -> Any:
+    """fn on every replica: replicated over the cores on a TPU, call_for_each_replica elsewhere."""
+    from estimator_lib.tpu import replication
+
+    if replication.is_tpu_strategy(strategy):
+        return replication.run_replicated(strategy, fn, element)
+    return strategy.extended.call_for_each_replica(fn, args=(element,))
+
+
 def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, Any]], strategy: Any) -> ReplicatedEval:
     """Runs step_fn (returning (spec, outputs_to_gather)) once per replica for one batch."""
     specs: list = []
@@ -196,6 +208,11 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
         specs.append(spec)
         return outputs
 
+    from estimator_lib.tpu import replication
+
+    if replication.is_tpu_strategy(strategy):
+        per_core, _ = replication.run_replicated_once(strategy, iterator, on_replica)
+        return ReplicatedEval(per_core, specs, hooks)
     per_replica = strategy.extended.call_for_each_replica(on_replica, args=(iterator.get_next(),))
     local = list(strategy.experimental_local_results(per_replica))
     return ReplicatedEval(local, specs, hooks)
