@@ -107,6 +107,7 @@ def training_session(
     multi = multi_worker.training_session_args(config.train_distribute, config, proto)
     if multi is None and not config.num_ps_replicas:
         master = ""  # no parameter servers and no collective strategy: this process trains on its own
+    master, hooks = _with_tpu_system(strategy, master, proto, hooks)
     if multi is not None:  # collective multi-worker: every task initialises; non-chiefs mirror the chief's saves
         multi_worker.check_step_based_saving(config)
         master, is_chief, proto = multi["master"], multi["is_chief"], multi["config"]
@@ -149,13 +150,69 @@ def restoring_session(
     strategy: Any = None,
 ) -> v1.train.MonitoredSession:
     """A monitored session for eval/predict: restores one checkpoint (or initialises when None)."""
+    proto = graph_mode.session_config(strategy, session_config(config))
+    master, hooks = _with_tpu_system(strategy, config.evaluation_master, proto, hooks)
     creator = v1.train.ChiefSessionCreator(
         scaffold=scaffold,
-        master=config.evaluation_master,
-        config=graph_mode.session_config(strategy, session_config(config)),
+        master=master,
+        config=proto,
         checkpoint_filename_with_path=checkpoint_path,
     )
     return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))
+
+
+def _run_tpu_system_op(target: str, config: v1.ConfigProto, make_op) -> None:
+    """Runs tpu.initialize_system / shutdown_system in a Session of its own, as the original TPUEstimator did."""
+    with tf.Graph().as_default(), v1.Session(target, config=config) as session:
+        session.run(make_op())
+
+
+def initialize_tpu_system(target: str, config: v1.ConfigProto) -> None:
+    _run_tpu_system_op(target, config, v1.tpu.initialize_system)
+
+
+def shutdown_tpu_system(target: str, config: v1.ConfigProto) -> None:
+    _run_tpu_system_op(target, config, v1.tpu.shutdown_system)
+
+
+class TPUSystemHook(v1.train.SessionRunHook):
+    """Initialises the TPU system before the session restores anything, and shuts it down at the end.
+
+    TPU initialisation wipes the cores' memory, where a TPU strategy keeps the variables, so it must come
+    before the restore. `begin()` runs in MonitoredSession's constructor before its session creator makes
+    the session and restores the checkpoint; SessionManager's own call of the strategy's
+    `_experimental_initialize_system()` happens only while the strategy's scope is open, which it is not
+    when our sessions are created. `initialize`/`shutdown` are (target, ConfigProto) callables.
+    """
+
+    def __init__(self, target: str, config: v1.ConfigProto, *, initialize=None, shutdown=None):
+        self._target, self._config = target, config
+        self._initialize = initialize or initialize_tpu_system
+        self._shutdown = shutdown or shutdown_tpu_system
+
+    def begin(self):
+        tf.get_logger().info("Initialising the TPU system (session target %r).", self._target)
+        self._initialize(self._target, self._config)
+
+    def end(self, session):
+        self._shutdown(self._target, self._config)
+
+
+def _with_tpu_system(strategy: Any, master: str, proto: v1.ConfigProto, hooks: Sequence) -> tuple[str, list]:
+    """On a TPU strategy: the resolver's session target, and a TPUSystemHook after the other hooks."""
+    from estimator_lib.tpu import replication  # lazy: estimator_lib.tpu imports the estimator, which imports us
+
+    hooks = list(hooks)
+    if not replication.is_tpu_strategy(strategy) or any(isinstance(h, TPUSystemHook) for h in hooks):
+        return master, hooks
+    target = replication.session_target(strategy)
+    return target, hooks + [TPUSystemHook(target, proto)]
+
+
+def tpu_system_hooks(strategy: Any, config: RunConfig) -> list:
+    """[TPUSystemHook] for a TPU strategy, for sessions made without the strategy (predict); else []."""
+    proto = graph_mode.session_config(strategy, session_config(config))
+    return _with_tpu_system(strategy, "", proto, [])[1]
 
 
 def plain_session(config: RunConfig) -> v1.Session:

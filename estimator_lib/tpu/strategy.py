@@ -18,24 +18,36 @@ def _explicit(config: Any) -> Any:
     return config.train_distribute or config.eval_distribute
 
 
+def tpu_resolver_argument(master: str | None, *, tpu_name_env: str | None, local_chips: bool) -> str:
+    """What to pass as TPUClusterResolver(tpu=...): an explicit name or address first; then "local" on a
+    TPU VM (its own chips; with tpu="" a TPU_NAME in the environment would send the resolver to the Cloud
+    TPU API instead); then "" to let TF resolve TPU_NAME (a TPU node). Nothing to go by is an error."""
+    if master:
+        return master
+    if local_chips:
+        return "local"
+    if tpu_name_env:
+        return ""
+    raise RuntimeError(
+        "no TPU name was given (RunConfig master or cluster, or the TPU_NAME environment variable) and "
+        "this machine has no TPU chips (no TPU devices, no /dev/accel*, no libtpu)"
+    )
+
+
 def _resolve_tpu(config: Any) -> Any:
+    import os
+
     resolver = config.cluster
     if resolver is None:
-        # "" lets TF read TPU_NAME and friends from the environment; "local" is a TPU VM's own chips.
-        try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu_master or "")
-        except ValueError:
-            if config.tpu_master:
-                raise
-            if not _local_tpu_present():
-                raise RuntimeError(
-                    "no TPU name was given (RunConfig master or cluster, or the TPU_NAME environment variable) and "
-                    "this machine has no TPU chips (no TPU devices, no /dev/accel*, no libtpu)"
-                ) from None
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return v1.distribute.experimental.TPUStrategy(resolver, steps_per_run=1)
+        argument = tpu_resolver_argument(
+            config.tpu_master, tpu_name_env=os.environ.get("TPU_NAME"), local_chips=_local_tpu_present()
+        )
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=argument)
+    # Built in a graph, the strategy reads the cores from Session(resolver.master()).list_devices(), the
+    # target the training session will use (tpu_system_metadata.py); the TPU system itself is initialised
+    # in that session's process before each session restores variables (_graph.TPUSystemHook).
+    with tf.Graph().as_default():
+        return v1.distribute.experimental.TPUStrategy(resolver, steps_per_run=1)
 
 
 def _local_tpu_present() -> bool:

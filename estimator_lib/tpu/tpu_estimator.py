@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import loops
+from estimator_lib import _graph, loops
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
@@ -316,7 +316,9 @@ class TPUEstimator(Estimator):
         with scope:
             evaluation = loops.build_eval(input_result=result, step_fn=step_fn, strategy=strategy)
         predictions = loops.concat_across_replicas(evaluation.per_replica_outputs)
-        return predictions, evaluation.input_hooks, evaluation.specs[0], batching.drop_padding
+        # Estimator.predict makes its session without the strategy: bring the TPU system lifecycle along.
+        hooks = list(evaluation.input_hooks) + _graph.tpu_system_hooks(strategy, self._config)
+        return predictions, hooks, evaluation.specs[0], batching.drop_padding
 
     # ---- export -------------------------------------------------------------------------------------
     def _export_tags(self) -> list[list[str]]:
