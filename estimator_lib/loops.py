@@ -148,6 +148,9 @@ def build_train(
         parallel_iterations=1,
         name="iterations_per_loop",
     )
+    construct = loop_incompatible_construct(v1.get_default_graph(), specs)
+    if construct is not None:
+        raise OneStepPerRunNeeded(construct)
     if stop_at is not None:
         hooks.append(_StopAtLoopEndHook(global_step, stop_at, loss))
     gathered = None
@@ -155,6 +158,53 @@ def build_train(
         with tf.control_dependencies([loss]):
             gathered = tf.nest.map_structure(lambda holder: tf.identity(holder.read_value()), stash_holders[0])
     return TrainComputation(loss, loss.op, hooks, specs, gathered)
+
+
+class OneStepPerRunNeeded(Exception):
+    """model_fn made something that cannot live inside the iterations_per_loop loop (named by `construct`);
+    the caller rebuilds the graph with one step per session.run."""
+
+    def __init__(self, construct: str):
+        super().__init__(construct)
+        self.construct = construct
+
+
+_V1_SUMMARY_OPS = {"ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary", "AudioSummaryV2",
+                   "TensorSummary", "TensorSummaryV2", "MergeSummary"}
+
+
+def _from_other_graph(value: Any, graph: tf.Graph) -> bool:
+    return isinstance(value, (tf.Tensor, tf.Operation)) and value.graph is not graph
+
+
+def _graph_elements(obj: Any) -> list:
+    """Tensors and operations an object (a hook, a scaffold) holds, one level into dicts and lists."""
+    found = []
+    for value in vars(obj).values() if hasattr(obj, "__dict__") else []:
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        found += [item for item in items if isinstance(item, (tf.Tensor, tf.Operation))]
+    return found
+
+
+def loop_incompatible_construct(graph: tf.Graph, specs: list) -> str | None:
+    """What model_fn built inside the loop body (a function graph) that the session needs in `graph`:
+    variable initialisers changed by init_from_checkpoint, v1 summaries (merged by the summary saver),
+    hooks or scaffold ops holding model tensors. None when everything can stay in the loop."""
+    for variable in v1.global_variables() + v1.local_variables():
+        initializer = getattr(variable, "initializer", None)
+        if _from_other_graph(initializer, graph):
+            return "tf.compat.v1.train.init_from_checkpoint in model_fn"
+    for summary in graph.get_collection(v1.GraphKeys.SUMMARIES):
+        if _from_other_graph(summary, graph):
+            kind = summary.op.type if summary.op.type in _V1_SUMMARY_OPS else "summary"
+            return f"tf.compat.v1.summary ({kind} '{summary.op.name}') in model_fn"
+    for spec in specs[:1]:
+        for hook in list(spec.training_hooks) + list(spec.training_chief_hooks):
+            if any(_from_other_graph(item, graph) for item in _graph_elements(hook)):
+                return f"{type(hook).__name__} on model_fn tensors"
+        if spec.scaffold is not None and any(_from_other_graph(item, graph) for item in _graph_elements(spec.scaffold)):
+            return "a Scaffold holding ops built in model_fn"
+    return None
 
 
 class _StopAtLoopEndHook(v1.train.SessionRunHook):

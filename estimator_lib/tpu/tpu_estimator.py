@@ -186,9 +186,24 @@ class TPUEstimator(Estimator):
         return result
 
     def _steps_per_run(self) -> Any:
+        if self._one_step_per_run_because is not None:
+            return 1
         if self._loop_seconds is not None:
             return self._loop_steps_placeholder()
         return self._steps
+
+    _one_step_per_run_because = None  # the construct that made training fall back to one step per run
+
+    def _train(self, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
+        try:
+            return super()._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
+        except loops.OneStepPerRunNeeded as needed:
+            self._one_step_per_run_because = needed.construct
+            tf.get_logger().warning(
+                "iterations_per_loop=%s: training runs one step per session.run, because %s cannot be built "
+                "inside the iterations_per_loop loop.", self._config.tpu_config.iterations_per_loop, needed.construct,
+            )
+        return super()._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
 
     def _loop_steps_placeholder(self) -> tf.Tensor:
         graph = v1.get_default_graph()
@@ -271,7 +286,7 @@ class TPUEstimator(Estimator):
 
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         hooks: list = []
-        if self._loop_seconds is not None:
+        if self._loop_seconds is not None and self._one_step_per_run_because is None:
             hooks.append(_LoopDurationHook(self._loop_steps_placeholder(), self._loop_seconds))
         host_call = next((s.host_call for s in raw_specs if isinstance(s, TPUEstimatorSpec) and s.host_call), None)
         if host_call is not None and gathered is not None:

@@ -148,7 +148,10 @@ class TPUEstimatorSpec(collections.namedtuple("TPUEstimatorSpec", _FIELDS)):
     def build_scaffold(self):
         if self.scaffold_fn is None:
             return None
-        scaffold = self.scaffold_fn()
+        # On the host, outside any iterations_per_loop loop body or TPU computation, as the original
+        # TPUEstimator called it: init_from_checkpoint there changes the initialisers of the real variables.
+        with tf.init_scope():
+            scaffold = self.scaffold_fn()
         if not isinstance(scaffold, v1.train.Scaffold):
             raise TypeError(
                 f"scaffold_fn must return a tf.compat.v1.train.Scaffold; it returned {type(scaffold).__name__}: "

@@ -180,3 +180,27 @@ def test_a_host_only_op_under_outside_compilation_is_accepted(tmp_path):
         train_input_fn, max_steps=3, hooks=[hook]))
     summaries = [node for _, node in index.of_type("ScalarSummary") if node.name.endswith("my_loss")]
     assert len(summaries) == 1 and "_xla_outside_compilation" in summaries[0].attr
+
+
+def test_scaffold_fn_runs_on_the_host_outside_the_loop_and_the_tpu_computation(tmp_path):
+    with tf.Graph().as_default():
+        v1.get_variable("w", [6, 3], initializer=v1.ones_initializer())
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            checkpoint = v1.train.Saver().save(session, str(tmp_path / "init" / "init.ckpt"))
+
+    def model_fn_with_scaffold(features, labels, mode, params):
+        logits = logits_of(features)
+        loss = loss_of(labels, logits)
+
+        def scaffold_fn():
+            v1.train.init_from_checkpoint(checkpoint, {"w": "w"})
+            return v1.train.Scaffold()
+
+        return TPUEstimatorSpec(mode, loss=loss, train_op=train_op_for(loss), scaffold_fn=scaffold_fn)
+
+    index = _capture(lambda hook: _estimator(tmp_path / "model", fn=model_fn_with_scaffold).train(
+        train_input_fn, max_steps=3, hooks=[hook]))
+    _only_metadata(index)
+    restores = [(place, node) for place, node in index.of_type("RestoreV2") if "checkpoint_initializer" in node.name]
+    assert restores and all(place == "" and "_tpu_replicate" not in node.attr for place, node in restores)
