@@ -36,6 +36,7 @@ def run_replicated(strategy: Any, fn: Callable[[Any], Any], element: Any) -> Any
     # strategy.run autograph-converts fn unless told not to; model_fn code is plain graph code.
     result = strategy.run(tf.autograph.experimental.do_not_convert(fn), args=(element,))
     check_no_host_only_ops(graph.get_operations()[first:])
+    check_initializers_on_host()
     return result
 
 
@@ -72,6 +73,23 @@ def check_no_host_only_ops(ops: list) -> None:
         )
 
 
+def check_initializers_on_host() -> None:
+    """Variable initialisers must run on the host before training; init_from_checkpoint called inside
+    model_fn would build its restore into the TPU computation, where it cannot run."""
+    for variable in v1.global_variables():
+        initializer = getattr(variable, "initializer", None)
+        if not isinstance(initializer, tf.Operation):
+            continue
+        parts = [initializer] + list(initializer.control_inputs)
+        if any(_has_attr(op, "_tpu_replicate") for op in parts):
+            raise ValueError(
+                f"The initialiser of variable {variable.name} was built inside the TPU computation, most likely "
+                "by tf.compat.v1.train.init_from_checkpoint in model_fn. On a TPU call it in a scaffold_fn, which "
+                "runs on the host: def scaffold_fn(): init_from_checkpoint(...); return tf.compat.v1.train.Scaffold(), "
+                "then TPUEstimatorSpec(..., scaffold_fn=scaffold_fn)."
+            )
+
+
 def _inside_tpu_computation(tensor: tf.Tensor) -> bool:
     """True for ops built inside a tpu.replicate (TF marks them with the `_tpu_replicate` attribute)."""
     return _has_attr(tensor.op, "_tpu_replicate")
@@ -100,6 +118,7 @@ def run_replicated_once(strategy: Any, iterator: Any, fn: Callable[[Any], Any]) 
 
     context = strategy.extended.experimental_run_steps_on_iterator(step_fn, iterator, iterations=1)
     check_no_host_only_ops(graph.get_operations()[first:])
+    check_initializers_on_host()
     per_core_values = {
         name: strategy.experimental_local_results(value) for name, value in context.last_step_outputs.items()
     }

@@ -182,12 +182,31 @@ def test_a_host_only_op_under_outside_compilation_is_accepted(tmp_path):
     assert len(summaries) == 1 and "_xla_outside_compilation" in summaries[0].attr
 
 
-def test_scaffold_fn_runs_on_the_host_outside_the_loop_and_the_tpu_computation(tmp_path):
+def _checkpoint_with_w(directory) -> str:
     with tf.Graph().as_default():
         v1.get_variable("w", [6, 3], initializer=v1.ones_initializer())
         with v1.Session() as session:
             session.run(v1.global_variables_initializer())
-            checkpoint = v1.train.Saver().save(session, str(tmp_path / "init" / "init.ckpt"))
+            return v1.train.Saver().save(session, str(directory / "init.ckpt"))
+
+
+@pytest.mark.parametrize("iterations_per_loop", [1, 3])
+def test_init_from_checkpoint_in_model_fn_on_a_tpu_is_refused_with_the_fix(tmp_path, iterations_per_loop):
+    checkpoint = _checkpoint_with_w(tmp_path / "init")
+
+    def initialising_model_fn(features, labels, mode, params):
+        logits = logits_of(features)
+        v1.train.init_from_checkpoint(checkpoint, {"w": "w"})
+        loss = loss_of(labels, logits)
+        return TPUEstimatorSpec(mode, loss=loss, train_op=train_op_for(loss))
+
+    estimator = _estimator(tmp_path / "model", iterations_per_loop, fn=initialising_model_fn)
+    with pytest.raises(ValueError, match=r"initialiser of variable w:0 was built inside the TPU computation.*scaffold_fn"):
+        estimator.train(train_input_fn, max_steps=3)
+
+
+def test_scaffold_fn_runs_on_the_host_outside_the_loop_and_the_tpu_computation(tmp_path):
+    checkpoint = _checkpoint_with_w(tmp_path / "init")
 
     def model_fn_with_scaffold(features, labels, mode, params):
         logits = logits_of(features)
