@@ -200,7 +200,8 @@ class TPUSystemHook(v1.train.SessionRunHook):
 
 def _with_tpu_system(strategy: Any, master: str, proto: v1.ConfigProto, hooks: Sequence) -> tuple[str, list]:
     """On a TPU strategy: the resolver's session target, and a TPUSystemHook after the other hooks."""
-    from estimator_lib.tpu import replication  # lazy: estimator_lib.tpu imports the estimator, which imports us
+    # Imported here: estimator_lib.tpu imports the estimator, which imports this module.
+    from estimator_lib.tpu import replication
 
     hooks = list(hooks)
     if not replication.is_tpu_strategy(strategy) or any(isinstance(h, TPUSystemHook) for h in hooks):
