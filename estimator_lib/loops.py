@@ -10,6 +10,7 @@ A "step function" calls model_fn for one batch and returns its spec. This module
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, NamedTuple
 
 import tensorflow as tf
@@ -136,7 +137,8 @@ def build_train(
 
     def body(i, _):
         loss, extra = one_step()
-        stash_op, holders = _stash(extra)
+        with _host_variables(strategy):
+            stash_op, holders = _stash(extra)
         stash_holders.append(holders)
         with tf.control_dependencies([stash_op]):
             return i + 1, tf.identity(loss)
@@ -228,6 +230,15 @@ class ReplicatedEval(NamedTuple):
     per_replica_outputs: list  # what each replica's step returned, for host-side gathering
     specs: list
     input_hooks: list
+
+
+def _host_variables(strategy: Any):
+    """On a TPU, the host_call stash lives on the host, not as a copy on every core."""
+    from estimator_lib.tpu import replication
+
+    if replication.is_tpu_strategy(strategy):
+        return replication.host_variables(strategy)
+    return contextlib.nullcontext()
 
 
 def _run_on_replicas(strategy: Any, fn: Callable[[Any], Any], element: Any) -> Any:

@@ -12,6 +12,7 @@ See docs/tpu.md ("How a step is replicated") for the reasons and the TensorFlow 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable
 
 import tensorflow as tf
@@ -144,3 +145,17 @@ def session_target(strategy: Any) -> str:
     """The session target of a TPU strategy: its resolver's master ('' on a TPU VM, grpc://... for a node)."""
     resolver = getattr(strategy.extended, "_tpu_cluster_resolver", None)  # TPUExtended keeps it here (v1 and v2)
     return resolver.master() if resolver is not None else ""
+
+
+@contextlib.contextmanager
+def host_variables(strategy: Any):
+    """Variables made here are single variables on the TPU host's CPU rather than TPUMirroredVariables with
+    a copy on every core (the TPU strategy's creator honours `skip_mirrored_creator`, tpu_strategy.py)."""
+    host = tf.DeviceSpec.from_string(strategy.extended.worker_devices[0]).replace(device_type="CPU", device_index=0)
+
+    def plain_creator(next_creator, **kwargs):
+        kwargs["skip_mirrored_creator"] = True
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(plain_creator), tf.device(host.to_string()):
+        yield

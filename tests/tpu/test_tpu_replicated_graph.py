@@ -125,6 +125,9 @@ def test_training_replicates_the_step_over_every_core_inside_the_loop(tmp_path):
 
     # host_call: its two tensors leave every core and are concatenated in core order in the loop body.
     _assert_gathered_in_core_order(index, where, expected_concats=2)
+    # ...and are kept for the host function in one variable each on the host, not in a copy on every core.
+    stash = [node for _, node in index.of_type("VarHandleOp") if node.name.startswith("host_call_stash")]
+    assert len(stash) == 2 and all(node.device.endswith("device:CPU:0") for node in stash)
 
 
 def test_evaluation_replicates_the_step_and_runs_metric_fn_on_the_host(tmp_path):
