@@ -92,8 +92,10 @@ def test_a_v1_summary_in_model_fn_falls_back_and_is_written(init_checkpoint, tmp
     assert recorder.steps_after[-1] == MAX_STEPS and recorder.runs == MAX_STEPS
     (warning,) = _fallback_warnings(caplog)
     assert "tf.compat.v1.summary (ScalarSummary 'my_loss') in model_fn" in warning
-    steps = [step for step, _ in read_event_scalars(str(tmp_path))["my_loss"]]
-    assert steps and all(step % 5 == 1 for step in steps)  # every save_summary_steps
+    steps = sorted(step for step, _ in read_event_scalars(str(tmp_path))["my_loss"])
+    # About every save_summary_steps=5 steps (TF 2.20 and 2.21 place the points one step apart), which a
+    # loop of 10 steps per run could not give.
+    assert steps[0] == 1 and len(steps) >= MAX_STEPS // 5
 
 
 def test_a_logging_hook_on_model_tensors_falls_back_and_logs(init_checkpoint, tmp_path, caplog):
