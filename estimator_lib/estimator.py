@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, checkpoints, loops, metrics, warm_start
+from estimator_lib import _graph, checkpoints, loops, metrics, state_updates, warm_start
 from estimator_lib.distribute import graph_mode
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
@@ -216,7 +216,12 @@ class Estimator:
             "params": self._params_for(mode, for_input_fn=False),
             "config": config,
         }
-        return call_with_declared_args(self._model_fn, available, role="model_fn")
+        if mode != ModeKeys.TRAIN:
+            return call_with_declared_args(self._model_fn, available, role="model_fn")
+        # The one place model_fn is called, so Keras 3 state updates are kept on every strategy and at every K.
+        window = state_updates.OpWindow()
+        raw = call_with_declared_args(self._model_fn, available, role="model_fn")
+        return state_updates.with_state_updates(raw, window)
 
     def _call_model_fn(self, features: Any, labels: Any, mode: str, config: RunConfig) -> EstimatorSpec:
         return self._to_estimator_spec(self._call_raw_model_fn(features, labels, mode, config), mode)
