@@ -23,7 +23,7 @@ from estimator_lib.fn_args import call_with_declared_args, declared_args
 from estimator_lib.hooks import NanLossHook, StepLogHook
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.run_config import RunConfig
-from estimator_lib.spec import EstimatorSpec, check_hooks
+from estimator_lib.spec import EstimatorSpec, check_hooks, check_metric_names
 
 v1 = tf.compat.v1
 MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
@@ -86,18 +86,16 @@ class Estimator:
         if config is None:
             config = RunConfig()
         elif not isinstance(config, RunConfig):
-            raise TypeError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
+            raise ValueError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
         if model_dir is not None:
             model_dir = os.fspath(model_dir)
-            if not model_dir:
-                raise ValueError("model_dir must be a non-empty path; received ''.")
         if model_dir is not None and config.model_dir is not None and config.model_dir != model_dir:
             raise ValueError(
                 f"model_dir={model_dir!r} differs from config.model_dir={config.model_dir!r}; give one of them, "
                 "or the same path in both."
             )
-        model_dir = model_dir or config.model_dir
-        if model_dir is None:
+        model_dir = model_dir or config.model_dir  # '' means "not given", as in the original
+        if not model_dir:
             model_dir = tempfile.mkdtemp(prefix="estimator_lib_")
             _logger().warning("Using temporary folder as model directory: %s", model_dir)
         if config.model_dir != model_dir:
@@ -236,6 +234,11 @@ class Estimator:
         saving_listeners: Iterable | None = None,
     ) -> "Estimator":
         """Trains until `steps` more steps, `max_steps` in all, the end of input, or a hook says stop."""
+        if self._config.task_type in ("evaluator", "ps"):
+            raise ValueError(
+                f"train() was called on task type {self._config.task_type!r} (from TF_CONFIG), which does not train. "
+                "Use estimator_lib.train_and_evaluate, which runs the right work for each task type."
+            )
         if steps is not None and max_steps is not None:
             raise ValueError(
                 f"Give steps or max_steps, not both; received steps={steps!r}, max_steps={max_steps!r}. "
@@ -293,7 +296,7 @@ class Estimator:
                 hooks.append(
                     StepLogHook(
                         loss,
-                        step_read,
+                        self._step_to_log(step_read),
                         config.log_step_count_steps,
                         summary_dir,
                         steps_per_run=steps_per_run if isinstance(steps_per_run, int) else 1,
@@ -320,6 +323,13 @@ class Estimator:
                 while not session.should_stop():
                     session.run(computation.train_op)  # the NaN hook fetches the loss with it
             _logger().info("Loss for final step: %s.", nan_hook.last_loss)
+
+    def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
+        """The step in the progress line: the original Estimator logged the global step as read before the
+        step ran (the first line says step = 0), so one less than the step after a one-step run."""
+        if self._steps_per_run() == 1:
+            return step_after_run - 1
+        return step_after_run
 
     def _train_step_outputs(self, raw_spec: Any) -> Any:
         """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
@@ -384,6 +394,7 @@ class Estimator:
                     raw = self._call_raw_model_fn(features, labels, ModeKeys.EVAL, config)
                     raw_specs.append(raw)
                     spec = self._to_estimator_spec(raw, ModeKeys.EVAL)
+                    check_metric_names(spec.eval_metric_ops, "eval_metric_ops")
                     pairs = metrics.as_pairs(spec.eval_metric_ops)
                     metrics.updates_wait_for(pairs, (features, labels))
                     pairs["loss"] = v1.metrics.mean(spec.loss)
@@ -400,6 +411,7 @@ class Estimator:
             # v1 metric values under a strategy are already aggregated across replicas (sync-on-read sums).
             values = {name_: pair[0] for name_, pair in first_pairs.items()}
             host_pairs = self._host_eval_metrics(gathered)
+            check_metric_names(host_pairs, "eval_metrics")
             for metric_name, (value, update) in host_pairs.items():
                 values[metric_name] = value
                 update_ops.append(update)
@@ -417,12 +429,12 @@ class Estimator:
                     done += 1
                     if steps is not None and done >= steps:
                         break
-        results = {key: _as_python(value) for key, value in final.final_ops_values.items()}
+        results = {key: tf.nest.map_structure(_as_python, value) for key, value in final.final_ops_values.items()}
         _logger().info("Evaluation after %d batches at step %s: %s", done, results.get("global_step"), results)
-        self._write_eval_summary(results, name)
+        self._write_eval_summary(results, name, checkpoint_path)
         return results
 
-    def _write_eval_summary(self, results: dict, name: str | None) -> None:
+    def _write_eval_summary(self, results: dict, name: str | None, checkpoint_path: str | None) -> None:
         eval_dir = self.eval_dir(name)
         tf.io.gfile.makedirs(eval_dir)
         step = int(results.get("global_step", 0))
@@ -430,7 +442,9 @@ class Estimator:
             # A unique suffix: FileWriter names files by the second, so two evaluations within one second
             # would otherwise write to the same file and the second would erase the first.
             writer = v1.summary.FileWriter(eval_dir, filename_suffix=f".{os.getpid()}.{time.time_ns()}")
-            writer.add_summary(metrics.scalar_summary({k: v for k, v in results.items() if k != "global_step"}), step)
+            writer.add_summary(metrics.eval_summary({k: v for k, v in results.items() if k != "global_step"}), step)
+            if checkpoint_path:
+                writer.add_summary(metrics.checkpoint_path_summary(checkpoint_path), step)
             writer.close()
 
     def _resolve_checkpoint(self, checkpoint_path: str | None, action: str) -> str | None:
