@@ -288,8 +288,9 @@ class Estimator:
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, computation.gathered)
             step_read = _graph.post_step_global_step_read(global_step, computation.train_op)
-            # Placed first of all hooks below: a NaN step must stop training before any saver checkpoints it.
-            nan_hook = NanLossHook(loss, global_step)
+            # Detected first of all hooks, so no saver of ours checkpoints a NaN step; raised after every other
+            # hook's after_run, so the user's hooks still see that step (as in the original).
+            nan_check = _NanCheck(NanLossHook(loss, global_step))
             if config.log_step_count_steps:
                 summary_dir = self._model_dir if config.is_chief else None
                 steps_per_run = self._steps_per_run()
@@ -308,10 +309,14 @@ class Estimator:
             chief_hooks = list(spec.training_chief_hooks)
             if config.is_chief:
                 chief_hooks += self._chief_hooks(
-                    scaffold, listeners, user_hooks + list(spec.training_hooks) + list(spec.training_chief_hooks)
+                    scaffold,
+                    listeners,
+                    user_hooks + list(spec.training_hooks) + list(spec.training_chief_hooks),
+                    nan_check=nan_check,
                 )
             # MonitoredTrainingSession runs chief-only hooks before the others.
-            (chief_hooks if config.is_chief else hooks).insert(0, nan_hook)
+            (chief_hooks if config.is_chief else hooks).insert(0, nan_check.detector)
+            hooks.append(nan_check.raiser)
             with _graph.training_session(
                 scaffold=scaffold,
                 config=config,
@@ -322,7 +327,7 @@ class Estimator:
             ) as session:
                 while not session.should_stop():
                     session.run(computation.train_op)  # the NaN hook fetches the loss with it
-            _logger().info("Loss for final step: %s.", nan_hook.last_loss)
+            _logger().info("Loss for final step: %s.", nan_check.last_loss)
 
     def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
         """The step in the progress line: the original Estimator logged the global step as read before the
@@ -338,7 +343,7 @@ class Estimator:
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         return []
 
-    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list) -> list:
+    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list, nan_check: "_NanCheck | None" = None) -> list:
         config = self._config
         chief_hooks: list = []
         existing_saver_hooks = [h for h in other_hooks if isinstance(h, v1.train.CheckpointSaverHook)]
@@ -347,7 +352,8 @@ class Estimator:
                 existing_saver_hooks[0]._listeners.extend(listeners)  # noqa: SLF001 - attach to the user's saver
         elif config.save_checkpoints_secs or config.save_checkpoints_steps:
             chief_hooks.append(
-                v1.train.CheckpointSaverHook(
+                _SaverSkippingNanSteps(
+                    nan_check,
                     self._model_dir,
                     save_secs=None if config.save_checkpoints_steps else config.save_checkpoints_secs,
                     save_steps=config.save_checkpoints_steps,
@@ -551,6 +557,59 @@ class Estimator:
     ) -> bytes:
         """The TF1 name of export_saved_model; default attributes are always stripped."""
         return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
+
+
+class _NanCheck:
+    """A NaN loss is detected by `detector` (the first hook) and raised by `raiser` (the last one)."""
+
+    def __init__(self, nan_hook: NanLossHook):
+        self._nan_hook = nan_hook
+        self.error: Exception | None = None
+        self.detector = _NanDetector(self)
+        self.raiser = _NanRaiser(self)
+
+    @property
+    def last_loss(self) -> Any:
+        return self._nan_hook.last_loss
+
+
+class _NanDetector(v1.train.SessionRunHook):
+    def __init__(self, check: _NanCheck):
+        self._check = check
+
+    def begin(self):
+        self._check._nan_hook.begin()  # noqa: SLF001
+
+    def before_run(self, run_context):
+        return self._check._nan_hook.before_run(run_context)  # noqa: SLF001
+
+    def after_run(self, run_context, run_values):
+        try:
+            self._check._nan_hook.after_run(run_context, run_values)  # noqa: SLF001
+        except v1.train.NanLossDuringTrainingError as error:
+            self._check.error = error
+
+
+class _NanRaiser(v1.train.SessionRunHook):
+    def __init__(self, check: _NanCheck):
+        self._check = check
+
+    def after_run(self, run_context, run_values):
+        if self._check.error is not None:
+            raise self._check.error
+
+
+class _SaverSkippingNanSteps(v1.train.CheckpointSaverHook):
+    """The Estimator's saver: it never checkpoints a step whose loss was NaN (the original could)."""
+
+    def __init__(self, nan_check: _NanCheck | None, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._nan_check = nan_check
+
+    def after_run(self, run_context, run_values):
+        if self._nan_check is not None and self._nan_check.error is not None:
+            return
+        super().after_run(run_context, run_values)
 
 
 class _FinalCheckpointHook(v1.train.SessionRunHook):

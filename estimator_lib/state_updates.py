@@ -84,10 +84,22 @@ def _ancestors(op) -> set:
     return seen
 
 
-def _reads_a_checkpoint(op) -> bool:
-    return any(t.op.type in ("RestoreV2", "Restore", "RestoreSlice") for t in op.inputs) or (
-        "checkpoint_initializer" in op.name
-    )
+_RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
+
+
+def _fed_by_a_checkpoint(ops: list) -> set:
+    """Names of the ops downstream of a checkpoint read (a Saver's restore, init_from_checkpoint): writes
+    that load a checkpoint, not state updates."""
+    pending = [op for op in ops if op.type in _RESTORE_TYPES]
+    seen: set = set()
+    while pending:
+        op = pending.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        for output in op.outputs:
+            pending.extend(output.consumers())
+    return seen
 
 
 def pending_state_updates(window: OpWindow, train_op: Any) -> list:
@@ -107,11 +119,13 @@ def pending_state_updates(window: OpWindow, train_op: Any) -> list:
         if initializer is not None:
             initializers.add(initializer.name)
     candidates = []
-    for op in window.new_ops():
-        if op.type not in _WRITE_TYPES or not op.inputs or op.name in initializers:
+    new_ops = window.new_ops()
+    restored = _fed_by_a_checkpoint(new_ops)
+    for op in new_ops:
+        if op.type not in _WRITE_TYPES or not op.inputs or op.name in initializers or op.name in restored:
             continue
         target = _source_handle(op.inputs[0]).op.name
-        if target not in state_handles or op.name == f"{target}/Assign" or _reads_a_checkpoint(op):
+        if target not in state_handles or op.name == f"{target}/Assign" or "checkpoint_initializer" in op.name:
             continue
         candidates.append(op)
     if not candidates:

@@ -173,3 +173,36 @@ def test_progress_line_reports_the_step_before_the_run(tmp_path, caplog):
         estimator.train(make_input_fn(), steps=5)
     steps = [int(r.getMessage().split("step = ")[1].split()[0]) for r in caplog.records if r.getMessage().startswith("loss = ")]
     assert steps[:3] == [0, 2, 4]
+
+
+# ---- NaN loss ------------------------------------------------------------------------------------------
+class _LossRecorder(v1.train.SessionRunHook):
+    """Fetches the loss on every run, as a user's logging hook would."""
+
+    def begin(self):
+        self.losses = []
+        self._loss = v1.get_collection(v1.GraphKeys.LOSSES)[0]
+
+    def before_run(self, run_context):
+        return v1.train.SessionRunArgs(self._loss)
+
+    def after_run(self, run_context, run_values):
+        self.losses.append(float(run_values.results))
+
+
+def test_user_hooks_see_the_nan_step_before_training_stops(tmp_path):
+    """The original ran the user's hooks before its NaN check, so their after_run saw the NaN step."""
+    x, y = make_data(64)
+    x[18, 0] = np.nan  # third batch of 8
+
+    def model_fn(features, labels, mode):
+        spec = linear_model_fn(features, labels, mode, {})
+        v1.add_to_collection(v1.GraphKeys.LOSSES, spec.loss)
+        return spec
+
+    estimator = Estimator(model_fn, str(tmp_path), config=RunConfig(save_checkpoints_steps=1, keep_checkpoint_max=10, **QUIET))
+    recorder = _LossRecorder()
+    with pytest.raises(v1.train.NanLossDuringTrainingError, match="Loss is nan at global step 3"):
+        estimator.train(lambda: tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(8), hooks=[recorder])
+    assert len(recorder.losses) == 3 and np.isnan(recorder.losses[-1])
+    assert estimator.latest_checkpoint().endswith("model.ckpt-2")  # the NaN step is still not checkpointed
