@@ -68,13 +68,23 @@ def check_train_op(train_op: Any) -> Any:
     return train_op
 
 
+def _refuse_sparse(value: Any, where: str) -> None:
+    if isinstance(value, (tf.SparseTensor, v1.SparseTensorValue)):
+        raise TypeError(
+            f"{where} is a SparseTensor; predictions must be dense Tensors (as in the original Estimator). "
+            "Convert it with tf.sparse.to_dense(...)."
+        )
+
+
 def check_predictions(predictions: Any) -> Any:
     if predictions is None:
         return None
+    _refuse_sparse(predictions, "predictions")
     if isinstance(predictions, Mapping):
         for key, value in predictions.items():
             if not isinstance(key, str):
                 raise TypeError(f"predictions keys must be strings; received key {key!r}.")
+            _refuse_sparse(value, f"predictions[{key!r}]")
             if not isinstance(value, (tf.Tensor, tf.SparseTensor, tf.Variable)):
                 raise TypeError(
                     f"predictions[{key!r}] must be a Tensor; received {value!r} of type {type(value).__name__}."

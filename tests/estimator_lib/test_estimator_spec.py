@@ -186,6 +186,14 @@ def test_predictions_dict_value_not_tensor(graph):
         EstimatorSpec(ModeKeys.PREDICT, predictions={"y": 3})
 
 
+def test_sparse_predictions_refused(graph):
+    sparse = tf.SparseTensor(indices=[[0, 0]], values=[1.0], dense_shape=[2, 2])
+    with pytest.raises(TypeError, match=r"predictions\['s'\] is a SparseTensor; .*tf.sparse.to_dense"):
+        EstimatorSpec(ModeKeys.PREDICT, predictions={"s": sparse})
+    with pytest.raises(TypeError, match=r"predictions is a SparseTensor"):
+        EstimatorSpec(ModeKeys.PREDICT, predictions=sparse)
+
+
 def test_predictions_dict_key_not_string(parts):
     with pytest.raises(TypeError, match="predictions keys must be strings; received key 1"):
         EstimatorSpec(ModeKeys.PREDICT, predictions={1: parts["y"]})
