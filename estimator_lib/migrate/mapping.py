@@ -93,9 +93,9 @@ SYMBOLS: dict[str, str] = {
 # tf.contrib names that moved within TensorFlow: old -> new, written through the file's `tf` alias
 # (which the tool makes `tensorflow.compat.v1` in a file that uses TF1 names).
 TF_MOVES: dict[str, str] = {
-    "tensorflow.contrib.data.map_and_batch": "tensorflow.compat.v1.data.experimental.map_and_batch",
-    "tensorflow.contrib.data.parallel_interleave": "tensorflow.compat.v1.data.experimental.parallel_interleave",
-    "tensorflow.contrib.data.shuffle_and_repeat": "tensorflow.compat.v1.data.experimental.shuffle_and_repeat",
+    **{f"tensorflow.contrib.data.{name}": f"tensorflow.compat.v1.data.experimental.{name}"
+       for name in ("AUTOTUNE", "map_and_batch", "parallel_interleave", "shuffle_and_repeat", "prefetch_to_device",
+                    "ignore_errors", "sample_from_datasets", "choose_from_datasets")},
     "tensorflow.contrib.cluster_resolver.TPUClusterResolver":
         "tensorflow.compat.v1.distribute.cluster_resolver.TPUClusterResolver",
 }
