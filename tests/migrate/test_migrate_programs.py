@@ -200,3 +200,28 @@ def test_resnet_input_fn_uses_the_context_on_cpu_replicas(tmp_path):
         """)
     assert result["seen"] == [[0, 1], [0, 1]]
     assert result["step"] == 4 and 0.0 <= result["accuracy"] <= 1.0
+
+
+# ---- mnist_tpu -------------------------------------------------------------------------------------
+def test_mnist_tpu_on_two_cpu_replicas(tmp_path):
+    """tf.layers objects keep mnist_tpu's variable names; tf.tpu.CrossShardOptimizer trains on replicas."""
+    program = upgraded("mnist", tmp_path)
+    model_dir = str(tmp_path / "model")
+    result = driver(program, f"""
+        import json
+        import estimator_lib
+        import mnist_tpu
+        mnist_tpu.FLAGS(["mnist_tpu", "--use_tpu=true"])
+        config = estimator_lib.tpu.RunConfig(
+            model_dir={model_dir!r},
+            train_distribute=tf.compat.v1.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+            tpu_config=estimator_lib.tpu.TPUConfig(2))
+        estimator = estimator_lib.tpu.TPUEstimator(model_fn=mnist_tpu.model_fn, config=config, use_tpu=True,
+                                                   train_batch_size=16)
+        estimator.train(mnist_tpu.train_input_fn, max_steps=4)
+        print(json.dumps({{"step": int(estimator.get_variable_value("global_step"))}}))
+        """)
+    assert result["step"] == 4
+    names = set(tf.train.load_checkpoint(model_dir).get_variable_to_shape_map())
+    assert {"conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "dense/kernel", "dense_1/kernel", "dense_1/bias"} <= names
+    assert not any(name.startswith(("conv2d_2", "dense_2")) for name in names)
