@@ -7,7 +7,14 @@ changes what `tf.keras` means for the whole process. These are small layers on
 `tf.layers.X` / `tf.compat.v1.layers.X` / `tf.contrib.layers.layer_norm` to these names.
 """
 
-from estimator_lib.layers.convolutional import AveragePooling2D, Conv2D, MaxPooling2D, average_pooling2d, conv2d, max_pooling2d
+from estimator_lib.layers.convolutional import (
+    AveragePooling2D,
+    Conv2D,
+    MaxPooling2D,
+    average_pooling2d,
+    conv2d,
+    max_pooling2d,
+)
 from estimator_lib.layers.core import Dense, Dropout, Flatten, dense, dropout, flatten
 from estimator_lib.layers.normalization import BatchNormalization, batch_normalization, layer_norm
 

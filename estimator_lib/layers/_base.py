@@ -3,7 +3,8 @@ call, reused on later calls) and the argument checks."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 

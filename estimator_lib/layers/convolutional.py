@@ -24,7 +24,8 @@ class Conv2D(Layer):
             raise ValueError(f"filters must be a positive int; received {filters!r}.")
         refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                bias_constraint=bias_constraint)
-        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None), dtype=kwargs.pop("dtype", None))
+        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),
+                         dtype=kwargs.pop("dtype", None))
         self.filters = filters
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.strides = pair(strides, "strides")
@@ -40,7 +41,9 @@ class Conv2D(Layer):
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         if inputs.shape.rank != 4:
-            raise ValueError(f"Conv2D needs 4-D inputs (batch, height, width, channels); received shape {inputs.shape}.")
+            raise ValueError(
+                f"Conv2D needs 4-D inputs (batch, height, width, channels); received shape {inputs.shape}."
+            )
         channels = inputs.shape[-1 if self.nhwc else 1]
         kernel = self.variable("kernel", [*self.kernel_size, channels, self.filters], self.kernel_initializer,
                                self.kernel_regularizer)

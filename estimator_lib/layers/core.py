@@ -22,7 +22,8 @@ class Dense(Layer):
             raise ValueError(f"units must be a positive int; received {units!r}.")
         refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                bias_constraint=bias_constraint)
-        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None), dtype=kwargs.pop("dtype", None))
+        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),
+                         dtype=kwargs.pop("dtype", None))
         self.units = units
         self.activation = activation_fn(activation)
         self.use_bias = use_bias

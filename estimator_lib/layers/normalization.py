@@ -12,7 +12,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from estimator_lib.layers._base import Layer, activation_fn, refuse
+from estimator_lib.layers import _base
+from estimator_lib.layers._base import Layer, refuse
 
 v1 = tf.compat.v1
 
@@ -37,7 +38,8 @@ class BatchNormalization(Layer):
             raise ValueError(f"axis must be one int (the channel axis); received {axis!r}.")
         refuse(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint, renorm=renorm,
                renorm_clipping=renorm_clipping, virtual_batch_size=virtual_batch_size, adjustment=adjustment)
-        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None), dtype=kwargs.pop("dtype", None))
+        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),
+                         dtype=kwargs.pop("dtype", None))
         self.axis, self.momentum, self.epsilon, self.center, self.scale = axis, momentum, epsilon, center, scale
         self.beta_initializer = beta_initializer or v1.zeros_initializer()
         self.gamma_initializer = gamma_initializer or v1.ones_initializer()
@@ -59,8 +61,11 @@ class BatchNormalization(Layer):
         axis = self.axis % rank
         channels = inputs.shape[axis]
         if channels is None:
-            raise ValueError(f"The channel axis {self.axis} of the inputs must be known; received shape {inputs.shape}.")
-        gamma = self.variable("gamma", [channels], self.gamma_initializer, self.gamma_regularizer) if self.scale else None
+            raise ValueError(
+                f"The channel axis {self.axis} of the inputs must be known; received shape {inputs.shape}."
+            )
+        gamma = self.variable("gamma", [channels], self.gamma_initializer, self.gamma_regularizer) \
+            if self.scale else None
         beta = self.variable("beta", [channels], self.beta_initializer, self.beta_regularizer) if self.center else None
         moving_mean = self._moving("moving_mean", [channels], self.moving_mean_initializer)
         moving_variance = self._moving("moving_variance", [channels], self.moving_variance_initializer)
@@ -128,7 +133,7 @@ def layer_norm(inputs: Any, center: bool = True, scale: bool = True, activation_
     """tf.contrib.layers.layer_norm: normalise over axes begin_norm_axis.. (epsilon 1e-12); variables
     `<scope or LayerNorm>/beta` and `/gamma` of shape inputs.shape[begin_params_axis:] (BERT's names)."""
     refuse(variables_collections=variables_collections, outputs_collections=outputs_collections)
-    activation = _activation(activation_fn)
+    activation = _base.activation_fn(activation_fn)
     inputs = tf.convert_to_tensor(inputs)
     rank = inputs.shape.rank
     if rank is None:
@@ -151,7 +156,3 @@ def layer_norm(inputs: Any, center: bool = True, scale: bool = True, activation_
         mean, variance = tf.nn.moments(inputs, list(range(norm_axis, rank)), keepdims=True)
         outputs = tf.nn.batch_normalization(inputs, mean, variance, offset=beta, scale=gamma, variance_epsilon=1e-12)
         return activation(outputs) if activation is not None else outputs
-
-
-def _activation(function: Any) -> Any:
-    return activation_fn(function)

@@ -315,7 +315,9 @@ def is_tf1_only(qualified_name: str) -> bool:
     if not qualified_name.startswith("tensorflow."):
         return False
     parts = qualified_name.split(".")[1:]
-    return parts[0] in ("contrib", "layers") or any(".".join(parts[:n]) in TF1_ONLY for n in range(1, min(len(parts), 2) + 1))
+    if parts[0] in ("contrib", "layers"):
+        return True
+    return any(".".join(parts[:n]) in TF1_ONLY for n in range(1, min(len(parts), 2) + 1))
 
 
 def is_tensorflow_name(qualified_name: str) -> bool:

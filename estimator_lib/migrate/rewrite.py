@@ -161,7 +161,8 @@ def _analyze(wrapper: md.MetadataWrapper, layers_route: str) -> _Plan:
                 if new_name.startswith(mapping.TF_V1):
                     spelled = tf1.v1_spelling(new_name, binding.qualified, binding.local, rebound)
                     if spelled is None:
-                        plan.unmapped.append(Unmapped(line_of(use.chain), code_of(use.chain), f"use {use.new_chain_name}"))
+                        advice = f"use {use.new_chain_name}"
+                        plan.unmapped.append(Unmapped(line_of(use.chain), code_of(use.chain), advice))
                         continue
                     new_name = spelled
                 else:

@@ -77,10 +77,10 @@ def dimension_value_reads(module: cst.Module) -> list[tuple[cst.Attribute, cst.S
             if node.attr.value != "value" or not isinstance(node.value, cst.Subscript):
                 return
             base = node.value.value
-            if isinstance(base, cst.Attribute) and base.attr.value == "shape":
-                self.found.append((node, node.value))
-            elif isinstance(base, cst.Call) and isinstance(base.func, cst.Attribute) and \
-                    base.func.attr.value == "get_shape" and not base.args:
+            is_shape = isinstance(base, cst.Attribute) and base.attr.value == "shape"
+            is_get_shape = (isinstance(base, cst.Call) and isinstance(base.func, cst.Attribute)
+                            and base.func.attr.value == "get_shape" and not base.args)
+            if is_shape or is_get_shape:
                 self.found.append((node, node.value))
 
     finder = Finder()

@@ -10,7 +10,8 @@ Here the numbers come from the tf.distribute strategy's devices instead of the T
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -109,7 +110,8 @@ class TPUContext:
         def placement(host_id: int = 0) -> str:
             if isinstance(host_id, bool) or not isinstance(host_id, int) or not 0 <= host_id < self.num_hosts:
                 raise ValueError(
-                    f"host_id must be an int in [0, {self.num_hosts}) (num_hosts={self.num_hosts}); received {host_id!r}."
+                    f"host_id must be an int in [0, {self.num_hosts}) (num_hosts={self.num_hosts}); "
+                    f"received {host_id!r}."
                 )
             return self._hosts[host_id]
 

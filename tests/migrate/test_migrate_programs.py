@@ -223,5 +223,6 @@ def test_mnist_tpu_on_two_cpu_replicas(tmp_path):
         """)
     assert result["step"] == 4
     names = set(tf.train.load_checkpoint(model_dir).get_variable_to_shape_map())
-    assert {"conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "dense/kernel", "dense_1/kernel", "dense_1/bias"} <= names
+    expected = {"conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "dense/kernel", "dense_1/kernel", "dense_1/bias"}
+    assert expected <= names
     assert not any(name.startswith(("conv2d_2", "dense_2")) for name in names)

@@ -4,7 +4,6 @@ evaluate with eval_on_tpu=False, not to model_fn in predict/export), with the or
 from __future__ import annotations
 
 import pytest
-import tensorflow as tf
 from tpu_testlib import estimator, eval_input_fn, logits_of, loss_of, train_input_fn, train_op_for
 
 from estimator_lib.mode_keys import ModeKeys
