@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, checkpoints, loops, metrics, warm_start
+from estimator_lib import _graph, checkpoints, loops, metrics, preemption, warm_start
 from estimator_lib.distribute import graph_mode
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
@@ -246,7 +246,14 @@ class Estimator:
             _logger().info("Skipping training: the checkpoint is at step %d >= max_steps=%d.", start_step, max_steps)
             return self
         stop_at = max_steps if max_steps is not None else (start_step + steps if steps is not None else None)
-        self._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=start_checkpoint is None)
+        with preemption.sigterm_notice() as notice:  # SIGTERM: finish the step, checkpoint, then exit 143
+            preempt_hook = preemption.PreemptionHook(notice, self._config)
+            self._train(input_fn, user_hooks + [preempt_hook], stop_at, listeners,
+                        warm_start_now=start_checkpoint is None)
+        if preempt_hook.stopped:
+            saved_step = checkpoints.global_step_of(self.latest_checkpoint())
+            if stop_at is None or saved_step < stop_at:
+                raise preemption.preempted(self._model_dir, saved_step)
         return self
 
     def _train(self, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
