@@ -27,6 +27,9 @@ from components._estimator import (
 from components._model_ref import parse_params, resolve_model
 
 INIT_MODES = ("resume", "warm_start")
+# Periodic checkpoints bound what a hard kill (SIGKILL after the grace period, a lost VM) can lose; a
+# SIGTERM saves anyway (estimator_lib.preemption). 120 s keeps that loss to minutes on preemptible capacity.
+DEFAULT_SAVE_CHECKPOINTS_SECS = 120
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +47,7 @@ class TrainRequest:
     init_mode: str = "resume"
     use_tpu: bool = False
     save_checkpoints_steps: int = 0
+    save_checkpoints_secs: int = DEFAULT_SAVE_CHECKPOINTS_SECS
     log_step_count_steps: int = 50
     tf_random_seed: int = -1
     iterations_per_loop: int = 0
@@ -68,6 +72,7 @@ class TrainRequest:
             use_tpu=self.use_tpu,
             train_batch_size=self.train_batch_size,
             save_checkpoints_steps=self.save_checkpoints_steps,
+            save_checkpoints_secs=self.save_checkpoints_secs,
             log_step_count_steps=self.log_step_count_steps,
             tf_random_seed=self.tf_random_seed,
             iterations_per_loop=self.iterations_per_loop,
@@ -151,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--use-tpu", action=argparse.BooleanOptionalAction, default=None,
                         help="TPUEstimator on a TPU (--no-use-tpu runs a TPU job's config on CPU/GPU)")
     parser.add_argument("--save-checkpoints-steps", type=int)
+    parser.add_argument("--save-checkpoints-secs", type=int,
+                        help="seconds between checkpoints when --save-checkpoints-steps is 0 (default 120)")
     parser.add_argument("--log-step-count-steps", type=int)
     parser.add_argument("--tf-random-seed", type=int)
     parser.add_argument("--iterations-per-loop", type=int)
