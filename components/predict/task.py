@@ -65,10 +65,18 @@ def run_predict(
     destination = _io.local_path(output_dir)
     tf.io.gfile.makedirs(destination)
     path = os.path.join(destination, OUTPUT_FORMATS[output_format])
+    _remove_temp_files_of(destination, OUTPUT_FORMATS[output_format])  # from a killed earlier attempt
     writer = write_jsonl if output_format == "jsonl" else write_tfrecord
     rows, columns = writer(path, _limited(predictions, max_predictions))
     print(f"[predict] wrote {rows} predictions to {path}", flush=True)
     return {"rows": rows, "columns": columns, "format": output_format, "file": os.path.basename(path)}
+
+
+def _remove_temp_files_of(directory: str, file_name: str) -> None:
+    if "://" not in directory:
+        from estimator_lib.storage.leftovers import remove_temp_files_of
+
+        remove_temp_files_of(directory, file_name)
 
 
 def _limited(predictions: Iterable[Any], limit: int) -> Iterable[dict[str, Any]]:

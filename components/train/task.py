@@ -110,6 +110,10 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
             elif os.path.abspath(init_dir) != os.path.abspath(model_dir):
                 _io.copy_tree(init_dir, model_dir)
     tf.io.gfile.makedirs(model_dir)
+    if "://" not in model_dir:  # this step is the one writer of its output: clear a killed save's staging
+        from estimator_lib.storage.leftovers import remove_checkpoint_temps
+
+        remove_checkpoint_temps(model_dir)
     estimator = build_estimator(functions, model_dir, params, options, warm_start_from=warm_start_from)
     target_step = start_step + request.train_steps
     print(f"[train] model_ref={request.model_ref} model_dir={model_dir} from step {start_step} to {target_step}",

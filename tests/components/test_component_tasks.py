@@ -142,8 +142,15 @@ def test_export_writes_a_loadable_saved_model_with_signatures(trained_model_dir,
         "x": tf.train.Feature(float_list=tf.train.FloatList(value=[2.0, 0.0, 0.0, 1.0]))}))
     outputs = loaded.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))
     assert outputs["probabilities"].shape == (1, 3)
-    with pytest.raises(ValueError, match=r"already holds a SavedModel; export into a new directory"):
-        run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON)
+    # A retried step finds the output committed (by itself) and keeps it.
+    again = run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON)
+    assert again["signatures"] == metadata["signatures"]
+    # Files nobody published (no marker) are never overwritten.
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "saved_model.pb").write_bytes(b"not ours")
+    with pytest.raises(FileExistsError, match=r"already holds files \['saved_model.pb'\] that no attempt of this step"):
+        run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(foreign), params_json=TINY_PARAMS_JSON)
 
 
 def test_predict_writes_jsonl_and_tfrecord(trained_model_dir, tmp_path):
