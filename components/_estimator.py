@@ -77,6 +77,9 @@ def step_params(params: dict[str, Any], *, batch_size: int, data_path: str, opti
     """The params one step's estimator gets: the user's, plus this step's batch size and data path."""
     merged = dict(params)
     if data_path:
+        from components._uris import check_uri
+
+        check_uri(data_path, "data path", allow_glob=True)
         merged["data_path"] = data_path
     if batch_size and not options.use_tpu:
         # TPUEstimator sets params['batch_size'] itself (per shard); Estimator takes it from params.

@@ -56,13 +56,13 @@ def run_predict(
     functions = resolve_model(model_ref, input_fn_ref=input_fn_ref)
     params = step_params(parse_params(params_json), batch_size=predict_batch_size, data_path=predict_data, options=options)
     configure_logging()
-    local_model_dir = _io.local_path(model_dir)
+    local_model_dir = _io.local_path(model_dir, "model_dir")
     checkpoint = require_checkpoint(local_model_dir, "model_dir")
     estimator = build_estimator(functions, local_model_dir, params, options)
     predictions = estimator.predict(
         make_input_fn(functions, ModeKeys.PREDICT, features_only=True), predict_keys=keys, checkpoint_path=checkpoint
     )
-    destination = _io.local_path(output_dir)
+    destination = _io.local_path(output_dir, "output_dir")
     tf.io.gfile.makedirs(destination)
     path = os.path.join(destination, OUTPUT_FORMATS[output_format])
     _remove_temp_files_of(destination, OUTPUT_FORMATS[output_format])  # from a killed earlier attempt

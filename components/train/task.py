@@ -95,11 +95,11 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
         options=options,
     )
     configure_logging()
-    model_dir = _io.local_path(request.output_model_dir)
+    model_dir = _io.local_path(request.output_model_dir, "output_model_dir")
     start_step = 0
     warm_start_from = None
     if request.init_model_dir:
-        init_dir = _io.local_path(request.init_model_dir)
+        init_dir = _io.local_path(request.init_model_dir, "init_model_dir")
         init_checkpoint = require_checkpoint(init_dir, "init_model_dir")
         if request.init_mode == "warm_start":
             warm_start_from = init_dir
@@ -174,7 +174,7 @@ def request_from_args(argv: Sequence[str] | None) -> TrainRequest:
     args = _parser().parse_args(argv)
     fields: dict[str, Any] = {}
     if args.config:
-        loaded = _io.read_json(_io.local_path(args.config))
+        loaded = _io.read_json(_io.local_path(args.config, "--config"))
         if not isinstance(loaded, dict):
             raise ValueError(f"--config {args.config!r} must hold a JSON object of TrainRequest fields.")
         known = {field.name for field in dataclasses.fields(TrainRequest)}
