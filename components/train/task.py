@@ -120,7 +120,7 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
           flush=True)
     from estimator_lib.mode_keys import ModeKeys
 
-    estimator.train(make_input_fn(functions, ModeKeys.TRAIN), max_steps=target_step)
+    _train_or_fail_loudly(estimator, make_input_fn(functions, ModeKeys.TRAIN), target_step, model_dir)
     checkpoint = require_checkpoint(model_dir, "output_model_dir")
     return {
         "framework": "tensorflow",
@@ -132,6 +132,22 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
         "init_model_dir": request.init_model_dir,
         "init_mode": request.init_mode if request.init_model_dir else "",
     }
+
+
+def _train_or_fail_loudly(estimator: Any, input_fn: Any, target_step: int, model_dir: str) -> None:
+    """Trains; user code calling sys.exit() becomes an error (a clean exit 0 would pass an empty `model` on)."""
+    from estimator_lib.preemption import TrainingPreempted
+
+    try:
+        estimator.train(input_fn, max_steps=target_step)
+    except TrainingPreempted:
+        raise  # exit 143: the orchestrator retries and the next attempt resumes
+    except SystemExit as error:
+        raise RuntimeError(
+            f"User code called sys.exit({error.code!r}) during training, before step {target_step} was reached "
+            f"in {model_dir}; the step fails instead of passing on an incomplete model. Remove the sys.exit call "
+            "from model_fn/input_fn."
+        ) from None
 
 
 def _has_checkpoint(model_dir: str) -> bool:

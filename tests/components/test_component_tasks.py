@@ -198,3 +198,24 @@ def test_an_input_fn_returning_the_wrong_type_is_named(tmp_path):
                            input_fn_ref="components_testlib:list_input_fn")
     with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a list"):
         run_train(request)
+
+
+def test_train_fails_loudly_when_user_code_exits(tmp_path):
+    request = TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
+                           input_fn_ref="refs_testlib:exiting_input_fn", params_json=TINY_PARAMS_JSON, train_steps=3)
+    with pytest.raises(RuntimeError, match=r"User code called sys.exit\(0\) during training, before step 3"):
+        run_train(request)
+
+
+def test_train_with_an_input_fn_returning_none_says_what_it_must_return(tmp_path):
+    request = TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
+                           input_fn_ref="refs_testlib:none_input_fn", params_json=TINY_PARAMS_JSON, train_steps=3)
+    with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a NoneType"):
+        run_train(request)
+
+
+def test_train_with_an_own_callable_instance_trains(tmp_path):
+    summary = run_train(TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
+                                     input_fn_ref="refs_testlib:callable_input_fn", params_json=TINY_PARAMS_JSON,
+                                     train_steps=2))
+    assert summary["global_step"] == 2
