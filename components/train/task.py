@@ -30,6 +30,10 @@ INIT_MODES = ("resume", "warm_start")
 # Periodic checkpoints bound what a hard kill (SIGKILL after the grace period, a lost VM) can lose; a
 # SIGTERM saves anyway (estimator_lib.preemption). 120 s keeps that loss to minutes on preemptible capacity.
 DEFAULT_SAVE_CHECKPOINTS_SECS = 120
+# The writer lease of the output (estimator_lib.storage.lease): renewed every 20 s; a retry after a hard kill
+# on another machine waits up to 90 s for the dead attempt's lease to expire; a live second trainer is refused.
+LEASE_TTL_SECS = 60
+LEASE_WAIT_SECS = 90
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,11 +139,14 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
 
 
 def _train_or_fail_loudly(estimator: Any, input_fn: Any, target_step: int, model_dir: str) -> None:
-    """Trains; user code calling sys.exit() becomes an error (a clean exit 0 would pass an empty `model` on)."""
+    """Trains holding model_dir's writer lease; user code calling sys.exit() becomes an error (a clean exit 0
+    would pass an incomplete `model` on)."""
     from estimator_lib.preemption import TrainingPreempted
+    from estimator_lib.storage.lease import ModelDirLease
 
     try:
-        estimator.train(input_fn, max_steps=target_step)
+        with ModelDirLease(model_dir, ttl_secs=LEASE_TTL_SECS, wait_secs=LEASE_WAIT_SECS):  # one writer
+            estimator.train(input_fn, max_steps=target_step)
     except TrainingPreempted:
         raise  # exit 143: the orchestrator retries and the next attempt resumes
     except SystemExit as error:

@@ -219,3 +219,18 @@ def test_train_with_an_own_callable_instance_trains(tmp_path):
                                      input_fn_ref="refs_testlib:callable_input_fn", params_json=TINY_PARAMS_JSON,
                                      train_steps=2))
     assert summary["global_step"] == 2
+
+
+
+def test_a_second_train_step_on_a_busy_output_is_refused(tmp_path, monkeypatch):
+    from components.train import task as train_task
+    from estimator_lib.storage.lease import ModelDirBusyError, ModelDirLease
+
+    monkeypatch.setattr(train_task, "LEASE_WAIT_SECS", 0.5)  # the default waits 90 s for a dead trainer's lease
+    output = str(tmp_path / "m")
+    with ModelDirLease(output, ttl_secs=30):  # a live trainer holds the output
+        request = TrainRequest(model_ref=MODEL_REF, output_model_dir=output, params_json=TINY_PARAMS_JSON,
+                               train_steps=2)
+        with pytest.raises(ModelDirBusyError, match=r"is being written by another trainer"):
+            run_train(request)
+    assert run_train(request)["global_step"] == 2  # free once the other trainer released it
