@@ -372,6 +372,7 @@ class Estimator:
         user_hooks = list(check_hooks(hooks, "hooks"))
         if name is not None and (not isinstance(name, str) or "/" in name or not name):
             raise ValueError(f"name must be a non-empty string without '/'; received name={name!r}.")
+        newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "evaluate")
         config = self._config
         strategy = self._strategy(ModeKeys.EVAL)
@@ -412,7 +413,8 @@ class Estimator:
             run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + user_hooks + [final]
             done = 0
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy,
+                newest_in=newest_in,
             ) as session:
                 while not session.should_stop():
                     session.run(update_op)
@@ -468,6 +470,7 @@ class Estimator:
         user_hooks = list(check_hooks(hooks, "hooks"))
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
+        newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "predict")
         config = self._config
         with _graph.fresh_graph(config.tf_random_seed):
@@ -477,7 +480,7 @@ class Estimator:
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             run_hooks = list(input_hooks) + list(spec.prediction_hooks) + user_hooks
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, newest_in=newest_in
             ) as session:
                 while not session.should_stop():
                     batch = _select_keys(post(session.run(predictions)), predict_keys)
