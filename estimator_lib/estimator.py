@@ -449,6 +449,14 @@ class Estimator:
                     f"checkpoint_path={checkpoint_path!r} is not a checkpoint (no {checkpoint_path}.index); pass a "
                     "checkpoint prefix such as model_dir/model.ckpt-100, or None for the newest."
                 )
+            from estimator_lib.storage.checkpoint_scan import checkpoint_problem
+
+            problem = checkpoint_problem(checkpoint_path, read_tensors=False)
+            if problem is not None:
+                raise ValueError(
+                    f"checkpoint_path={checkpoint_path!r} is not a readable checkpoint ({problem}). Pass a checkpoint "
+                    "prefix written by a Saver (model_dir/model.ckpt-N with its .index and .data files), or None."
+                )
             return checkpoint_path
         latest = self.latest_checkpoint()
         if latest is None:

@@ -88,3 +88,11 @@ def test_evaluations_during_training_with_aggressive_collection_all_succeed(tmp_
         trainer.send_signal(signal.SIGTERM)
         trainer.wait(timeout=120)
     assert len(steps) == 15 and steps == sorted(steps) and steps[-1] > steps[0], steps
+
+
+def test_a_garbage_checkpoint_path_is_named_not_readable(tmp_path):
+    estimator = _estimator(str(tmp_path / "model"))
+    garbage = tmp_path / "junk.ckpt"
+    (tmp_path / "junk.ckpt.index").write_bytes(b"this is not a checkpoint index")
+    with pytest.raises(ValueError, match=r"checkpoint_path=.*junk.ckpt' is not a readable checkpoint \("):
+        estimator.evaluate(classifier.input_fn, steps=1, checkpoint_path=str(garbage))
