@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, checkpoints, loops, metrics, state_updates, warm_start
+from estimator_lib import _graph, checkpoints, loops, metrics, preemption, state_updates, warm_start
 from estimator_lib.distribute import graph_mode
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
@@ -254,7 +254,14 @@ class Estimator:
             _logger().info("Skipping training: the checkpoint is at step %d >= max_steps=%d.", start_step, max_steps)
             return self
         stop_at = max_steps if max_steps is not None else (start_step + steps if steps is not None else None)
-        self._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=start_checkpoint is None)
+        with preemption.sigterm_notice() as notice:  # SIGTERM: finish the step, checkpoint, then exit 143
+            preempt_hook = preemption.PreemptionHook(notice, self._config)
+            self._train(input_fn, user_hooks + [preempt_hook], stop_at, listeners,
+                        warm_start_now=start_checkpoint is None)
+        if preempt_hook.stopped:
+            saved_step = checkpoints.global_step_of(self.latest_checkpoint())
+            if stop_at is None or saved_step < stop_at:
+                raise preemption.preempted(self._model_dir, saved_step)
         return self
 
     def _train(self, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
@@ -386,6 +393,7 @@ class Estimator:
         user_hooks = list(check_hooks(hooks, "hooks"))
         if name is not None and (not isinstance(name, str) or "/" in name or not name):
             raise ValueError(f"name must be a non-empty string without '/'; received name={name!r}.")
+        newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "evaluate")
         config = self._config
         strategy = self._strategy(ModeKeys.EVAL)
@@ -428,7 +436,8 @@ class Estimator:
             run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + user_hooks + [final]
             done = 0
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy,
+                newest_in=newest_in,
             ) as session:
                 while not session.should_stop():
                     session.run(update_op)
@@ -465,6 +474,14 @@ class Estimator:
                     f"checkpoint_path={checkpoint_path!r} is not a checkpoint (no {checkpoint_path}.index); pass a "
                     "checkpoint prefix such as model_dir/model.ckpt-100, or None for the newest."
                 )
+            from estimator_lib.storage.checkpoint_scan import checkpoint_problem
+
+            problem = checkpoint_problem(checkpoint_path, read_tensors=False)
+            if problem is not None:
+                raise ValueError(
+                    f"checkpoint_path={checkpoint_path!r} is not a readable checkpoint ({problem}). Pass a checkpoint "
+                    "prefix written by a Saver (model_dir/model.ckpt-N with its .index and .data files), or None."
+                )
             return checkpoint_path
         latest = self.latest_checkpoint()
         if latest is None:
@@ -486,6 +503,7 @@ class Estimator:
         user_hooks = list(check_hooks(hooks, "hooks"))
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
+        newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "predict")
         config = self._config
         with _graph.fresh_graph(config.tf_random_seed):
@@ -495,7 +513,7 @@ class Estimator:
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             run_hooks = list(input_hooks) + list(spec.prediction_hooks) + user_hooks
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, newest_in=newest_in
             ) as session:
                 while not session.should_stop():
                     batch = _select_keys(post(session.run(predictions)), predict_keys)

@@ -130,6 +130,7 @@ def _run_local(args: argparse.Namespace) -> int:
     resume = args.init_model_uri is not None
     pipeline = build_training_pipeline("local", resume=resume, train_retries=args.train_retries)
     values = parse_parameters(args.param, pipeline_parameter_types(pipeline))
+    _check_uris(args, values)
     if resume:
         import os
 
@@ -144,7 +145,9 @@ def _run_local(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         import re
 
-        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # kfp colours task names for terminals
+        from components._uris import redact_secrets
+
+        message = redact_secrets(re.sub(r"\x1b\[[0-9;]*m", "", str(error)))  # kfp colours task names
         print(f"error: the local pipeline run failed: {message}\nThe failing task's log above says why.", file=sys.stderr)
         return 1
     print("\n" + "=" * 80 + "\n" + format_summary(summary), flush=True)
@@ -193,17 +196,29 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
     from pipelines.parameters import parse_parameters, template_parameter_types
 
     vertex.check_region(args.region)
+    _check_uris(args, {})
     vertex.check_pipeline_root(args.pipeline_root)
     import os
 
     if not os.path.isfile(args.template):
         raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
     values = parse_parameters(args.param, template_parameter_types(args.template))
+    _check_uris(args, values)
     return vertex.build_pipeline_job(
         template_path=args.template, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
         parameter_values=values, display_name=args.display_name, enable_caching=args.enable_caching,
         labels=_labels(args.label), credentials=credentials,
     )
+
+
+def _check_uris(args: argparse.Namespace, values: dict) -> None:
+    """Every URI the command takes, through the components' one validator (no secrets, traversal, typos)."""
+    from components._uris import check_uri, check_uris
+
+    for flag in ("pipeline_root", "init_model_uri"):
+        if getattr(args, flag, None) is not None:
+            check_uri(getattr(args, flag), "--" + flag.replace("_", "-"))
+    check_uris(values)
 
 
 def _print_request(request) -> None:
@@ -271,7 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        from components._uris import redact_secrets
+
+        print(f"error: {redact_secrets(error)}", file=sys.stderr)
         return 2
     except DefaultCredentialsError:
         print(

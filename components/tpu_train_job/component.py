@@ -29,6 +29,7 @@ def tpu_train_job(
     use_tpu: bool = True,
     iterations_per_loop: int = 0,
     tf_random_seed: int = -1,
+    save_checkpoints_secs: int = 120,
     init_model: Input[Model] = None,
     init_mode: str = "resume",
 ) -> NamedTuple("TpuTrainJobOutputs", [("worker_pool_specs", list)]):
@@ -61,6 +62,7 @@ def tpu_train_job(
         use_tpu=use_tpu,
         iterations_per_loop=iterations_per_loop,
         tf_random_seed=tf_random_seed,
+        save_checkpoints_secs=save_checkpoints_secs,
         init_model_dir=init_model.uri if init_model is not None else "",
         init_mode=init_mode,
     )
