@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--image", default=None, help="image of the component steps (default: components.images.DEFAULT_IMAGE)")
     compile_.add_argument("--tpu-image", default=None, help="image of the TPU training job")
     compile_.add_argument("--tpu-machine-type", default="ct5lp-hightpu-4t")
-    compile_.add_argument("--tpu-topology", default="2x2")
-    compile_.add_argument("--tpu-replicas", type=int, default=1)
+    compile_.add_argument("--tpu-topology", default="2x2", help="chips per dimension; required for TPU v5e")
+    compile_.add_argument("--tpu-accelerator-type", default="", help="TPU_V2 or TPU_V3 with --tpu-machine-type cloud-tpu")
+    compile_.add_argument("--tpu-replicas", type=int, default=1, help="must be 1: one TPU VM host per job")
     compile_.add_argument("--iterations-per-loop", type=int, default=100)
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
@@ -168,6 +169,7 @@ def _compile(args: argparse.Namespace) -> int:
         gpu=GpuPlacement(accelerator_type=args.accelerator_type, accelerator_count=args.accelerator_count),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
+                         accelerator_type=args.tpu_accelerator_type,
                          iterations_per_loop=args.iterations_per_loop),
         cache_training=args.cache_training,
         train_retries=args.train_retries,
