@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--end-time", default=None, help="RFC 3339 time after which no run starts")
     schedule.add_argument("--allow-queueing", action="store_true")
 
+    from pipelines.tpu_smoke import command as tpu_smoke_command
+
+    tpu_smoke = commands.add_parser("tpu-smoke", help="check a Vertex TPU VM stage by stage before a long job",
+                                    epilog=tpu_smoke_command.EXAMPLE, formatter_class=formatter)
+    tpu_smoke_command.add_arguments(tpu_smoke)
+
     commands.add_parser("upgrade", help="rewrite tf.estimator code to estimator_lib (see `upgrade --help`)",
                         epilog=_UPGRADE_EXAMPLE, formatter_class=formatter, add_help=False)
     return parser
@@ -244,6 +250,12 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tpu_smoke(args: argparse.Namespace) -> int:
+    from pipelines.tpu_smoke import command
+
+    return command.run(args)
+
+
 def _dry_run_credentials():
     """A dry run builds requests offline, so it must not look for Google credentials."""
     from google.auth.credentials import AnonymousCredentials
@@ -267,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "upgrade":
         return _upgrade(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule}
+    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule,
+                "tpu-smoke": _tpu_smoke}
     from google.auth.exceptions import DefaultCredentialsError
 
     try:

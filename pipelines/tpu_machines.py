@@ -204,3 +204,21 @@ def worker_pool_spec(machine: TpuMachine, container_spec: Mapping[str, Any], rep
         "replica_count": check_replica_count(replica_count),
         "container_spec": dict(container_spec),
     }
+
+
+# Vertex's TPU guide, custom containers on TPU v5e: TensorFlow needs the PJRT runtime there, enabled by
+# these variables with libtpu.so saved in /lib. TPU v2/v3 run TensorFlow's default (stream executor)
+# runtime, so a job on them turns the variables off in case the image sets them.
+LIBTPU_PATH = "/lib/libtpu.so"
+PJRT_ON = {"NEXT_PLUGGABLE_DEVICE_USE_C_API": "true", "TF_PLUGGABLE_DEVICE_LIBRARY_PATH": LIBTPU_PATH}
+PJRT_OFF = {"NEXT_PLUGGABLE_DEVICE_USE_C_API": "false", "TF_PLUGGABLE_DEVICE_LIBRARY_PATH": ""}
+
+
+def uses_pjrt(machine: TpuMachine) -> bool:
+    """TensorFlow on TPU v5e runs on PJRT (Vertex's TPU guide); v2/v3 on the stream executor runtime."""
+    return machine.generation == "v5e"
+
+
+def runtime_env(machine: TpuMachine) -> dict[str, str]:
+    """Environment variables a container on `machine` needs before TensorFlow is imported."""
+    return dict(PJRT_ON if uses_pjrt(machine) else PJRT_OFF)

@@ -146,3 +146,10 @@ def test_worker_pool_spec_is_a_valid_vertex_worker_pool():
 def test_the_guide_is_cited_in_every_refusal_of_a_generation():
     for reason in tpu_machines._REFUSED_PREFIXES.values():
         assert tpu_machines.VERTEX_TPU_GUIDE in reason
+
+
+def test_v5e_runs_tensorflow_on_pjrt_and_v2_v3_turn_it_off():
+    v5e = tpu_machines.runtime_env(resolve("ct5lp-hightpu-4t", "2x2"))
+    assert v5e == {"NEXT_PLUGGABLE_DEVICE_USE_C_API": "true", "TF_PLUGGABLE_DEVICE_LIBRARY_PATH": "/lib/libtpu.so"}
+    v3 = tpu_machines.runtime_env(resolve("cloud-tpu", accelerator_type="TPU_V3"))
+    assert v3 == {"NEXT_PLUGGABLE_DEVICE_USE_C_API": "false", "TF_PLUGGABLE_DEVICE_LIBRARY_PATH": ""}
