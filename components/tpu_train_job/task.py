@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from components import images
-from pipelines.tpu_machines import check_replica_count, worker_pool_spec
+from pipelines.tpu_machines import check_replica_count, runtime_env, worker_pool_spec
 from pipelines.tpu_machines import resolve as resolve_tpu_machine
 
 TRAIN_COMMAND = ["python", "-m", "components.train.task"]
@@ -44,5 +44,7 @@ def build_worker_pool_specs(
         "image_uri": image,
         "command": list(TRAIN_COMMAND),
         "args": ["--config", config_uri, "--output-model-dir", output_model_uri],
+        # PJRT on for TPU v5e, off for v2/v3, before TensorFlow loads (the image's defaults are v5e's).
+        "env": [{"name": name, "value": value} for name, value in runtime_env(machine).items()],
     }
     return [worker_pool_spec(machine, container_spec, replica_count)]

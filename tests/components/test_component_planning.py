@@ -22,6 +22,8 @@ def test_worker_pool_specs_run_the_train_task_on_tpu_vms():
         "image_uri": "us-docker.pkg.dev/p/r/estimator-lib-tpu:1",
         "command": ["python", "-m", "components.train.task"],
         "args": ["--config", "gs://b/run/job_config", "--output-model-dir", "gs://b/run/model"],
+        "env": [{"name": "NEXT_PLUGGABLE_DEVICE_USE_C_API", "value": "true"},
+                {"name": "TF_PLUGGABLE_DEVICE_LIBRARY_PATH", "value": "/lib/libtpu.so"}],
     }
 
 
@@ -29,6 +31,7 @@ def test_tpu_v3_is_chosen_by_accelerator_type_on_cloud_tpu():
     (pool,) = build_worker_pool_specs(**{**SPEC_ARGS, "machine_type": "cloud-tpu", "tpu_topology": ""},
                                       accelerator_type="TPU_V3")
     assert pool["machine_spec"] == {"machine_type": "cloud-tpu", "accelerator_type": "TPU_V3", "accelerator_count": 8}
+    assert {e["name"]: e["value"] for e in pool["container_spec"]["env"]}["NEXT_PLUGGABLE_DEVICE_USE_C_API"] == "false"
 
 
 @pytest.mark.parametrize(
