@@ -8,7 +8,7 @@ import yaml
 from pipelines import cli
 
 
-@pytest.mark.parametrize("command", ["run-local", "compile", "submit", "schedule"])
+@pytest.mark.parametrize("command", ["run-local", "compile", "submit", "schedule", "tpu-smoke"])
 def test_every_subcommand_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
@@ -21,7 +21,7 @@ def test_top_level_help_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     text = capsys.readouterr().out
-    for command in ("run-local", "compile", "submit", "schedule", "upgrade"):
+    for command in ("run-local", "compile", "submit", "schedule", "tpu-smoke", "upgrade"):
         assert command in text
 
 
