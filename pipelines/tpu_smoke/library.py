@@ -146,6 +146,8 @@ def run(expected_cores: int | None = None, *, workdir: str, use_tpu: bool = True
         "loss_finite_and_falling": bool(values) and all(math.isfinite(v) for v in values) and values[-1] < values[0],
         "evaluate_finite": all(math.isfinite(float(v)) for v in metrics.values()) and int(metrics["global_step"]) == 9,
         "predict_keeps_every_example": len(predictions) == PREDICT_EXAMPLES,
+        # Without partition graphs the next check could not see TPU ops even where they ran.
+        "partition_graphs_captured": bool(train_probe.partition_ops) and bool(eval_probe.partition_ops),
         "tpu_replicate_metadata_in_train_graph": bool(train_probe.replicate_metadata),
         "tpu_execute_ops_in_partition_graphs": bool(executed),
     }

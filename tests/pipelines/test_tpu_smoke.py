@@ -115,20 +115,27 @@ def test_every_stage_on_cpu_ends_in_no_tpu_with_a_reason(here_on_cpu):
         assert "TF_PLUGGABLE_DEVICE_LIBRARY_PATH=" in result["error"] and "does not exist" in result["error"]
 
 
+def _python_running(tmp_path, body):
+    """An executable that stands in for the interpreter of one stage and runs `body` instead."""
+    script = tmp_path / "stage_body.py"
+    script.write_text(body)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} {script} \"$@\"\n")
+    python.chmod(0o755)
+    return str(python)
+
+
 def test_a_stage_that_outlives_its_timeout_is_killed_and_reported(tmp_path):
-    outcome = runner.run_stage_process("eager", env=runner.variant_env({}, "off", "/lib/libtpu.so"), timeout=0.5,
-                                       expected_cores=None, workdir=str(tmp_path))
-    assert outcome["status"] == "timeout" and "no result within 0.5 s" in outcome["error"]
+    hanging = _python_running(tmp_path, "import time\ntime.sleep(600)\n")
+    outcome = runner.run_stage_process("eager", env=runner.variant_env({}, "off", "/lib/libtpu.so"), timeout=1,
+                                       expected_cores=None, workdir=str(tmp_path), python=hanging)
+    assert outcome["status"] == "timeout" and "no result within 1 s; the process was killed" in outcome["error"]
 
 
 def test_a_stage_that_segfaults_is_reported_and_does_not_stop_the_caller(tmp_path):
-    crashing = tmp_path / "crashing_python.py"
-    crashing.write_text("import ctypes, sys\nsys.stdout.write('some output\\n'); sys.stdout.flush()\nctypes.string_at(0)\n")
-    python = tmp_path / "python"
-    python.write_text(f"#!/bin/sh\nexec {sys.executable} {crashing} \"$@\"\n")
-    python.chmod(0o755)
+    crashing = _python_running(tmp_path, "import ctypes, sys\nprint('some output', flush=True)\nctypes.string_at(0)\n")
     outcome = runner.run_stage_process("graph", env=runner.variant_env({}, None, ""), timeout=60,
-                                       expected_cores=4, workdir=str(tmp_path), python=str(python))
+                                       expected_cores=4, workdir=str(tmp_path), python=crashing)
     assert outcome == {**outcome, "stage": "graph", "status": "crash", "error": "killed by signal SIGSEGV"}
 
 
@@ -138,6 +145,7 @@ def test_the_library_stage_catches_a_run_that_never_reached_a_tpu(tmp_path):
     outcome = library.run(1, workdir=str(tmp_path), use_tpu=False)
     assert outcome["status"] == "no_tpu"
     assert outcome["failed"] == ["tpu_replicate_metadata_in_train_graph", "tpu_execute_ops_in_partition_graphs"]
+    assert outcome["checks"]["partition_graphs_captured"] is True
     assert outcome["final_step"] == 9 and [step for step, _ in outcome["losses"]] == [4, 8, 9]
     assert outcome["predictions"] == library.PREDICT_EXAMPLES
 
