@@ -70,7 +70,7 @@ def build_training_pipeline(
                 model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
                 train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
                 tf_random_seed=p["tf_random_seed"], tpu_image=tpu.tpu_image, machine_type=tpu.machine_type,
-                tpu_topology=tpu.tpu_topology, replica_count=tpu.replica_count,
+                tpu_topology=tpu.tpu_topology, replica_count=tpu.replica_count, accelerator_type=tpu.accelerator_type,
                 iterations_per_loop=tpu.iterations_per_loop,
                 save_checkpoints_secs=p["save_checkpoints_secs"],
                 **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),

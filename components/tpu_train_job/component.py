@@ -21,6 +21,7 @@ def tpu_train_job(
     machine_type: str,
     tpu_topology: str = "",
     replica_count: int = 1,
+    accelerator_type: str = "",
     params_json: str = "{}",
     input_fn_ref: str = "",
     train_steps: int = 100,
@@ -72,6 +73,7 @@ def tpu_train_job(
         machine_type=machine_type,
         tpu_topology=tpu_topology,
         replica_count=replica_count,
+        accelerator_type=accelerator_type,
         config_uri=job_config.uri,
         output_model_uri=model.uri,
     )
