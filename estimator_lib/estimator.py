@@ -339,7 +339,8 @@ class Estimator:
     def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
         """The step in the progress line: the original Estimator logged the global step as read before the
         step ran (the first line says step = 0), so one less than the step after a one-step run."""
-        if self._steps_per_run() == 1:
+        steps_per_run = self._steps_per_run()
+        if isinstance(steps_per_run, int) and steps_per_run == 1:
             return step_after_run - 1
         return step_after_run
 

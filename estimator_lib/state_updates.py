@@ -52,12 +52,13 @@ def _source_handle(tensor: tf.Tensor) -> tf.Tensor:
 
 
 def _plain_variables(variables: list) -> list:
-    """Each variable, or the per-replica copies behind a distributed one."""
+    """Each variable, or the per-replica copies behind a distributed one. Only plain variables are
+    returned: a distributed variable's `initializer` (and, in a replica, its `handle`) builds new ops, which
+    inside the iterations loop would re-run the initializers on every loop."""
     plain = []
     for variable in variables:
         parts = getattr(variable, "values", None)
         plain.extend(parts if isinstance(parts, tuple) else [variable])
-        plain.append(variable)
     return plain
 
 
@@ -111,6 +112,8 @@ def pending_state_updates(window: OpWindow, train_op: Any) -> list:
         excluded = _plain_variables(
             outer.get_collection(v1.GraphKeys.LOCAL_VARIABLES) + outer.get_collection(v1.GraphKeys.METRIC_VARIABLES)
         )
+        global_step = outer.get_collection(v1.GraphKeys.GLOBAL_STEP)
+    excluded += _plain_variables(global_step)  # the optimizer advances it; other replicas' increments too
     state_handles = {_handle_op_name(v) for v in model_vars} - {_handle_op_name(v) for v in trainable + excluded}
     state_handles.discard(None)
     initializers = set()

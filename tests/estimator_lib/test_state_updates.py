@@ -138,3 +138,17 @@ def test_eval_after_training_uses_the_learned_statistics(tmp_path):
     estimator.train(_input_fn, max_steps=40)
     result = estimator.evaluate(_input_fn, steps=8)
     assert abs(result["centred"]) < 0.5
+
+
+def test_batch_norm_moving_statistics_with_replicas_inside_the_iterations_loop(tmp_path):
+    """TPUEstimator on two replicas (virtual CPUs) with iterations_per_loop=5: the loop body calls model_fn
+    once per replica, and the replicas' copies are averaged after each step, inside the loop."""
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    config = tpu.RunConfig(
+        log_step_count_steps=0, train_distribute=strategy, tpu_config=tpu.TPUConfig(iterations_per_loop=5)
+    )
+    estimator = tpu.TPUEstimator(
+        _bn_model_fn, str(tmp_path), use_tpu=True, train_batch_size=BATCH, params={"tpu_spec": True}, config=config
+    )
+    estimator.train(_input_fn, max_steps=STEPS)
+    _check_moving_stats(estimator, replicas=2)
