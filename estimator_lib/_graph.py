@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import tensorflow as tf
 
-from estimator_lib import checkpoints
+from estimator_lib import checkpoints, restore_check
 from estimator_lib.distribute import graph_mode, multi_worker
 from estimator_lib.run_config import RunConfig
 
@@ -116,11 +116,14 @@ def training_session(
         # Restore the newest complete checkpoint (checkpoints.latest_checkpoint), not whatever the state file
         # names last, so a save cut short by a crash cannot stop training from resuming. The hooks keep
         # MonitoredTrainingSession's order: chief-only hooks first.
+        latest = checkpoints.latest_checkpoint(model_dir)
+        if latest is not None:
+            restore_check.check_shapes_match(latest)
         creator = v1.train.ChiefSessionCreator(
             scaffold=scaffold,
             master=master,
             config=proto,
-            checkpoint_filename_with_path=checkpoints.latest_checkpoint(model_dir),
+            checkpoint_filename_with_path=latest,
         )
         return v1.train.MonitoredSession(session_creator=creator, hooks=list(chief_hooks) + list(hooks))
     return v1.train.MonitoredTrainingSession(
@@ -156,6 +159,8 @@ def restoring_session(
     proto = graph_mode.session_config(strategy, session_config(config))
 
     def creator_for(path):
+        if path is not None:
+            restore_check.check_shapes_match(path)
         return v1.train.ChiefSessionCreator(
             scaffold=scaffold, master=config.evaluation_master, config=proto, checkpoint_filename_with_path=path
         )
