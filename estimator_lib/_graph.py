@@ -165,9 +165,10 @@ def restoring_session(
             scaffold=scaffold, master=config.evaluation_master, config=proto, checkpoint_filename_with_path=path
         )
 
-    creator = creator_for(checkpoint_path)
     if newest_in is not None and checkpoint_path is not None:
         creator = _NewestReadableSessionCreator(creator_for, checkpoint_path, newest_in)
+    else:
+        creator = creator_for(checkpoint_path)
     return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))
 
 

@@ -21,7 +21,10 @@ def _key_and_shape(variable) -> tuple[str, list]:
 
 def check_shapes_match(checkpoint_path: str) -> None:
     """Raises ValueError naming the first variables whose checkpoint shape differs from the model's."""
-    reader = tf.train.load_checkpoint(checkpoint_path)
+    try:
+        reader = tf.train.load_checkpoint(checkpoint_path)
+    except (tf.errors.OpError, ValueError, RuntimeError):
+        return  # missing or damaged: the restore itself reports it (and eval/predict may fall back)
     saved = reader.get_variable_to_shape_map()
     mismatches = []
     for variable in v1.global_variables():
