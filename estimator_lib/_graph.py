@@ -12,7 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import tensorflow as tf
 
-from estimator_lib import checkpoints
+from estimator_lib import checkpoints, restore_check
 from estimator_lib.distribute import graph_mode, multi_worker
 from estimator_lib.run_config import RunConfig
 
@@ -117,11 +117,14 @@ def training_session(
         # Restore the newest complete checkpoint (checkpoints.latest_checkpoint), not whatever the state file
         # names last, so a save cut short by a crash cannot stop training from resuming. The hooks keep
         # MonitoredTrainingSession's order: chief-only hooks first.
+        latest = checkpoints.latest_checkpoint(model_dir)
+        if latest is not None:
+            restore_check.check_shapes_match(latest)
         creator = v1.train.ChiefSessionCreator(
             scaffold=scaffold,
             master=master,
             config=proto,
-            checkpoint_filename_with_path=checkpoints.latest_checkpoint(model_dir),
+            checkpoint_filename_with_path=latest,
         )
         return v1.train.MonitoredSession(session_creator=creator, hooks=list(chief_hooks) + list(hooks))
     return v1.train.MonitoredTrainingSession(
@@ -158,13 +161,16 @@ def restoring_session(
     master, hooks = _with_tpu_system(strategy, config.evaluation_master, proto, hooks)
 
     def creator_for(path):
+        if path is not None:
+            restore_check.check_shapes_match(path)
         return v1.train.ChiefSessionCreator(
             scaffold=scaffold, master=master, config=proto, checkpoint_filename_with_path=path
         )
 
-    creator = creator_for(checkpoint_path)
     if newest_in is not None and checkpoint_path is not None:
         creator = _NewestReadableSessionCreator(creator_for, checkpoint_path, newest_in)
+    else:
+        creator = creator_for(checkpoint_path)
     return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))
 
 

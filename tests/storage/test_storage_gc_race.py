@@ -96,3 +96,15 @@ def test_a_garbage_checkpoint_path_is_named_not_readable(tmp_path):
     (tmp_path / "junk.ckpt.index").write_bytes(b"this is not a checkpoint index")
     with pytest.raises(ValueError, match=r"checkpoint_path=.*junk.ckpt' is not a readable checkpoint \("):
         estimator.evaluate(classifier.input_fn, steps=1, checkpoint_path=str(garbage))
+
+
+def test_a_checkpoint_of_other_shapes_is_refused_naming_the_variable(tmp_path):
+    model_dir = str(tmp_path / "model")
+    _estimator(model_dir).train(classifier.input_fn, max_steps=3)
+    config = RunConfig(log_step_count_steps=0, save_summary_steps=0)
+    wider = Estimator(classifier.model_fn, model_dir=model_dir, config=config, params={**PARAMS, "hidden_units": [16]})
+    message = r"does not fit the model: variable shapes differ \(hidden_0/kernel: checkpoint \[4, 8\], model \[4, 16\]"
+    with pytest.raises(ValueError, match=message):
+        wider.evaluate(classifier.input_fn, steps=1)
+    with pytest.raises(ValueError, match=message):
+        wider.train(classifier.input_fn, max_steps=5)
