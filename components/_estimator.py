@@ -28,6 +28,7 @@ class EstimatorOptions:
     eval_batch_size: int = 0
     predict_batch_size: int = 0
     save_checkpoints_steps: int = 0
+    save_checkpoints_secs: int = 0  # used when save_checkpoints_steps is 0; 0: RunConfig's default
     log_step_count_steps: int = 50
     tf_random_seed: int = -1
     iterations_per_loop: int = 0
@@ -36,7 +37,7 @@ class EstimatorOptions:
 
     def __post_init__(self) -> None:
         for field in ("train_batch_size", "eval_batch_size", "predict_batch_size", "save_checkpoints_steps",
-                      "iterations_per_loop"):
+                      "save_checkpoints_secs", "iterations_per_loop"):
             check_int(getattr(self, field), field, minimum=0)
         check_int(self.log_step_count_steps, "log_step_count_steps", minimum=1)
         check_int(self.tf_random_seed, "tf_random_seed", minimum=-1)
@@ -76,6 +77,9 @@ def step_params(params: dict[str, Any], *, batch_size: int, data_path: str, opti
     """The params one step's estimator gets: the user's, plus this step's batch size and data path."""
     merged = dict(params)
     if data_path:
+        from components._uris import check_uri
+
+        check_uri(data_path, "data path", allow_glob=True)
         merged["data_path"] = data_path
     if batch_size and not options.use_tpu:
         # TPUEstimator sets params['batch_size'] itself (per shard); Estimator takes it from params.
@@ -95,6 +99,8 @@ def build_estimator(
     config_kwargs: dict[str, Any] = {"log_step_count_steps": options.log_step_count_steps}
     if options.save_checkpoints_steps:
         config_kwargs["save_checkpoints_steps"] = options.save_checkpoints_steps
+    elif options.save_checkpoints_secs:
+        config_kwargs["save_checkpoints_secs"] = options.save_checkpoints_secs
     if options.tf_random_seed >= 0:
         config_kwargs["tf_random_seed"] = options.tf_random_seed
     if options.use_tpu:

@@ -10,12 +10,16 @@ from typing import Any
 GCS_FUSE_ROOT = "/gcs"
 
 
-def local_path(uri: str) -> str:
+def local_path(uri: str, argument: str = "path") -> str:
     """Maps `gs://bucket/x` to the Vertex GCS FUSE mount `/gcs/bucket/x` when it exists, else returns `uri`.
 
     Vertex mounts buckets under /gcs in pipeline steps and custom jobs; elsewhere TensorFlow's gfile reads
-    and writes gs:// directly, so the URI is kept.
+    and writes gs:// directly, so the URI is kept. `uri` is validated first (components._uris.check_uri):
+    no credentials, queries, `..` or mistyped schemes reach the file system.
     """
+    from components._uris import check_uri
+
+    check_uri(uri, argument)
     if uri.startswith("gs://") and os.path.isdir(GCS_FUSE_ROOT):
         return os.path.join(GCS_FUSE_ROOT, uri[len("gs://"):])
     return uri

@@ -2,12 +2,20 @@
 
 A model is named either by a *model module* (`package.module`, exposing `model_fn`, `input_fn` and,
 for export, `serving_input_receiver_fn`) or by `package.module:attribute` references for each function.
+
+A reference resolves only to code of the package it names: the function (or class, or callable
+instance, or `functools.partial` of such a function) must be defined in the named module's top-level
+package (`my_pkg.models:model_fn` may use a function defined in `my_pkg.common`). Dotted attributes may
+go through classes, never through modules, and built-in functions are refused, so a reference cannot
+reach `os.system` or `sys.exit` through what a module imported.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
+import inspect
 import json
 import re
 from typing import Any, Callable
@@ -55,7 +63,13 @@ def _import(module_name: str, reference: str, role: str) -> Any:
 
 
 def _attribute(obj: Any, path: str, reference: str, role: str) -> Any:
-    for part in path.split("."):
+    for index, part in enumerate(path.split(".")):
+        if index and inspect.ismodule(obj):
+            raise ValueError(
+                f"{role}={reference!r} goes through the module {obj.__name__!r}: a reference may name a function "
+                f"of its own module (or an attribute of a class defined there), not reach into modules it imports. "
+                f"Reference '{obj.__name__}:...' directly if that is your code."
+            )
         if not hasattr(obj, part):
             available = sorted(name for name in dir(obj) if not name.startswith("_"))
             raise ValueError(
@@ -64,6 +78,30 @@ def _attribute(obj: Any, path: str, reference: str, role: str) -> Any:
             )
         obj = getattr(obj, part)
     return obj
+
+
+def _defining_module(target: Any) -> str | None:
+    if isinstance(target, functools.partial):
+        return _defining_module(target.func)
+    if inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target):
+        return getattr(target, "__module__", None)
+    if inspect.isbuiltin(target) or inspect.isroutine(target):
+        return None  # built-in functions and methods: never user code
+    return type(target).__module__  # a callable instance: its class's module
+
+
+def check_defined_in_package(target: Any, module_name: str, reference: str, role: str) -> Any:
+    """Raises unless `target` is code defined in the top-level package of `module_name` (see the module doc)."""
+    owner = _defining_module(target)
+    package = module_name.split(".")[0]
+    if owner is None or owner.split(".")[0] != package:
+        where = "a built-in" if owner is None else f"defined in {owner!r}"
+        raise ValueError(
+            f"{role}={reference!r} resolves to {getattr(target, '__name__', type(target).__name__)!r}, {where}, not "
+            f"in the package {package!r} it names. A reference must name your own function, defined in that "
+            f"package; wrap other code in a function of yours."
+        )
+    return target
 
 
 def load_callable(reference: str, *, role: str = "reference") -> Callable[..., Any]:
@@ -77,7 +115,7 @@ def load_callable(reference: str, *, role: str = "reference") -> Callable[..., A
     target = _attribute(_import(module_name, reference, role), attr, reference, role)
     if not callable(target):
         raise TypeError(f"{role}={reference!r} must name a callable; it names a {type(target).__name__}.")
-    return target
+    return check_defined_in_package(target, module_name, reference, role)
 
 
 def resolve_model(
@@ -96,8 +134,12 @@ def resolve_model(
                 f"model_ref={model_ref!r} names a module without a callable `model_fn`. Define "
                 f"`model_fn(features, labels, mode, params)` in it, or pass 'module:function'."
             )
+        check_defined_in_package(model_fn, module_name, model_ref, "model_ref")
         input_fn = getattr(module, "input_fn", None)
         serving = getattr(module, "serving_input_receiver_fn", None)
+        for name, function in (("input_fn", input_fn), ("serving_input_receiver_fn", serving)):
+            if callable(function):
+                check_defined_in_package(function, module_name, f"{model_ref} ({name})", "model_ref")
     else:
         model_fn = load_callable(model_ref, role="model_ref")
         input_fn = None

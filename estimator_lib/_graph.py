@@ -148,17 +148,55 @@ def restoring_session(
     checkpoint_path: str | None,
     hooks: Sequence[v1.train.SessionRunHook],
     strategy: Any = None,
+    newest_in: str | None = None,
 ) -> v1.train.MonitoredSession:
-    """A monitored session for eval/predict: restores one checkpoint (or initialises when None)."""
+    """A monitored session for eval/predict: restores one checkpoint (or initialises when None).
+
+    With `newest_in` (the model_dir the checkpoint was chosen from), a checkpoint deleted or damaged before
+    it was read (a trainer's keep_checkpoint_max collecting it) is replaced by the newest readable one."""
     proto = graph_mode.session_config(strategy, session_config(config))
     master, hooks = _with_tpu_system(strategy, config.evaluation_master, proto, hooks)
-    creator = v1.train.ChiefSessionCreator(
-        scaffold=scaffold,
-        master=master,
-        config=proto,
-        checkpoint_filename_with_path=checkpoint_path,
-    )
+
+    def creator_for(path):
+        return v1.train.ChiefSessionCreator(
+            scaffold=scaffold, master=master, config=proto, checkpoint_filename_with_path=path
+        )
+
+    creator = creator_for(checkpoint_path)
+    if newest_in is not None and checkpoint_path is not None:
+        creator = _NewestReadableSessionCreator(creator_for, checkpoint_path, newest_in)
     return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))
+
+
+class _NewestReadableSessionCreator(v1.train.SessionCreator):
+    """Restores `checkpoint`; when it vanished or broke before the restore read it, the newest readable one."""
+
+    def __init__(self, creator_for, checkpoint: str, model_dir: str, attempts: int = 5):
+        self._creator_for, self._checkpoint, self._model_dir, self._attempts = creator_for, checkpoint, model_dir, attempts
+
+    def create_session(self):
+        from estimator_lib.storage.checkpoint_scan import checkpoint_problem
+
+        tried = []
+        while True:
+            try:
+                return self._creator_for(self._checkpoint).create_session()
+            except (tf.errors.NotFoundError, tf.errors.DataLossError, tf.errors.InvalidArgumentError, ValueError) as error:
+                if checkpoint_problem(self._checkpoint) is None or len(tried) >= self._attempts:
+                    raise  # the checkpoint is intact: a genuine error (e.g. a variable it lacks)
+                tried.append(self._checkpoint)
+                newest = checkpoints.latest_checkpoint(self._model_dir)
+                if newest is None or newest in tried:
+                    raise ValueError(
+                        f"No readable checkpoint left in {self._model_dir}: {tried} were deleted or damaged while "
+                        "this evaluation/prediction started (a trainer keeping keep_checkpoint_max checkpoints removes "
+                        "old ones). Raise the trainer's keep_checkpoint_max, or pass checkpoint_path= of one that is "
+                        "kept."
+                    ) from error
+                tf.get_logger().warning("Checkpoint %s was removed or damaged before it could be read (%s); "
+                                        "using the newest readable one, %s.", self._checkpoint,
+                                        type(error).__name__, newest)
+                self._checkpoint = newest
 
 
 def _run_tpu_system_op(target: str, config: v1.ConfigProto, make_op) -> None:

@@ -16,14 +16,14 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, checkpoints, loops, metrics, warm_start
+from estimator_lib import _graph, checkpoints, loops, metrics, preemption, state_updates, warm_start
 from estimator_lib.distribute import graph_mode
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
 from estimator_lib.hooks import NanLossHook, StepLogHook
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.run_config import RunConfig
-from estimator_lib.spec import EstimatorSpec, check_hooks
+from estimator_lib.spec import EstimatorSpec, check_hooks, check_metric_names
 
 v1 = tf.compat.v1
 MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
@@ -86,18 +86,16 @@ class Estimator:
         if config is None:
             config = RunConfig()
         elif not isinstance(config, RunConfig):
-            raise TypeError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
+            raise ValueError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
         if model_dir is not None:
             model_dir = os.fspath(model_dir)
-            if not model_dir:
-                raise ValueError("model_dir must be a non-empty path; received ''.")
         if model_dir is not None and config.model_dir is not None and config.model_dir != model_dir:
             raise ValueError(
                 f"model_dir={model_dir!r} differs from config.model_dir={config.model_dir!r}; give one of them, "
                 "or the same path in both."
             )
-        model_dir = model_dir or config.model_dir
-        if model_dir is None:
+        model_dir = model_dir or config.model_dir  # '' means "not given", as in the original
+        if not model_dir:
             model_dir = tempfile.mkdtemp(prefix="estimator_lib_")
             _logger().warning("Using temporary folder as model directory: %s", model_dir)
         if config.model_dir != model_dir:
@@ -216,7 +214,12 @@ class Estimator:
             "params": self._params_for(mode, for_input_fn=False),
             "config": config,
         }
-        return call_with_declared_args(self._model_fn, available, role="model_fn")
+        if mode != ModeKeys.TRAIN:
+            return call_with_declared_args(self._model_fn, available, role="model_fn")
+        # The one place model_fn is called, so Keras 3 state updates are kept on every strategy and at every K.
+        window = state_updates.OpWindow()
+        raw = call_with_declared_args(self._model_fn, available, role="model_fn")
+        return state_updates.with_state_updates(raw, window)
 
     def _call_model_fn(self, features: Any, labels: Any, mode: str, config: RunConfig) -> EstimatorSpec:
         return self._to_estimator_spec(self._call_raw_model_fn(features, labels, mode, config), mode)
@@ -231,6 +234,11 @@ class Estimator:
         saving_listeners: Iterable | None = None,
     ) -> "Estimator":
         """Trains until `steps` more steps, `max_steps` in all, the end of input, or a hook says stop."""
+        if self._config.task_type in ("evaluator", "ps"):
+            raise ValueError(
+                f"train() was called on task type {self._config.task_type!r} (from TF_CONFIG), which does not train. "
+                "Use estimator_lib.train_and_evaluate, which runs the right work for each task type."
+            )
         if steps is not None and max_steps is not None:
             raise ValueError(
                 f"Give steps or max_steps, not both; received steps={steps!r}, max_steps={max_steps!r}. "
@@ -246,7 +254,14 @@ class Estimator:
             _logger().info("Skipping training: the checkpoint is at step %d >= max_steps=%d.", start_step, max_steps)
             return self
         stop_at = max_steps if max_steps is not None else (start_step + steps if steps is not None else None)
-        self._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=start_checkpoint is None)
+        with preemption.sigterm_notice() as notice:  # SIGTERM: finish the step, checkpoint, then exit 143
+            preempt_hook = preemption.PreemptionHook(notice, self._config)
+            self._train(input_fn, user_hooks + [preempt_hook], stop_at, listeners,
+                        warm_start_now=start_checkpoint is None)
+        if preempt_hook.stopped:
+            saved_step = checkpoints.global_step_of(self.latest_checkpoint())
+            if stop_at is None or saved_step < stop_at:
+                raise preemption.preempted(self._model_dir, saved_step)
         return self
 
     def _train(self, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
@@ -280,15 +295,16 @@ class Estimator:
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, computation.gathered)
             step_read = _graph.post_step_global_step_read(global_step, computation.train_op)
-            # Placed first of all hooks below: a NaN step must stop training before any saver checkpoints it.
-            nan_hook = NanLossHook(loss, global_step)
+            # Detected first of all hooks, so no saver of ours checkpoints a NaN step; raised after every other
+            # hook's after_run, so the user's hooks still see that step (as in the original).
+            nan_check = _NanCheck(NanLossHook(loss, global_step))
             if config.log_step_count_steps:
                 summary_dir = self._model_dir if config.is_chief else None
                 steps_per_run = self._steps_per_run()
                 hooks.append(
                     StepLogHook(
                         loss,
-                        step_read,
+                        self._step_to_log(step_read),
                         config.log_step_count_steps,
                         summary_dir,
                         steps_per_run=steps_per_run if isinstance(steps_per_run, int) else 1,
@@ -300,10 +316,14 @@ class Estimator:
             chief_hooks = list(spec.training_chief_hooks)
             if config.is_chief:
                 chief_hooks += self._chief_hooks(
-                    scaffold, listeners, user_hooks + list(spec.training_hooks) + list(spec.training_chief_hooks)
+                    scaffold,
+                    listeners,
+                    user_hooks + list(spec.training_hooks) + list(spec.training_chief_hooks),
+                    nan_check=nan_check,
                 )
             # MonitoredTrainingSession runs chief-only hooks before the others.
-            (chief_hooks if config.is_chief else hooks).insert(0, nan_hook)
+            (chief_hooks if config.is_chief else hooks).insert(0, nan_check.detector)
+            hooks.append(nan_check.raiser)
             with _graph.training_session(
                 scaffold=scaffold,
                 config=config,
@@ -314,7 +334,14 @@ class Estimator:
             ) as session:
                 while not session.should_stop():
                     session.run(computation.train_op)  # the NaN hook fetches the loss with it
-            _logger().info("Loss for final step: %s.", nan_hook.last_loss)
+            _logger().info("Loss for final step: %s.", nan_check.last_loss)
+
+    def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
+        """The step in the progress line: the original Estimator logged the global step as read before the
+        step ran (the first line says step = 0), so one less than the step after a one-step run."""
+        if self._steps_per_run() == 1:
+            return step_after_run - 1
+        return step_after_run
 
     def _train_step_outputs(self, raw_spec: Any) -> Any:
         """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
@@ -323,7 +350,7 @@ class Estimator:
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         return []
 
-    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list) -> list:
+    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list, nan_check: "_NanCheck | None" = None) -> list:
         config = self._config
         chief_hooks: list = []
         existing_saver_hooks = [h for h in other_hooks if isinstance(h, v1.train.CheckpointSaverHook)]
@@ -332,7 +359,8 @@ class Estimator:
                 existing_saver_hooks[0]._listeners.extend(listeners)  # noqa: SLF001 - attach to the user's saver
         elif config.save_checkpoints_secs or config.save_checkpoints_steps:
             chief_hooks.append(
-                v1.train.CheckpointSaverHook(
+                _SaverSkippingNanSteps(
+                    nan_check,
                     self._model_dir,
                     save_secs=None if config.save_checkpoints_steps else config.save_checkpoints_secs,
                     save_steps=config.save_checkpoints_steps,
@@ -365,6 +393,7 @@ class Estimator:
         user_hooks = list(check_hooks(hooks, "hooks"))
         if name is not None and (not isinstance(name, str) or "/" in name or not name):
             raise ValueError(f"name must be a non-empty string without '/'; received name={name!r}.")
+        newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "evaluate")
         config = self._config
         strategy = self._strategy(ModeKeys.EVAL)
@@ -379,6 +408,7 @@ class Estimator:
                     raw = self._call_raw_model_fn(features, labels, ModeKeys.EVAL, config)
                     raw_specs.append(raw)
                     spec = self._to_estimator_spec(raw, ModeKeys.EVAL)
+                    check_metric_names(spec.eval_metric_ops, "eval_metric_ops")
                     pairs = metrics.as_pairs(spec.eval_metric_ops)
                     metrics.updates_wait_for(pairs, (features, labels))
                     pairs["loss"] = v1.metrics.mean(spec.loss)
@@ -395,6 +425,7 @@ class Estimator:
             # v1 metric values under a strategy are already aggregated across replicas (sync-on-read sums).
             values = {name_: pair[0] for name_, pair in first_pairs.items()}
             host_pairs = self._host_eval_metrics(gathered)
+            check_metric_names(host_pairs, "eval_metrics")
             for metric_name, (value, update) in host_pairs.items():
                 values[metric_name] = value
                 update_ops.append(update)
@@ -405,19 +436,20 @@ class Estimator:
             run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + user_hooks + [final]
             done = 0
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy,
+                newest_in=newest_in,
             ) as session:
                 while not session.should_stop():
                     session.run(update_op)
                     done += 1
                     if steps is not None and done >= steps:
                         break
-        results = {key: _as_python(value) for key, value in final.final_ops_values.items()}
+        results = {key: tf.nest.map_structure(_as_python, value) for key, value in final.final_ops_values.items()}
         _logger().info("Evaluation after %d batches at step %s: %s", done, results.get("global_step"), results)
-        self._write_eval_summary(results, name)
+        self._write_eval_summary(results, name, checkpoint_path)
         return results
 
-    def _write_eval_summary(self, results: dict, name: str | None) -> None:
+    def _write_eval_summary(self, results: dict, name: str | None, checkpoint_path: str | None) -> None:
         eval_dir = self.eval_dir(name)
         tf.io.gfile.makedirs(eval_dir)
         step = int(results.get("global_step", 0))
@@ -425,7 +457,9 @@ class Estimator:
             # A unique suffix: FileWriter names files by the second, so two evaluations within one second
             # would otherwise write to the same file and the second would erase the first.
             writer = v1.summary.FileWriter(eval_dir, filename_suffix=f".{os.getpid()}.{time.time_ns()}")
-            writer.add_summary(metrics.scalar_summary({k: v for k, v in results.items() if k != "global_step"}), step)
+            writer.add_summary(metrics.eval_summary({k: v for k, v in results.items() if k != "global_step"}), step)
+            if checkpoint_path:
+                writer.add_summary(metrics.checkpoint_path_summary(checkpoint_path), step)
             writer.close()
 
     def _resolve_checkpoint(self, checkpoint_path: str | None, action: str) -> str | None:
@@ -439,6 +473,14 @@ class Estimator:
                 raise ValueError(
                     f"checkpoint_path={checkpoint_path!r} is not a checkpoint (no {checkpoint_path}.index); pass a "
                     "checkpoint prefix such as model_dir/model.ckpt-100, or None for the newest."
+                )
+            from estimator_lib.storage.checkpoint_scan import checkpoint_problem
+
+            problem = checkpoint_problem(checkpoint_path, read_tensors=False)
+            if problem is not None:
+                raise ValueError(
+                    f"checkpoint_path={checkpoint_path!r} is not a readable checkpoint ({problem}). Pass a checkpoint "
+                    "prefix written by a Saver (model_dir/model.ckpt-N with its .index and .data files), or None."
                 )
             return checkpoint_path
         latest = self.latest_checkpoint()
@@ -461,6 +503,7 @@ class Estimator:
         user_hooks = list(check_hooks(hooks, "hooks"))
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
+        newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "predict")
         config = self._config
         with _graph.fresh_graph(config.tf_random_seed):
@@ -470,7 +513,7 @@ class Estimator:
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             run_hooks = list(input_hooks) + list(spec.prediction_hooks) + user_hooks
             with _graph.restoring_session(
-                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks
+                scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, newest_in=newest_in
             ) as session:
                 while not session.should_stop():
                     batch = _select_keys(post(session.run(predictions)), predict_keys)
@@ -532,6 +575,59 @@ class Estimator:
     ) -> bytes:
         """The TF1 name of export_saved_model; default attributes are always stripped."""
         return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
+
+
+class _NanCheck:
+    """A NaN loss is detected by `detector` (the first hook) and raised by `raiser` (the last one)."""
+
+    def __init__(self, nan_hook: NanLossHook):
+        self._nan_hook = nan_hook
+        self.error: Exception | None = None
+        self.detector = _NanDetector(self)
+        self.raiser = _NanRaiser(self)
+
+    @property
+    def last_loss(self) -> Any:
+        return self._nan_hook.last_loss
+
+
+class _NanDetector(v1.train.SessionRunHook):
+    def __init__(self, check: _NanCheck):
+        self._check = check
+
+    def begin(self):
+        self._check._nan_hook.begin()  # noqa: SLF001
+
+    def before_run(self, run_context):
+        return self._check._nan_hook.before_run(run_context)  # noqa: SLF001
+
+    def after_run(self, run_context, run_values):
+        try:
+            self._check._nan_hook.after_run(run_context, run_values)  # noqa: SLF001
+        except v1.train.NanLossDuringTrainingError as error:
+            self._check.error = error
+
+
+class _NanRaiser(v1.train.SessionRunHook):
+    def __init__(self, check: _NanCheck):
+        self._check = check
+
+    def after_run(self, run_context, run_values):
+        if self._check.error is not None:
+            raise self._check.error
+
+
+class _SaverSkippingNanSteps(v1.train.CheckpointSaverHook):
+    """The Estimator's saver: it never checkpoints a step whose loss was NaN (the original could)."""
+
+    def __init__(self, nan_check: _NanCheck | None, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._nan_check = nan_check
+
+    def after_run(self, run_context, run_values):
+        if self._nan_check is not None and self._nan_check.error is not None:
+            return
+        super().after_run(run_context, run_values)
 
 
 class _FinalCheckpointHook(v1.train.SessionRunHook):

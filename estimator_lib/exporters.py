@@ -300,13 +300,21 @@ class BestExporter(_SavedModelExporter):
             _log.info("BestExporter %s restored the best result %s", self.name, self._best_eval_result)
 
     def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
-        if eval_result is None:
-            raise ValueError(f"BestExporter {self.name!r} needs the evaluation result; received eval_result=None.")
         if self._loaded_model_dir != estimator.model_dir:
-            step = eval_result.get("global_step")
+            step = None if eval_result is None else eval_result.get("global_step")
             self._load_best(estimator.model_dir, None if step is None else int(step))
-        if not self._is_better(self._best_eval_result, eval_result):
+        # As in the original, the first export into an empty export_path always happens (even without an
+        # eval_result), so a run leaves a best model; later ones must beat the best result, also one read
+        # back from earlier evaluations (the original re-exported after a restart even when worse).
+        first_export = not complete_exports(_as_str(export_path))
+        if not first_export and not self._is_better(self._best_eval_result, eval_result):
             return None
         path = self._write(estimator, export_path, checkpoint_path)
-        self._best_eval_result = dict(eval_result)
+        if first_export and self._best_eval_result is not None and eval_result is not None:
+            try:
+                if not self._is_better(self._best_eval_result, eval_result):
+                    return path  # exported, but the best result seen stays the one to beat
+            except (KeyError, ValueError, TypeError):
+                pass
+        self._best_eval_result = None if eval_result is None else dict(eval_result)
         return path

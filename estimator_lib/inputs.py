@@ -34,14 +34,33 @@ def call_input_fn(input_fn: Callable, *, mode: str, params: dict, config: Any, i
 
 def split_features_labels(element: Any) -> tuple[Any, Any]:
     """(features, labels) from a dataset element or an input_fn result; a bare element is features only."""
-    if isinstance(element, tuple):
+    if isinstance(element, (tuple, list)):
         if len(element) == 2:
-            return element
+            return element[0], element[1]
         raise ValueError(
-            f"input_fn must return (features, labels) or features; received a tuple of {len(element)} items. "
-            "Pack extra tensors into the features dict."
+            f"input_fn must return (features, labels) or features; received a {type(element).__name__} of "
+            f"{len(element)} items. Pack extra tensors into the features dict."
         )
     return element, None
+
+
+_TENSOR_TYPES = (tf.Tensor, tf.SparseTensor, tf.RaggedTensor, tf.Variable)
+
+
+def as_tensors(value: Any, role: str) -> Any:
+    """NumPy arrays, Python numbers and lists become constant Tensors (dict values one by one), as the
+    original Estimator's model_fn saw them through TensorFlow's implicit conversion."""
+    if value is None or isinstance(value, _TENSOR_TYPES):
+        return value
+    if isinstance(value, dict):
+        return {key: as_tensors(item, f"{role}[{key!r}]") for key, item in value.items()}
+    try:
+        return tf.convert_to_tensor(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"input_fn {role} must be Tensors, NumPy arrays or Python values TensorFlow can convert; received "
+            f"{value!r} of type {type(value).__name__} ({error})."
+        ) from None
 
 
 def check_features(features: Any) -> None:
@@ -63,6 +82,7 @@ def features_and_labels(result: Any) -> tuple[Any, Any, list]:
         features, labels = split_features_labels(iterator.get_next())
     else:
         features, labels = split_features_labels(result)
+        features, labels = as_tensors(features, "features"), as_tensors(labels, "labels")
     check_features(features)
     return features, labels, hooks
 

@@ -29,16 +29,17 @@ def _result(metric: Any) -> tf.Tensor:
     return metric.result()
 
 
-def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
-    """(result, update_op) for a Keras metric whose update_state() was called inside model_fn.
-
-    Keras 3 returns nothing from update_state() in graph mode, so the update op is found in the graph:
-    the assignments to the metric's variables other than their initializers. Its variables also move to
-    the local collection, so checkpoints neither hold nor need them and each evaluation starts at zero.
-    """
+def _keras_metric_parts(metric: Any) -> tuple[list, list, list]:
+    """The metric's variables, their per-replica copies, and the update ops update_state() built."""
     graph = v1.get_default_graph()
     containers = [_tf_variable(v) for v in metric.variables]
     variables = [component for container in containers for component in _components(container)]
+    for variable in variables:
+        if variable.graph is not graph:
+            raise ValueError(
+                f"Keras metric {metric.name!r} holds variable {variable.name!r} from another graph. Create the "
+                "metric inside model_fn (or metric_fn), not at module level or in an earlier call."
+            )
     handles = {id(v.handle) for v in variables}
     initializers = {v.initializer.name for v in variables}
     updates = []
@@ -50,6 +51,24 @@ def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
             f"Keras metric {metric.name!r} was never updated in model_fn: call metric.update_state(labels, "
             "predictions) before returning it in eval_metric_ops."
         )
+    return containers, variables, updates
+
+
+def check_keras_metric(metric: Any) -> None:
+    """Raises ValueError when a Keras metric has no updates or lives in another graph (as the original did
+    when the EstimatorSpec was built)."""
+    _keras_metric_parts(metric)
+
+
+def keras_metric_as_pair(metric: Any) -> tuple[tf.Tensor, tf.Operation]:
+    """(result, update_op) for a Keras metric whose update_state() was called inside model_fn.
+
+    Keras 3 returns nothing from update_state() in graph mode, so the update op is found in the graph:
+    the assignments to the metric's variables other than their initializers. Its variables also move to
+    the local collection, so checkpoints neither hold nor need them and each evaluation starts at zero.
+    """
+    graph = v1.get_default_graph()
+    containers, variables, updates = _keras_metric_parts(metric)
     global_vars = graph.get_collection_ref(v1.GraphKeys.GLOBAL_VARIABLES)
     moved = {id(v) for v in containers + variables}
     global_vars[:] = [v for v in global_vars if id(v) not in moved]
@@ -67,13 +86,41 @@ def as_pairs(eval_metric_ops: dict) -> dict[str, tuple[tf.Tensor, Any]]:
     return pairs
 
 
-def scalar_summary(values: dict[str, Any]) -> v1.Summary:
-    """A Summary proto with every scalar metric (non-scalars are skipped, as in the original)."""
+def eval_summary(values: dict[str, Any]) -> v1.Summary:
+    """The Summary the original wrote for evaluate()'s results: numbers as scalars, NumPy arrays as tensor
+    summaries, serialized Summary protos (tf.summary ops as metrics) merged in as '<name>/<i>'."""
     summary = v1.Summary()
     for name, value in values.items():
-        array = np.asarray(value)
-        if array.size == 1 and np.issubdtype(array.dtype, np.number):
-            summary.value.add(tag=name, simple_value=float(array.reshape(())))
+        if value is None:
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            summary.value.add(tag=name, simple_value=float(value))
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            summary.value.add(tag=name, simple_value=float(value))
+        elif isinstance(value, bytes):
+            try:
+                parsed = v1.Summary.FromString(value)
+            except Exception:  # noqa: BLE001 - protobuf raises its own DecodeError
+                tf.get_logger().warning("Skipping summary for %s: its bytes are not a serialized Summary.", name)
+                continue
+            for index, item in enumerate(parsed.value):
+                item.tag = f"{name}/{index}"
+            summary.value.extend(parsed.value)
+        elif isinstance(value, np.ndarray):
+            item = summary.value.add(tag=name, node_name=name)
+            item.tensor.CopyFrom(tf.make_tensor_proto(value))
+        else:
+            tf.get_logger().warning(
+                "Skipping summary for %s: a metric must be a number, a NumPy array or a serialized Summary; "
+                "received %s.", name, type(value).__name__,
+            )
+    return summary
+
+
+def checkpoint_path_summary(checkpoint_path: str) -> v1.Summary:
+    """The 'checkpoint_path' string summary the original wrote next to evaluation results."""
+    summary = v1.Summary()
+    summary.value.add(tag="checkpoint_path", tensor=tf.make_tensor_proto(checkpoint_path, dtype=tf.string))
     return summary
 
 

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 import tensorflow as tf
 
 from estimator_lib.export.export_output import ExportOutput, PredictOutput
+from estimator_lib.metrics import check_keras_metric
 from estimator_lib.mode_keys import ModeKeys, check_mode
 
 v1 = tf.compat.v1
@@ -37,20 +38,21 @@ def check_same_graph(value: Any, field: str) -> None:
 
 
 def check_loss(loss: Any) -> Any:
-    """A scalar loss tensor; shape [1] is reshaped to a scalar as the original Estimator did."""
+    """A scalar loss tensor. As in the original Estimator, any shape that holds one element ([1], [1, 1])
+    or may hold one ((None, 1)) is reshaped to a scalar; a wrong size then fails when the step runs."""
     if loss is None:
         return None
     if not isinstance(loss, (tf.Tensor, tf.Variable)):
         raise TypeError(f"loss must be a scalar Tensor; received loss={loss!r} of type {type(loss).__name__}.")
     check_same_graph(loss, "loss")
     shape = loss.shape
-    if shape.rank == 1 and shape[0] == 1:
-        return tf.reshape(loss, [])
-    if shape.rank is not None and shape.rank != 0:
+    if shape.num_elements() not in (None, 1):
         raise ValueError(
-            f"loss must be a scalar (shape [] or [1]); received shape {shape}. Reduce it first, "
+            f"loss must be a scalar (or hold a single element); received shape {shape}. Reduce it first, "
             "for example with tf.reduce_mean(per_example_loss)."
         )
+    if not shape.is_compatible_with(tf.TensorShape([])):
+        return tf.reshape(loss, [])
     return loss
 
 
@@ -66,13 +68,23 @@ def check_train_op(train_op: Any) -> Any:
     return train_op
 
 
+def _refuse_sparse(value: Any, where: str) -> None:
+    if isinstance(value, (tf.SparseTensor, v1.SparseTensorValue)):
+        raise TypeError(
+            f"{where} is a SparseTensor; predictions must be dense Tensors (as in the original Estimator). "
+            "Convert it with tf.sparse.to_dense(...)."
+        )
+
+
 def check_predictions(predictions: Any) -> Any:
     if predictions is None:
         return None
+    _refuse_sparse(predictions, "predictions")
     if isinstance(predictions, Mapping):
         for key, value in predictions.items():
             if not isinstance(key, str):
                 raise TypeError(f"predictions keys must be strings; received key {key!r}.")
+            _refuse_sparse(value, f"predictions[{key!r}]")
             if not isinstance(value, (tf.Tensor, tf.SparseTensor, tf.Variable)):
                 raise TypeError(
                     f"predictions[{key!r}] must be a Tensor; received {value!r} of type {type(value).__name__}."
@@ -100,6 +112,7 @@ def _is_keras_metric(value: Any) -> bool:
 
 
 def check_metric_names(names: Iterable[str], field: str) -> None:
+    """Refuses the names evaluate() reports itself; checked by evaluate() only, as in the original."""
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"{field} keys must be strings; received key {name!r}.")
@@ -119,10 +132,13 @@ def check_eval_metric_ops(eval_metric_ops: Any) -> dict | None:
             "eval_metric_ops must be a dict of name -> (metric_tensor, update_op) or Keras Metric; "
             f"received {type(eval_metric_ops).__name__}: {eval_metric_ops!r}."
         )
-    check_metric_names(eval_metric_ops, "eval_metric_ops")
+    for name in eval_metric_ops:
+        if not isinstance(name, str):
+            raise TypeError(f"eval_metric_ops keys must be strings; received key {name!r}.")
     checked = {}
     for name, value in eval_metric_ops.items():
         if _is_keras_metric(value):
+            check_keras_metric(value)
             checked[name] = value
             continue
         if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -130,7 +146,8 @@ def check_eval_metric_ops(eval_metric_ops: Any) -> dict | None:
                 f"eval_metric_ops[{name!r}] must be a (metric_tensor, update_op) pair, as returned by "
                 f"tf.compat.v1.metrics.*, or a Keras Metric; received {value!r}."
             )
-        for part in value:
+        # The value may be a nested structure of tensors (the original returned it as is from evaluate()).
+        for part in tf.nest.flatten(tuple(value)):
             if not isinstance(part, (tf.Tensor, tf.Operation, tf.Variable)):
                 raise TypeError(
                     f"eval_metric_ops[{name!r}] must hold Tensors or Operations; received {part!r} "

@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--image", default=None, help="image of the component steps (default: components.images.DEFAULT_IMAGE)")
     compile_.add_argument("--tpu-image", default=None, help="image of the TPU training job")
     compile_.add_argument("--tpu-machine-type", default="ct5lp-hightpu-4t")
-    compile_.add_argument("--tpu-topology", default="2x2")
-    compile_.add_argument("--tpu-replicas", type=int, default=1)
+    compile_.add_argument("--tpu-topology", default="2x2", help="chips per dimension; required for TPU v5e")
+    compile_.add_argument("--tpu-accelerator-type", default="", help="TPU_V2 or TPU_V3 with --tpu-machine-type cloud-tpu")
+    compile_.add_argument("--tpu-replicas", type=int, default=1, help="must be 1: one TPU VM host per job")
     compile_.add_argument("--iterations-per-loop", type=int, default=100)
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
@@ -117,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--end-time", default=None, help="RFC 3339 time after which no run starts")
     schedule.add_argument("--allow-queueing", action="store_true")
 
+    from pipelines.tpu_smoke import command as tpu_smoke_command
+
+    tpu_smoke = commands.add_parser("tpu-smoke", help="check a Vertex TPU VM stage by stage before a long job",
+                                    epilog=tpu_smoke_command.EXAMPLE, formatter_class=formatter)
+    tpu_smoke_command.add_arguments(tpu_smoke)
+
     commands.add_parser("upgrade", help="rewrite tf.estimator code to estimator_lib (see `upgrade --help`)",
                         epilog=_UPGRADE_EXAMPLE, formatter_class=formatter, add_help=False)
     return parser
@@ -130,6 +137,7 @@ def _run_local(args: argparse.Namespace) -> int:
     resume = args.init_model_uri is not None
     pipeline = build_training_pipeline("local", resume=resume, train_retries=args.train_retries)
     values = parse_parameters(args.param, pipeline_parameter_types(pipeline))
+    _check_uris(args, values)
     if resume:
         import os
 
@@ -144,7 +152,9 @@ def _run_local(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         import re
 
-        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # kfp colours task names for terminals
+        from components._uris import redact_secrets
+
+        message = redact_secrets(re.sub(r"\x1b\[[0-9;]*m", "", str(error)))  # kfp colours task names
         print(f"error: the local pipeline run failed: {message}\nThe failing task's log above says why.", file=sys.stderr)
         return 1
     print("\n" + "=" * 80 + "\n" + format_summary(summary), flush=True)
@@ -168,6 +178,7 @@ def _compile(args: argparse.Namespace) -> int:
         gpu=GpuPlacement(accelerator_type=args.accelerator_type, accelerator_count=args.accelerator_count),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
+                         accelerator_type=args.tpu_accelerator_type,
                          iterations_per_loop=args.iterations_per_loop),
         cache_training=args.cache_training,
         train_retries=args.train_retries,
@@ -193,17 +204,29 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
     from pipelines.parameters import parse_parameters, template_parameter_types
 
     vertex.check_region(args.region)
+    _check_uris(args, {})
     vertex.check_pipeline_root(args.pipeline_root)
     import os
 
     if not os.path.isfile(args.template):
         raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
     values = parse_parameters(args.param, template_parameter_types(args.template))
+    _check_uris(args, values)
     return vertex.build_pipeline_job(
         template_path=args.template, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
         parameter_values=values, display_name=args.display_name, enable_caching=args.enable_caching,
         labels=_labels(args.label), credentials=credentials,
     )
+
+
+def _check_uris(args: argparse.Namespace, values: dict) -> None:
+    """Every URI the command takes, through the components' one validator (no secrets, traversal, typos)."""
+    from components._uris import check_uri, check_uris
+
+    for flag in ("pipeline_root", "init_model_uri"):
+        if getattr(args, flag, None) is not None:
+            check_uri(getattr(args, flag), "--" + flag.replace("_", "-"))
+    check_uris(values)
 
 
 def _print_request(request) -> None:
@@ -242,6 +265,12 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tpu_smoke(args: argparse.Namespace) -> int:
+    from pipelines.tpu_smoke import command
+
+    return command.run(args)
+
+
 def _dry_run_credentials():
     """A dry run builds requests offline, so it must not look for Google credentials."""
     from google.auth.credentials import AnonymousCredentials
@@ -265,13 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "upgrade":
         return _upgrade(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule}
+    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule,
+                "tpu-smoke": _tpu_smoke}
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        from components._uris import redact_secrets
+
+        print(f"error: {redact_secrets(error)}", file=sys.stderr)
         return 2
     except DefaultCredentialsError:
         print(

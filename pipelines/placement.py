@@ -33,8 +33,8 @@ class GpuPlacement:
 class TpuPlacement:
     """A Vertex CustomJob worker pool of TPU VMs: machine type, topology, replicas and the TPU image.
 
-    Examples: `ct5lp-hightpu-4t` + `2x2` (TPU v5e, 4 chips), `ct6e-standard-4t` + `2x2` (TPU v6e, 4 chips),
-    `ct5lp-hightpu-8t` + `2x4`.
+    Examples: `ct5lp-hightpu-4t` + `2x2` (TPU v5e, 4 chips), `ct5lp-hightpu-8t` + `2x4`, `cloud-tpu` +
+    accelerator_type `TPU_V3` (a v3-8). The supported machines are pipelines.tpu_machines.TPU_MACHINES.
     """
 
     machine_type: str = "ct5lp-hightpu-4t"
@@ -42,9 +42,11 @@ class TpuPlacement:
     replica_count: int = 1
     tpu_image: str = images.TPU_IMAGE
     iterations_per_loop: int = 100
+    accelerator_type: str = ""
 
     def __post_init__(self) -> None:
-        check_placement(machine_type=self.machine_type, tpu_topology=self.tpu_topology, replica_count=self.replica_count)
+        check_placement(machine_type=self.machine_type, tpu_topology=self.tpu_topology, replica_count=self.replica_count,
+                        accelerator_type=self.accelerator_type)
         images.check_image(self.tpu_image, name="tpu_image")
 
 

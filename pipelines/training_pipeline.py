@@ -70,8 +70,9 @@ def build_training_pipeline(
                 model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
                 train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
                 tf_random_seed=p["tf_random_seed"], tpu_image=tpu.tpu_image, machine_type=tpu.machine_type,
-                tpu_topology=tpu.tpu_topology, replica_count=tpu.replica_count,
+                tpu_topology=tpu.tpu_topology, replica_count=tpu.replica_count, accelerator_type=tpu.accelerator_type,
                 iterations_per_loop=tpu.iterations_per_loop,
+                save_checkpoints_secs=p["save_checkpoints_secs"],
                 **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
             ).set_display_name("plan-tpu-training")
             # Each run must get a new checkpoint directory, so the planner never reuses a cached one.
@@ -87,6 +88,7 @@ def build_training_pipeline(
             model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
             train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
             tf_random_seed=p["tf_random_seed"], log_step_count_steps=p["log_step_count_steps"],
+            save_checkpoints_secs=p["save_checkpoints_secs"],
             **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
         ).set_display_name("train")
         task.set_caching_options(cache_training)
@@ -148,6 +150,7 @@ def build_training_pipeline(
             output_format: str = "jsonl",
             tf_random_seed: int = 42,
             log_step_count_steps: int = 50,
+            save_checkpoints_secs: int = 120,
         ):
             p = dict(locals())
             initial = dsl.importer(artifact_uri=init_model_uri, artifact_class=Model, reimport=False)
@@ -178,6 +181,7 @@ def build_training_pipeline(
         output_format: str = "jsonl",
         tf_random_seed: int = 42,
         log_step_count_steps: int = 50,
+        save_checkpoints_secs: int = 120,
     ):
         p = dict(locals())
         model, after = add_training(p)

@@ -68,7 +68,7 @@ def run_evaluate(
     params = step_params(parse_params(params_json), batch_size=eval_batch_size, data_path=eval_data, options=options)
     names = _parse_class_names(class_names)
     configure_logging()
-    local_dir = _io.local_path(model_dir)
+    local_dir = _io.local_path(model_dir, "model_dir")
     checkpoint = require_checkpoint(local_dir, "model_dir")
     estimator = build_estimator(functions, local_dir, params, options)
     raw = estimator.evaluate(

@@ -1,14 +1,15 @@
 """Export: writes a SavedModel from the train step's checkpoint, with metadata describing its signatures.
 
-The SavedModel is written by Estimator.export_saved_model into a local temporary directory, then copied
-to the output; the output artifact only becomes visible to later steps when the step succeeds.
+The SavedModel is written by Estimator.export_saved_model into a local staging directory, then published
+into the output with marker files (estimator_lib.storage.publish): `saved_model.pb` is copied after every
+variable file and `_COMMITTED` last, so a kill never leaves a loadable-looking partial SavedModel, and a
+retry clears a partial output (or reuses a committed one).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from typing import Any
 
 from components import _io
@@ -34,24 +35,11 @@ def run_export(
     functions = resolve_model(model_ref, serving_input_fn_ref=serving_input_fn_ref, require_serving=True)
     params = step_params(parse_params(params_json), batch_size=0, data_path="", options=options)
     configure_logging()
-    local_model_dir = _io.local_path(model_dir)
+    local_model_dir = _io.local_path(model_dir, "model_dir")
     checkpoint = require_checkpoint(local_model_dir, "model_dir")
-    destination = _io.local_path(output_dir)
-    if tf.io.gfile.exists(os.path.join(destination, "saved_model.pb")):
-        raise ValueError(
-            f"output_dir={output_dir!r} already holds a SavedModel; export into a new directory "
-            f"(KFP gives every run a new one)."
-        )
+    destination = _io.local_path(output_dir, "output_dir")
     estimator = build_estimator(functions, local_model_dir, params, options)
-    staging = tempfile.mkdtemp(prefix="export-")
-    try:
-        exported = estimator.export_saved_model(
-            staging, functions.serving_input_receiver_fn, checkpoint_path=checkpoint
-        )
-        exported = exported.decode() if isinstance(exported, bytes) else str(exported)
-        _io.copy_tree(exported, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    _publish_export(estimator, functions, checkpoint, destination)
     print(f"[export] SavedModel at {destination}", flush=True)
     return {
         "framework": "tensorflow",
@@ -62,6 +50,44 @@ def run_export(
         "global_step": checkpoint_global_step(checkpoint),
         "signatures": describe_signatures(destination),
     }
+
+
+def _publish_export(estimator: Any, functions: Any, checkpoint: str, destination: str) -> None:
+    from estimator_lib.storage import leftovers, publish
+
+    leftovers.remove_orphaned_temp_dirs(_STAGING_PREFIX)
+    if _already_committed(destination):
+        print(f"[export] {destination} was committed by an earlier attempt; keeping it", flush=True)
+        return
+    staging = leftovers.make_owned_temp_dir(_STAGING_PREFIX)
+    try:
+        exported = estimator.export_saved_model(staging, functions.serving_input_receiver_fn, checkpoint_path=checkpoint)
+        exported = exported.decode() if isinstance(exported, bytes) else str(exported)
+        metadata = {"kind": "saved_model", "checkpoint": os.path.basename(checkpoint)}
+        if destination.startswith("gs://"):  # no FUSE mount here: upload with a commit marker
+            from estimator_lib.storage import upload_directory
+
+            upload_directory(exported, destination, metadata=metadata)
+        else:
+            publish.publish_directory(exported, destination, last_files=("saved_model.pb", "saved_model.pbtxt"),
+                                      metadata=metadata)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+_STAGING_PREFIX = "estimator_lib_component_export_"
+
+
+def _already_committed(destination: str) -> bool:
+    from estimator_lib.storage import NotCommittedError, publish, read_manifest
+
+    if not destination.startswith("gs://"):
+        return publish.reuse_committed(destination) is not None
+    try:
+        read_manifest(destination)
+    except NotCommittedError:
+        return False
+    return True
 
 
 def describe_signatures(saved_model_dir: str) -> dict[str, Any]:

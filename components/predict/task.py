@@ -56,19 +56,27 @@ def run_predict(
     functions = resolve_model(model_ref, input_fn_ref=input_fn_ref)
     params = step_params(parse_params(params_json), batch_size=predict_batch_size, data_path=predict_data, options=options)
     configure_logging()
-    local_model_dir = _io.local_path(model_dir)
+    local_model_dir = _io.local_path(model_dir, "model_dir")
     checkpoint = require_checkpoint(local_model_dir, "model_dir")
     estimator = build_estimator(functions, local_model_dir, params, options)
     predictions = estimator.predict(
         make_input_fn(functions, ModeKeys.PREDICT, features_only=True), predict_keys=keys, checkpoint_path=checkpoint
     )
-    destination = _io.local_path(output_dir)
+    destination = _io.local_path(output_dir, "output_dir")
     tf.io.gfile.makedirs(destination)
     path = os.path.join(destination, OUTPUT_FORMATS[output_format])
+    _remove_temp_files_of(destination, OUTPUT_FORMATS[output_format])  # from a killed earlier attempt
     writer = write_jsonl if output_format == "jsonl" else write_tfrecord
     rows, columns = writer(path, _limited(predictions, max_predictions))
     print(f"[predict] wrote {rows} predictions to {path}", flush=True)
     return {"rows": rows, "columns": columns, "format": output_format, "file": os.path.basename(path)}
+
+
+def _remove_temp_files_of(directory: str, file_name: str) -> None:
+    if "://" not in directory:
+        from estimator_lib.storage.leftovers import remove_temp_files_of
+
+        remove_temp_files_of(directory, file_name)
 
 
 def _limited(predictions: Iterable[Any], limit: int) -> Iterable[dict[str, Any]]:

@@ -21,6 +21,7 @@ def tpu_train_job(
     machine_type: str,
     tpu_topology: str = "",
     replica_count: int = 1,
+    accelerator_type: str = "",
     params_json: str = "{}",
     input_fn_ref: str = "",
     train_steps: int = 100,
@@ -29,6 +30,7 @@ def tpu_train_job(
     use_tpu: bool = True,
     iterations_per_loop: int = 0,
     tf_random_seed: int = -1,
+    save_checkpoints_secs: int = 120,
     init_model: Input[Model] = None,
     init_mode: str = "resume",
 ) -> NamedTuple("TpuTrainJobOutputs", [("worker_pool_specs", list)]):
@@ -61,6 +63,7 @@ def tpu_train_job(
         use_tpu=use_tpu,
         iterations_per_loop=iterations_per_loop,
         tf_random_seed=tf_random_seed,
+        save_checkpoints_secs=save_checkpoints_secs,
         init_model_dir=init_model.uri if init_model is not None else "",
         init_mode=init_mode,
     )
@@ -70,6 +73,7 @@ def tpu_train_job(
         machine_type=machine_type,
         tpu_topology=tpu_topology,
         replica_count=replica_count,
+        accelerator_type=accelerator_type,
         config_uri=job_config.uri,
         output_model_uri=model.uri,
     )

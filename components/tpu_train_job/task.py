@@ -7,30 +7,20 @@ pool specs whose container runs `python -m components.train.task --config <json>
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from components import images
+from pipelines.tpu_machines import check_replica_count, runtime_env, worker_pool_spec
+from pipelines.tpu_machines import resolve as resolve_tpu_machine
 
-_TOPOLOGY = re.compile(r"^\d+x\d+(x\d+)?$")
-_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")
 TRAIN_COMMAND = ["python", "-m", "components.train.task"]
 
 
-def check_placement(*, machine_type: str, tpu_topology: str, replica_count: int) -> None:
-    """Validates a TPU placement with messages naming Vertex's expected forms."""
-    if not isinstance(machine_type, str) or not _MACHINE_TYPE.match(machine_type):
-        raise ValueError(
-            f"machine_type must be a Vertex machine type such as 'ct5lp-hightpu-4t' (TPU v5e) or "
-            f"'ct6e-standard-4t' (TPU v6e); received machine_type={machine_type!r}."
-        )
-    if tpu_topology and not (isinstance(tpu_topology, str) and _TOPOLOGY.match(tpu_topology)):
-        raise ValueError(
-            f"tpu_topology must look like '2x2' or '2x2x1' (chips per dimension), or be empty for the machine "
-            f"type's default; received tpu_topology={tpu_topology!r}."
-        )
-    if isinstance(replica_count, bool) or not isinstance(replica_count, int) or replica_count < 1:
-        raise ValueError(f"replica_count must be an integer >= 1; received replica_count={replica_count!r}.")
+def check_placement(*, machine_type: str, tpu_topology: str, replica_count: int, accelerator_type: str = ""):
+    """The TpuMachine for this placement (pipelines.tpu_machines' table), or a ValueError saying the fix."""
+    machine = resolve_tpu_machine(machine_type, tpu_topology or None, accelerator_type or None)
+    check_replica_count(replica_count)
+    return machine
 
 
 def build_worker_pool_specs(
@@ -41,24 +31,20 @@ def build_worker_pool_specs(
     config_uri: str,
     output_model_uri: str,
     replica_count: int = 1,
+    accelerator_type: str = "",
 ) -> list[dict[str, Any]]:
-    """One worker pool: `replica_count` TPU VMs of `machine_type` running the train task in `image`."""
+    """One worker pool: one TPU VM of `machine_type` (see pipelines.tpu_machines) running the train task."""
     images.check_image(image)
-    check_placement(machine_type=machine_type, tpu_topology=tpu_topology, replica_count=replica_count)
+    machine = check_placement(machine_type=machine_type, tpu_topology=tpu_topology, replica_count=replica_count,
+                              accelerator_type=accelerator_type)
     for name, value in (("config_uri", config_uri), ("output_model_uri", output_model_uri)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"{name} must be the URI of the job's {name.split('_')[0]}; received {name}={value!r}.")
-    machine_spec: dict[str, Any] = {"machine_type": machine_type}
-    if tpu_topology:
-        machine_spec["tpu_topology"] = tpu_topology
-    return [
-        {
-            "machine_spec": machine_spec,
-            "replica_count": replica_count,
-            "container_spec": {
-                "image_uri": image,
-                "command": list(TRAIN_COMMAND),
-                "args": ["--config", config_uri, "--output-model-dir", output_model_uri],
-            },
-        }
-    ]
+    container_spec = {
+        "image_uri": image,
+        "command": list(TRAIN_COMMAND),
+        "args": ["--config", config_uri, "--output-model-dir", output_model_uri],
+        # PJRT on for TPU v5e, off for v2/v3, before TensorFlow loads (the image's defaults are v5e's).
+        "env": [{"name": name, "value": value} for name, value in runtime_env(machine).items()],
+    }
+    return [worker_pool_spec(machine, container_spec, replica_count)]

@@ -19,6 +19,7 @@ def train(
     init_mode: str = "resume",
     use_tpu: bool = False,
     save_checkpoints_steps: int = 0,
+    save_checkpoints_secs: int = 120,
     log_step_count_steps: int = 50,
     tf_random_seed: int = -1,
 ):
@@ -41,6 +42,7 @@ def train(
             init_mode=init_mode,
             use_tpu=use_tpu,
             save_checkpoints_steps=save_checkpoints_steps,
+            save_checkpoints_secs=save_checkpoints_secs,
             log_step_count_steps=log_step_count_steps,
             tf_random_seed=tf_random_seed,
         )

@@ -27,6 +27,13 @@ from components._estimator import (
 from components._model_ref import parse_params, resolve_model
 
 INIT_MODES = ("resume", "warm_start")
+# Periodic checkpoints bound what a hard kill (SIGKILL after the grace period, a lost VM) can lose; a
+# SIGTERM saves anyway (estimator_lib.preemption). 120 s keeps that loss to minutes on preemptible capacity.
+DEFAULT_SAVE_CHECKPOINTS_SECS = 120
+# The writer lease of the output (estimator_lib.storage.lease): renewed every 20 s; a retry after a hard kill
+# on another machine waits up to 90 s for the dead attempt's lease to expire; a live second trainer is refused.
+LEASE_TTL_SECS = 60
+LEASE_WAIT_SECS = 90
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +51,7 @@ class TrainRequest:
     init_mode: str = "resume"
     use_tpu: bool = False
     save_checkpoints_steps: int = 0
+    save_checkpoints_secs: int = DEFAULT_SAVE_CHECKPOINTS_SECS
     log_step_count_steps: int = 50
     tf_random_seed: int = -1
     iterations_per_loop: int = 0
@@ -68,6 +76,7 @@ class TrainRequest:
             use_tpu=self.use_tpu,
             train_batch_size=self.train_batch_size,
             save_checkpoints_steps=self.save_checkpoints_steps,
+            save_checkpoints_secs=self.save_checkpoints_secs,
             log_step_count_steps=self.log_step_count_steps,
             tf_random_seed=self.tf_random_seed,
             iterations_per_loop=self.iterations_per_loop,
@@ -90,11 +99,11 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
         options=options,
     )
     configure_logging()
-    model_dir = _io.local_path(request.output_model_dir)
+    model_dir = _io.local_path(request.output_model_dir, "output_model_dir")
     start_step = 0
     warm_start_from = None
     if request.init_model_dir:
-        init_dir = _io.local_path(request.init_model_dir)
+        init_dir = _io.local_path(request.init_model_dir, "init_model_dir")
         init_checkpoint = require_checkpoint(init_dir, "init_model_dir")
         if request.init_mode == "warm_start":
             warm_start_from = init_dir
@@ -105,13 +114,17 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
             elif os.path.abspath(init_dir) != os.path.abspath(model_dir):
                 _io.copy_tree(init_dir, model_dir)
     tf.io.gfile.makedirs(model_dir)
+    if "://" not in model_dir:  # this step is the one writer of its output: clear a killed save's staging
+        from estimator_lib.storage.leftovers import remove_checkpoint_temps
+
+        remove_checkpoint_temps(model_dir)
     estimator = build_estimator(functions, model_dir, params, options, warm_start_from=warm_start_from)
     target_step = start_step + request.train_steps
     print(f"[train] model_ref={request.model_ref} model_dir={model_dir} from step {start_step} to {target_step}",
           flush=True)
     from estimator_lib.mode_keys import ModeKeys
 
-    estimator.train(make_input_fn(functions, ModeKeys.TRAIN), max_steps=target_step)
+    _train_or_fail_loudly(estimator, make_input_fn(functions, ModeKeys.TRAIN), target_step, model_dir)
     checkpoint = require_checkpoint(model_dir, "output_model_dir")
     return {
         "framework": "tensorflow",
@@ -123,6 +136,25 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
         "init_model_dir": request.init_model_dir,
         "init_mode": request.init_mode if request.init_model_dir else "",
     }
+
+
+def _train_or_fail_loudly(estimator: Any, input_fn: Any, target_step: int, model_dir: str) -> None:
+    """Trains holding model_dir's writer lease; user code calling sys.exit() becomes an error (a clean exit 0
+    would pass an incomplete `model` on)."""
+    from estimator_lib.preemption import TrainingPreempted
+    from estimator_lib.storage.lease import ModelDirLease
+
+    try:
+        with ModelDirLease(model_dir, ttl_secs=LEASE_TTL_SECS, wait_secs=LEASE_WAIT_SECS):  # one writer
+            estimator.train(input_fn, max_steps=target_step)
+    except TrainingPreempted:
+        raise  # exit 143: the orchestrator retries and the next attempt resumes
+    except SystemExit as error:
+        raise RuntimeError(
+            f"User code called sys.exit({error.code!r}) during training, before step {target_step} was reached "
+            f"in {model_dir}; the step fails instead of passing on an incomplete model. Remove the sys.exit call "
+            "from model_fn/input_fn."
+        ) from None
 
 
 def _has_checkpoint(model_dir: str) -> bool:
@@ -151,6 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--use-tpu", action=argparse.BooleanOptionalAction, default=None,
                         help="TPUEstimator on a TPU (--no-use-tpu runs a TPU job's config on CPU/GPU)")
     parser.add_argument("--save-checkpoints-steps", type=int)
+    parser.add_argument("--save-checkpoints-secs", type=int,
+                        help="seconds between checkpoints when --save-checkpoints-steps is 0 (default 120)")
     parser.add_argument("--log-step-count-steps", type=int)
     parser.add_argument("--tf-random-seed", type=int)
     parser.add_argument("--iterations-per-loop", type=int)
@@ -163,7 +197,7 @@ def request_from_args(argv: Sequence[str] | None) -> TrainRequest:
     args = _parser().parse_args(argv)
     fields: dict[str, Any] = {}
     if args.config:
-        loaded = _io.read_json(_io.local_path(args.config))
+        loaded = _io.read_json(_io.local_path(args.config, "--config"))
         if not isinstance(loaded, dict):
             raise ValueError(f"--config {args.config!r} must hold a JSON object of TrainRequest fields.")
         known = {field.name for field in dataclasses.fields(TrainRequest)}

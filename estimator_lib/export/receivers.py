@@ -13,17 +13,35 @@ SINGLE_FEATURE_NAME = "feature"
 SINGLE_RECEIVER_NAME = "input"
 
 
-def _as_tensor_dict(value: Any, default_name: str, field: str) -> dict[str, Any]:
-    if isinstance(value, (tf.Tensor, tf.SparseTensor, tf.RaggedTensor)):
-        return {default_name: value}
+_TENSOR_TYPES = (tf.Tensor, tf.SparseTensor, tf.RaggedTensor)
+
+
+def _as_tensor(value: Any, field: str, key: Any) -> Any:
+    """A Tensor, SparseTensor or RaggedTensor as is; a tensor wrapper (an object with a `.tensor` attribute
+    and a registered conversion, such as a labeled tensor) converted, as the original accepted it."""
+    if isinstance(value, _TENSOR_TYPES):
+        return value
+    if hasattr(value, "tensor"):
+        try:
+            return tf.convert_to_tensor(value)
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{field}[{key!r}] must be a Tensor, SparseTensor or RaggedTensor; received {value!r}.")
+
+
+def _as_tensor_dict(value: Any, default_name: str, field: str, *, allow_int_keys: bool = False) -> dict[Any, Any]:
+    if not isinstance(value, Mapping):
+        if isinstance(value, _TENSOR_TYPES) or hasattr(value, "tensor"):
+            return {default_name: _as_tensor(value, field, default_name)}
     if not isinstance(value, Mapping) or not value:
         raise ValueError(f"{field} must be a Tensor or a non-empty dict of string to Tensor; received {value!r}.")
+    checked = {}
     for key, tensor in value.items():
-        if not isinstance(key, str):
-            raise ValueError(f"{field} keys must be strings; received key {key!r}.")
-        if not isinstance(tensor, (tf.Tensor, tf.SparseTensor, tf.RaggedTensor)):
-            raise ValueError(f"{field}[{key!r}] must be a Tensor; received {tensor!r}.")
-    return dict(value)
+        if isinstance(key, bool) or not isinstance(key, (str, int) if allow_int_keys else str):
+            rule = "strings or ints" if allow_int_keys else "strings"
+            raise ValueError(f"{field} keys must be {rule}; received key {key!r}.")
+        checked[key] = _as_tensor(tensor, field, key)
+    return checked
 
 
 def _check_alternatives(alternatives: Any) -> dict[str, dict[str, Any]] | None:
@@ -47,7 +65,7 @@ class ServingInputReceiver(
             raise ValueError("ServingInputReceiver needs features; received None.")
         return super().__new__(
             cls,
-            features=_as_tensor_dict(features, SINGLE_FEATURE_NAME, "features"),
+            features=_as_tensor_dict(features, SINGLE_FEATURE_NAME, "features", allow_int_keys=True),
             receiver_tensors=_as_tensor_dict(receiver_tensors, SINGLE_RECEIVER_NAME, "receiver_tensors"),
             receiver_tensors_alternatives=_check_alternatives(receiver_tensors_alternatives),
         )
@@ -98,7 +116,8 @@ def build_raw_serving_input_receiver_fn(
     def serving_input_receiver_fn() -> ServingInputReceiver:
         placeholders = {}
         for name, template in templates.items():
-            shape = [default_batch_size] + template.shape.as_list()[1:] if template.shape.rank else [default_batch_size]
+            # The batch dimension is replaced; a template of unknown rank gives a placeholder of unknown shape.
+            shape = tf.TensorShape([default_batch_size]).concatenate(template.shape[1:])
             placeholders[name] = v1.placeholder(template.dtype, shape=shape, name=name)
         return ServingInputReceiver(placeholders, dict(placeholders))
 

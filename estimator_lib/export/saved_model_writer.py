@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 v1 = tf.compat.v1
 DEFAULT_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 TEMP_PREFIX = "temp-"
+_BUCKET_STAGING_PREFIX = "estimator_lib_export_"
 
 
 def _check_receiver(receiver: Any) -> Any:
@@ -106,6 +107,10 @@ def export(
             as_text=as_text,
             checkpoint_path=checkpoint_path,
         )
+    if "://" not in export_dir_base:
+        from estimator_lib.storage import leftovers
+
+        leftovers.remove_stale_export_temps(export_dir_base)
     temp_dir, final_dir = _new_export_dir(export_dir_base)
     try:
         builder = v1.saved_model.Builder(temp_dir)
@@ -128,12 +133,13 @@ def _export_to_bucket(*, export_dir_base: str, **kwargs) -> bytes:
     Write it on local disk first, then upload it with checksums and a commit marker written last
     (estimator_lib.storage); readers take only committed exports."""
     import shutil
-    import tempfile
 
     from estimator_lib import storage
+    from estimator_lib.storage import leftovers
 
     storage.parse_uri(export_dir_base, argument="export_dir_base")
-    staging = tempfile.mkdtemp(prefix="estimator_lib_export_")
+    leftovers.remove_orphaned_temp_dirs(_BUCKET_STAGING_PREFIX)
+    staging = leftovers.make_owned_temp_dir(_BUCKET_STAGING_PREFIX)
     try:
         local_dir = export(export_dir_base=staging, **kwargs).decode()
         stamp = int(os.path.basename(local_dir))

@@ -46,6 +46,11 @@ def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
         "--ignore-unmapped", action="store_true",
         help="with --check, fail only on changes the tool can make, not on uses it cannot map",
     )
+    parser.add_argument(
+        "--v1-layers", choices=("estimator_lib", "tf-keras"), default="estimator_lib",
+        help="how tf.layers / tf.compat.v1.layers are served: rewritten to estimator_lib.layers (default, same "
+             "variable names, no Keras switch), or left for tf-keras with TF_USE_LEGACY_KERAS=1 (not reported)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
     return parser
 
@@ -82,7 +87,7 @@ def _run(jobs: list[files.Job], copies: list[tuple[str, str]], args: argparse.Na
     results: list[FileResult] = []
     for job in jobs:
         try:
-            result = upgrade_source(files.read_text(job.source), job.display)
+            result = upgrade_source(files.read_text(job.source), job.display, layers_route=args.v1_layers)
         except (UpgradeError, UnicodeDecodeError, OSError) as error:
             print(f"{prog}: error: {job.display}: {error}", file=sys.stderr)
             failures += 1

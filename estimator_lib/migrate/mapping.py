@@ -59,7 +59,11 @@ _EXPORT = (
     "RegressionOutput",
     "PredictOutput",
 )
-_TPU = ("TPUEstimator", "TPUEstimatorSpec", "RunConfig", "TPUConfig", "InputPipelineConfig")
+_TPU = ("TPUEstimator", "TPUEstimatorSpec", "RunConfig", "TPUConfig", "InputPipelineConfig", "TPUContext",
+        "CrossShardOptimizer")
+# estimator_lib.layers: the tf.compat.v1.layers functions and classes it implements.
+_LAYERS = ("dense", "dropout", "flatten", "conv2d", "max_pooling2d", "average_pooling2d", "batch_normalization",
+           "Dense", "Dropout", "Flatten", "Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization")
 
 
 def _same(names: tuple[str, ...]) -> dict[str, str]:
@@ -72,7 +76,30 @@ EXPORTS: dict[str, dict[str, str]] = {
     f"{PACKAGE}.tpu": _same(_TPU),
     f"{PACKAGE}.experimental": _same(_EARLY_STOPPING),
     f"{PACKAGE}.early_stopping": _same(_EARLY_STOPPING),
+    f"{PACKAGE}.layers": _same(_LAYERS),
 }
+
+# How a program's TF1 layers (tf.layers, tf.compat.v1.layers) are served: by estimator_lib.layers (the
+# default: rewritten), or by tf-keras with TF_USE_LEGACY_KERAS=1 (left alone, not reported).
+LAYERS_ROUTES = ("estimator_lib", "tf-keras")
+_LAYER_NAMESPACES = ("tensorflow.layers", "tensorflow.compat.v1.layers")
+
+# Single TF1 names with a home here: old dotted name -> ours.
+SYMBOLS: dict[str, str] = {
+    "tensorflow.contrib.layers.layer_norm": f"{PACKAGE}.layers.layer_norm",
+    **{f"{root}.tpu.CrossShardOptimizer": f"{PACKAGE}.tpu.CrossShardOptimizer"
+       for root in ("tensorflow", "tensorflow.compat.v1")},
+}
+# tf.contrib names that moved within TensorFlow: old -> new, written through the file's `tf` alias
+# (which the tool makes `tensorflow.compat.v1` in a file that uses TF1 names).
+TF_MOVES: dict[str, str] = {
+    **{f"tensorflow.contrib.data.{name}": f"tensorflow.compat.v1.data.experimental.{name}"
+       for name in ("AUTOTUNE", "map_and_batch", "parallel_interleave", "shuffle_and_repeat", "prefetch_to_device",
+                    "ignore_errors", "sample_from_datasets", "choose_from_datasets")},
+    "tensorflow.contrib.cluster_resolver.TPUClusterResolver":
+        "tensorflow.compat.v1.distribute.cluster_resolver.TPUClusterResolver",
+}
+TF_V1 = "tensorflow.compat.v1"
 
 # Public API roots under which `<root>.estimator` was the Estimator API.
 _API_ROOTS = ("tensorflow", "tensorflow.compat.v1", "tensorflow.compat.v2", "tensorflow_estimator")
@@ -184,12 +211,11 @@ _ADVICE: dict[str, str] = {
     "TrainOutput": "not shipped: only serving exports (PREDICT mode) are written",
     "experimental.EmbeddingConfigSpec": "TPU embedding columns are not supported by estimator_lib.tpu; move the "
                                         "embedding to tf.tpu.experimental.embedding.TPUEmbedding in a TF2 program",
-    "CrossShardOptimizer": "use tf.compat.v1.tpu.CrossShardOptimizer, which TensorFlow 2.21 still ships",
 }
 _LAYERS_ADVICE = (
-    "tf.compat.v1.layers is gone under Keras 3: either use keras.layers objects (variable names change, so map "
-    "old checkpoints with WarmStartSettings) or tf.compat.v1.get_variable-based layers, or `pip install tf-keras` "
-    "and set TF_USE_LEGACY_KERAS=1 before importing TensorFlow"
+    "estimator_lib.layers does not implement this tf.compat.v1.layers name: write it with "
+    "tf.compat.v1.get_variable under a variable_scope of the old layer name (checkpoints keep loading), or run "
+    "with --v1-layers tf-keras (pip install tf-keras, TF_USE_LEGACY_KERAS=1)"
 )
 _CONTRIB_ADVICE = (
     "tf.contrib was removed in TensorFlow 2.0: find the replacement in core TensorFlow "
@@ -205,8 +231,6 @@ OLD_PACKAGE_ADVICE = (
 
 # Module paths reported wherever they are used (not under an estimator namespace).
 UNMAPPED_PREFIXES: dict[str, str] = {
-    "tensorflow.compat.v1.layers": _LAYERS_ADVICE,
-    "tensorflow.layers": _LAYERS_ADVICE,
     "tensorflow.contrib": _CONTRIB_ADVICE,
     **{f"{root}.canned": _CANNED for root in _INTERNAL_ROOTS},
     **{f"{root}.head": _HEADS for root in _INTERNAL_ROOTS},
@@ -228,7 +252,7 @@ class Resolution:
         return self.kind != "unmapped"
 
 
-def classify(qualified_name: str) -> Resolution | None:
+def classify(qualified_name: str, layers_route: str = "estimator_lib") -> Resolution | None:
     """Resolves a fully qualified old name such as `tensorflow.compat.v1.estimator.tpu.TPUEstimator.x`.
 
     Returns None for names the tool has nothing to say about (ordinary TensorFlow).
@@ -236,6 +260,19 @@ def classify(qualified_name: str) -> Resolution | None:
     parts = qualified_name.split(".")
     for length in range(len(parts), 0, -1):
         prefix = ".".join(parts[:length])
+        if prefix in SYMBOLS:
+            return Resolution("symbol", length, SYMBOLS[prefix])
+        if prefix in TF_MOVES:
+            return Resolution("symbol", length, TF_MOVES[prefix])
+        if prefix in _LAYER_NAMESPACES:
+            if layers_route == "tf-keras":
+                return None
+            if length == len(parts):
+                return Resolution("namespace", length, f"{PACKAGE}.layers")
+            target = EXPORTS[f"{PACKAGE}.layers"].get(parts[length])
+            if target is not None:
+                return Resolution("symbol", length + 1, f"{PACKAGE}.layers.{target}")
+            return Resolution("unmapped", length + 1, advice=_LAYERS_ADVICE)
         if prefix in NAMESPACES:
             namespace = NAMESPACES[prefix]
             if length == len(parts):
@@ -264,11 +301,23 @@ def star_import_advice() -> str:
     return _STAR_ADVICE
 
 
-def must_replace_import(qualified_name: str) -> bool:
+def must_replace_import(qualified_name: str, layers_route: str = "estimator_lib") -> bool:
     """Whether importing this module path fails on TF 2.16+ (or brings an estimator name we map)."""
-    if classify(qualified_name) is not None:
+    if classify(qualified_name, layers_route) is not None:
         return True
     return any(qualified_name == root or qualified_name.startswith(root + ".") for root in OLD_ROOTS)
+
+
+def is_tf1_only(qualified_name: str) -> bool:
+    """Whether `tensorflow.<name>` is a TF1 name that `import tensorflow as tf` lost in TF 2.x."""
+    from estimator_lib.migrate.tf1_names import TF1_ONLY
+
+    if not qualified_name.startswith("tensorflow."):
+        return False
+    parts = qualified_name.split(".")[1:]
+    if parts[0] in ("contrib", "layers"):
+        return True
+    return any(".".join(parts[:n]) in TF1_ONLY for n in range(1, min(len(parts), 2) + 1))
 
 
 def is_tensorflow_name(qualified_name: str) -> bool:

@@ -24,7 +24,7 @@ with warnings.catch_warnings():
     import libcst.metadata as md
     from libcst.helpers import get_full_name_for_node
 
-from estimator_lib.migrate import mapping
+from estimator_lib.migrate import mapping, tf1
 from estimator_lib.migrate.report import Change, FileResult, Unmapped, one_line
 
 _ImportStatement = Union[cst.Import, cst.ImportFrom]
@@ -64,10 +64,16 @@ class _Rebind:
 _DROP = "drop"
 
 
-def upgrade_source(source: str, path: str = "<string>") -> FileResult:
-    """Upgrades one file's text; returns the new text and the report. Raises UpgradeError if it does not parse."""
+def upgrade_source(source: str, path: str = "<string>", *, layers_route: str = "estimator_lib") -> FileResult:
+    """Upgrades one file's text; returns the new text and the report. Raises UpgradeError if it does not parse.
+
+    layers_route: "estimator_lib" rewrites tf.layers / tf.compat.v1.layers to estimator_lib.layers;
+    "tf-keras" leaves them for tf-keras with TF_USE_LEGACY_KERAS=1.
+    """
     if not isinstance(source, str):
         raise TypeError(f"upgrade_source expects the file's text as str, received {type(source).__name__}.")
+    if layers_route not in mapping.LAYERS_ROUTES:
+        raise ValueError(f"layers_route must be one of {mapping.LAYERS_ROUTES}; received {layers_route!r}.")
     if "tensorflow" not in source:
         # Nothing can import an estimator name without saying `tensorflow`: skip the (slow) parse.
         return FileResult(path=path, original=source, upgraded=source, changes=(), unmapped=())
@@ -76,7 +82,7 @@ def upgrade_source(source: str, path: str = "<string>") -> FileResult:
     except cst.ParserSyntaxError as error:
         raise UpgradeError(f"{path}: cannot parse as Python ({one_line(str(error))}); fix the syntax first.") from None
     wrapper = md.MetadataWrapper(module)
-    plan = _analyze(wrapper)
+    plan = _analyze(wrapper, layers_route)
     upgraded = wrapper.module.visit(_Rewriter(plan))
     return FileResult(
         path=path,
@@ -102,7 +108,7 @@ class _Plan:
     codes: dict[int, str] = dataclasses.field(default_factory=dict)  # id(statement) -> its original code
 
 
-def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
+def _analyze(wrapper: md.MetadataWrapper, layers_route: str) -> _Plan:
     plan = _Plan()
     module = wrapper.module
     positions = wrapper.resolve(md.PositionProvider)
@@ -121,13 +127,22 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
     _report_star_imports(module, plan, line_of, code_of)
 
     for binding in bindings:
-        own = mapping.classify(binding.qualified)
+        own = mapping.classify(binding.qualified, layers_route)
         replaceable = _statement_is_editable(binding.statement, parents)
-        must_go = mapping.must_replace_import(binding.qualified)
+        must_go = mapping.must_replace_import(binding.qualified, layers_route)
         # Through an import that cannot stay, even a name the table does not know must be reported.
         uses = [
-            use for ref in binding.references if (use := _resolve_use(binding, ref, parents, report_all=must_go))
+            use for ref in binding.references
+            if (use := _resolve_use(binding, ref, parents, report_all=must_go, layers_route=layers_route))
         ]
+        tf1_uses = tf1.tf1_names(binding.references, parents) if binding.qualified == "tensorflow" else []
+        rebound = bool(tf1_uses) and replaceable and tf1.can_rebind(binding.statement, binding.alias, binding.qualified)
+        if tf1_uses and not rebound:
+            for node, name in tf1_uses:
+                plan.unmapped.append(Unmapped(line_of(node), code_of(node), (
+                    f"a TF1 name that TensorFlow 2 dropped from the root module: import tensorflow.compat.v1 as tf "
+                    f"(the tool does this for `import tensorflow as <alias>` on its own line) or write "
+                    f"tensorflow.compat.v1{name[len('tensorflow'):]}")))
 
         if must_go and own is not None and not own.mapped and "." not in binding.local:
             plan.unmapped.append(Unmapped(line_of(binding.alias), f"import of {binding.qualified}", own.advice or ""))
@@ -142,13 +157,25 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
         unmapped_uses = [use for use in uses if not use.resolution.mapped]
         for use in uses:
             if use.resolution.mapped:
-                plan.add_import = True
-                if code_of(use.node) == use.new_node_name:
+                new_name = use.new_node_name or ""
+                if new_name.startswith(mapping.TF_V1):
+                    spelled = tf1.v1_spelling(new_name, binding.qualified, binding.local, rebound)
+                    if spelled is None:
+                        advice = f"use {use.new_chain_name}"
+                        plan.unmapped.append(Unmapped(line_of(use.chain), code_of(use.chain), advice))
+                        continue
+                    new_name = spelled
+                else:
+                    plan.add_import = True
+                if code_of(use.node) == new_name:
                     continue  # already reads `estimator_lib.X` (a clash, if any, is reported below)
-                plan.replacements[id(use.node)] = use.new_node_name or ""
-                plan.changes.append(Change(line_of(use.node), code_of(use.node), use.new_node_name or ""))
+                plan.replacements[id(use.node)] = new_name
+                plan.changes.append(Change(line_of(use.node), code_of(use.node), new_name))
             else:
                 plan.unmapped.append(Unmapped(line_of(use.chain), code_of(use.chain), use.resolution.advice or ""))
+        if rebound:
+            plan.aliases[id(binding.alias)] = tf1.ModuleRebind(mapping.TF_V1, binding.local)
+            _mark_statement(plan, binding.statement, line_of, code_of)
         if must_go:
             if unmapped_uses or not replaceable:
                 advice = (
@@ -161,10 +188,36 @@ def _analyze(wrapper: md.MetadataWrapper) -> _Plan:
                 plan.aliases[id(binding.alias)] = _DROP
                 _mark_statement(plan, binding.statement, line_of, code_of)
 
+    _rewrite_dimension_values(plan, module, bindings, parents, line_of, code_of)
     if plan.add_import:
         _check_name_clash(plan, bindings, line_of)
         _choose_anchor(plan, module, bindings, parents, line_of)
     return plan
+
+
+def _rewrite_dimension_values(plan: _Plan, module: cst.Module, bindings: list[_Binding], parents, line_of,
+                              code_of) -> None:
+    """`x.shape[i].value` -> `tf.dimension_value(x.shape[i])` (TF 2.x shapes hold ints, not Dimensions)."""
+    reads = tf1.dimension_value_reads(module)
+    if not reads:
+        return
+    spelling = None
+    for binding in bindings:
+        if parents.get(parents.get(binding.statement)) is not module or "." in binding.local:
+            continue
+        rebound = isinstance(plan.aliases.get(id(binding.alias)), tf1.ModuleRebind)
+        spelling = tf1.v1_spelling(f"{mapping.TF_V1}.dimension_value", binding.qualified, binding.local, rebound)
+        if spelling is not None:
+            break
+    for attribute, subscript in reads:
+        if spelling is None:
+            plan.unmapped.append(Unmapped(line_of(attribute), code_of(attribute), (
+                "TF 2.x shapes hold ints, not Dimensions: drop `.value`, or use "
+                "tf.compat.v1.dimension_value(...) (import tensorflow at module level to let the tool do it)")))
+            continue
+        new = f"{spelling}({module.code_for_node(subscript)})"
+        plan.replacements[id(attribute)] = new
+        plan.changes.append(Change(line_of(attribute), code_of(attribute), one_line(new)))
 
 
 def _check_name_clash(plan: _Plan, bindings: list[_Binding], line_of) -> None:
@@ -240,7 +293,7 @@ def _local_name(alias: cst.ImportAlias) -> str:
 
 
 def _resolve_use(
-    binding: _Binding, reference: tuple[str, str, cst.CSTNode], parents, *, report_all: bool
+    binding: _Binding, reference: tuple[str, str, cst.CSTNode], parents, *, report_all: bool, layers_route: str
 ) -> _Use | None:
     """Walks from a reference up its dotted chain and classifies the whole chain.
 
@@ -258,7 +311,7 @@ def _resolve_use(
     if any(name is None or not name.startswith(local) for name in names):
         return None
     full = [qualified + name[len(local):] for name in names]
-    resolution = mapping.classify(full[-1])
+    resolution = mapping.classify(full[-1], layers_route)
     if resolution is None and report_all:
         resolution = mapping.Resolution("unmapped", len(full[-1].split(".")), advice=mapping.OLD_PACKAGE_ADVICE)
     if resolution is None:
@@ -419,6 +472,8 @@ class _Rewriter(cst.CSTTransformer):
             action = self._plan.aliases.get(id(alias))
             if action is None:
                 keep.append(alias)
+            elif isinstance(action, tf1.ModuleRebind):
+                keep.append(alias.with_changes(name=cst.parse_expression(action.module)))
             elif isinstance(action, _Rebind):
                 parent, _, name = action.target.rpartition(".")
                 groups.setdefault(parent or None, []).append((alias, name, action.local))

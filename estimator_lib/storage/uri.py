@@ -76,8 +76,9 @@ def _text(value: object, argument: str) -> str:
 
 
 def _redact(uri: str) -> str:
-    """The URI with anything that looks like user info removed, so errors never echo a secret."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1<redacted>@", uri)
+    """The URI with user info and any query string removed, so errors never echo a secret."""
+    uri = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1<redacted>@", uri)
+    return re.sub(r"[?#].*$", "?<redacted>", uri, flags=re.DOTALL)
 
 
 def safe_relative_path(relative: str) -> str:

@@ -17,6 +17,7 @@ from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
 from estimator_lib.tpu import batching, host_calls
+from estimator_lib.tpu.context import TPUContext, replica_devices
 from estimator_lib.tpu.strategy import resolve_strategy
 from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, parse_iterations_per_loop
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec, call_fn_with_tensors
@@ -32,21 +33,6 @@ def _check_batch_size(name: str, value: Any, required: bool) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer (the global batch size); received {name}={value!r}.")
-
-
-class TPUContext:
-    """What input_fn can learn about the deployment through params['context']."""
-
-    def __init__(self, *, num_replicas: int, mode: str, global_batch_size: int | None, per_replica_batch_size: int | None):
-        self.num_replicas = num_replicas
-        self.num_hosts = 1
-        self.current_host = 0
-        self.mode = mode
-        self.global_batch_size = global_batch_size
-        self.batch_size_for_model_fn = per_replica_batch_size
-
-    def __repr__(self) -> str:
-        return f"TPUContext(num_replicas={self.num_replicas}, mode={self.mode!r}, global_batch_size={self.global_batch_size})"
 
 
 class TPUEstimator(Estimator):
@@ -161,12 +147,16 @@ class TPUEstimator(Estimator):
         if for_input_fn:
             deployment = self._input_deployment(mode)
             params["batch_size"] = per_replica if deployment == InputPipelineConfig.PER_HOST_V2 else global_size
-            params["context"] = TPUContext(
-                num_replicas=self._num_replicas(mode), mode=mode,
-                global_batch_size=global_size, per_replica_batch_size=per_replica,
-            )
         else:
             params["batch_size"] = per_replica
+        # As the original: a context only when the step runs on the TPU (not with use_tpu=False, nor for
+        # evaluate with eval_on_tpu=False); model_fn gets one in train and evaluate.
+        on_tpu = self._use_tpu and not (mode == ModeKeys.EVAL and not self._eval_on_tpu)
+        if on_tpu and (for_input_fn or mode != ModeKeys.PREDICT):
+            params["context"] = TPUContext(
+                replica_devices=replica_devices(self._strategy(mode)), mode=mode, global_batch_size=global_size,
+                per_replica_batch_size=per_replica, from_input_fn=for_input_fn,
+            )
         return params
 
     def _input_deployment(self, mode: str) -> int:

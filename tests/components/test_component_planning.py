@@ -15,27 +15,34 @@ SPEC_ARGS = {
 
 
 def test_worker_pool_specs_run_the_train_task_on_tpu_vms():
-    (pool,) = build_worker_pool_specs(**SPEC_ARGS, replica_count=2)
+    (pool,) = build_worker_pool_specs(**SPEC_ARGS)
     assert pool["machine_spec"] == {"machine_type": "ct5lp-hightpu-4t", "tpu_topology": "2x2"}
-    assert pool["replica_count"] == 2
+    assert pool["replica_count"] == 1
     assert pool["container_spec"] == {
         "image_uri": "us-docker.pkg.dev/p/r/estimator-lib-tpu:1",
         "command": ["python", "-m", "components.train.task"],
         "args": ["--config", "gs://b/run/job_config", "--output-model-dir", "gs://b/run/model"],
+        "env": [{"name": "NEXT_PLUGGABLE_DEVICE_USE_C_API", "value": "true"},
+                {"name": "TF_PLUGGABLE_DEVICE_LIBRARY_PATH", "value": "/lib/libtpu.so"}],
     }
 
 
-def test_topology_may_be_left_to_the_machine_type():
-    (pool,) = build_worker_pool_specs(**{**SPEC_ARGS, "machine_type": "ct6e-standard-4t", "tpu_topology": ""})
-    assert pool["machine_spec"] == {"machine_type": "ct6e-standard-4t"}
+def test_tpu_v3_is_chosen_by_accelerator_type_on_cloud_tpu():
+    (pool,) = build_worker_pool_specs(**{**SPEC_ARGS, "machine_type": "cloud-tpu", "tpu_topology": ""},
+                                      accelerator_type="TPU_V3")
+    assert pool["machine_spec"] == {"machine_type": "cloud-tpu", "accelerator_type": "TPU_V3", "accelerator_count": 8}
+    assert {e["name"]: e["value"] for e in pool["container_spec"]["env"]}["NEXT_PLUGGABLE_DEVICE_USE_C_API"] == "false"
 
 
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"machine_type": "TPU v5e"}, r"machine_type must be a Vertex machine type such as 'ct5lp-hightpu-4t'"),
-        ({"tpu_topology": "4"}, r"tpu_topology must look like '2x2' or '2x2x1'.*received tpu_topology='4'"),
-        ({"replica_count": 0}, r"replica_count must be an integer >= 1; received replica_count=0"),
+        ({"machine_type": "TPU v5e"}, r"machine_type='TPU v5e' is not a Vertex TPU machine.*ct5lp-hightpu-4t"),
+        ({"machine_type": "ct6e-standard-4t"}, r"Starting with TPU v6e, TensorFlow isn't supported for training"),
+        ({"tpu_topology": ""}, r"tpu_topology is required for machine_type='ct5lp-hightpu-4t'"),
+        ({"tpu_topology": "4"}, r"tpu_topology must be chips per dimension.*received tpu_topology='4'"),
+        ({"replica_count": 0}, r"replica_count must be 1 for a TPU worker pool.*received replica_count=0"),
+        ({"replica_count": 2}, r"replica_count must be 1 for a TPU worker pool.*received replica_count=2"),
         ({"image": "my image"}, r"image must be a container image reference"),
         ({"output_model_uri": ""}, r"output_model_uri must be the URI"),
     ],

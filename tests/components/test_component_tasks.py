@@ -142,8 +142,15 @@ def test_export_writes_a_loadable_saved_model_with_signatures(trained_model_dir,
         "x": tf.train.Feature(float_list=tf.train.FloatList(value=[2.0, 0.0, 0.0, 1.0]))}))
     outputs = loaded.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))
     assert outputs["probabilities"].shape == (1, 3)
-    with pytest.raises(ValueError, match=r"already holds a SavedModel; export into a new directory"):
-        run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON)
+    # A retried step finds the output committed (by itself) and keeps it.
+    again = run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON)
+    assert again["signatures"] == metadata["signatures"]
+    # Files nobody published (no marker) are never overwritten.
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "saved_model.pb").write_bytes(b"not ours")
+    with pytest.raises(FileExistsError, match=r"already holds files \['saved_model.pb'\] that no attempt of this step"):
+        run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(foreign), params_json=TINY_PARAMS_JSON)
 
 
 def test_predict_writes_jsonl_and_tfrecord(trained_model_dir, tmp_path):
@@ -191,3 +198,39 @@ def test_an_input_fn_returning_the_wrong_type_is_named(tmp_path):
                            input_fn_ref="components_testlib:list_input_fn")
     with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a list"):
         run_train(request)
+
+
+def test_train_fails_loudly_when_user_code_exits(tmp_path):
+    request = TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
+                           input_fn_ref="refs_testlib:exiting_input_fn", params_json=TINY_PARAMS_JSON, train_steps=3)
+    with pytest.raises(RuntimeError, match=r"User code called sys.exit\(0\) during training, before step 3"):
+        run_train(request)
+
+
+def test_train_with_an_input_fn_returning_none_says_what_it_must_return(tmp_path):
+    request = TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
+                           input_fn_ref="refs_testlib:none_input_fn", params_json=TINY_PARAMS_JSON, train_steps=3)
+    with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a NoneType"):
+        run_train(request)
+
+
+def test_train_with_an_own_callable_instance_trains(tmp_path):
+    summary = run_train(TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
+                                     input_fn_ref="refs_testlib:callable_input_fn", params_json=TINY_PARAMS_JSON,
+                                     train_steps=2))
+    assert summary["global_step"] == 2
+
+
+
+def test_a_second_train_step_on_a_busy_output_is_refused(tmp_path, monkeypatch):
+    from components.train import task as train_task
+    from estimator_lib.storage.lease import ModelDirBusyError, ModelDirLease
+
+    monkeypatch.setattr(train_task, "LEASE_WAIT_SECS", 0.5)  # the default waits 90 s for a dead trainer's lease
+    output = str(tmp_path / "m")
+    with ModelDirLease(output, ttl_secs=30):  # a live trainer holds the output
+        request = TrainRequest(model_ref=MODEL_REF, output_model_dir=output, params_json=TINY_PARAMS_JSON,
+                               train_steps=2)
+        with pytest.raises(ModelDirBusyError, match=r"is being written by another trainer"):
+            run_train(request)
+    assert run_train(request)["global_step"] == 2  # free once the other trainer released it

@@ -100,7 +100,9 @@ def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
                 if value.HasField("simple_value"):
                     found[value.tag].append((event.step, value.simple_value))
                 elif value.HasField("tensor"):
-                    found[value.tag].append((event.step, float(tf.make_ndarray(value.tensor))))
+                    array = tf.make_ndarray(value.tensor)
+                    if array.size == 1 and np.issubdtype(array.dtype, np.number):  # not 'checkpoint_path'
+                        found[value.tag].append((event.step, float(array.reshape(()))))
     return dict(found)
 
 

@@ -273,7 +273,7 @@ def test_receiver_validation(graph):
     x = v1.placeholder(tf.float32, [None, 2])
     with pytest.raises(ValueError, match="ServingInputReceiver needs features; received None"):
         ServingInputReceiver(None, {"x": x})
-    with pytest.raises(ValueError, match=r"receiver_tensors\['x'\] must be a Tensor; received 'x'"):
+    with pytest.raises(ValueError, match=r"receiver_tensors\['x'\] must be a Tensor, SparseTensor or RaggedTensor; received 'x'"):
         ServingInputReceiver({"x": x}, {"x": "x"})
     with pytest.raises(ValueError, match=r"features must be a Tensor or a non-empty dict of string to Tensor; received \{\}"):
         ServingInputReceiver({}, {"x": x})
@@ -294,3 +294,36 @@ def test_parsing_receiver_parses_examples(graph):
     with v1.Session() as session:
         parsed = session.run(receiver.features["x"], {examples: serialized_rows(np.array([[1.0, 2.0]]))})
     np.testing.assert_array_equal(parsed, [[1.0, 2.0]])
+
+
+# ---- receivers: what the original accepted ----------------------------------------------------------------
+def test_receiver_features_may_have_int_keys_but_receiver_tensors_may_not(graph):
+    x = v1.placeholder(tf.float32, [None, 2])
+    assert ServingInputReceiver({0: x, "y": x}, {"x": x}).features == {0: x, "y": x}
+    with pytest.raises(ValueError, match="receiver_tensors keys must be strings; received key 0"):
+        ServingInputReceiver({"x": x}, {0: x})
+
+
+class _Wrapped:
+    """A tensor wrapper with a registered conversion and a `.tensor` attribute (like a labeled tensor)."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+tf.register_tensor_conversion_function(_Wrapped, lambda value, dtype=None, name=None, as_ref=False: value.tensor)
+
+
+def test_receiver_accepts_tensor_wrappers_with_a_conversion(graph):
+    x = v1.placeholder(tf.float32, [None, 2])
+    receiver = ServingInputReceiver({"x": _Wrapped(x)}, {"x": x})
+    assert receiver.features["x"] is x
+
+
+def test_raw_receiver_keeps_an_unknown_shape_unknown(graph):
+    """A template of unknown rank gives a placeholder of unknown shape, not (None,)."""
+    shapeless = v1.placeholder(tf.float32, shape=None)
+    matrix = v1.placeholder(tf.float32, shape=[4, 3])
+    receiver = build_raw_serving_input_receiver_fn({"any": shapeless, "m": matrix})()
+    assert receiver.features["any"].shape.rank is None
+    assert receiver.features["m"].shape.as_list() == [None, 3]

@@ -91,13 +91,13 @@ def test_every_mode_accepts_all_fields(parts):
 
 # ---- loss ----------------------------------------------------------------------------------------------
 def test_loss_not_scalar(graph):
-    with pytest.raises(ValueError, match=r"loss must be a scalar \(shape \[\] or \[1\]\); received shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"loss must be a scalar \(or hold a single element\); received shape \(2,\)"):
         EstimatorSpec(ModeKeys.EVAL, loss=tf.constant([1.0, 2.0]))
 
 
-def test_loss_matrix_not_scalar(graph):
-    with pytest.raises(ValueError, match=r"received shape \(1, 1\).*tf.reduce_mean"):
-        EstimatorSpec(ModeKeys.EVAL, loss=tf.constant([[1.0]]))
+def test_loss_matrix_of_several_elements_not_scalar(graph):
+    with pytest.raises(ValueError, match=r"received shape \(2, 1\).*tf.reduce_mean"):
+        EstimatorSpec(ModeKeys.EVAL, loss=tf.constant([[1.0], [2.0]]))
 
 
 def test_loss_of_shape_one_is_reshaped(graph):
@@ -105,6 +105,30 @@ def test_loss_of_shape_one_is_reshaped(graph):
     assert spec.loss.shape.rank == 0
     with v1.Session() as session:
         assert session.run(spec.loss) == 3.0
+
+
+def test_loss_of_shape_one_by_one_is_reshaped(graph):
+    """The original accepted any loss holding one element."""
+    spec = EstimatorSpec(ModeKeys.EVAL, loss=tf.constant([[4.0]]))
+    assert spec.loss.shape.rank == 0
+    with v1.Session() as session:
+        assert session.run(spec.loss) == 4.0
+
+
+def test_loss_of_unknown_batch_and_one_column_is_accepted_and_reshaped(graph):
+    """(None, 1) may hold one element: accepted when built, a scalar when run with one row."""
+    loss = v1.placeholder(tf.float32, shape=(None, 1))
+    spec = EstimatorSpec(ModeKeys.EVAL, loss=loss)
+    assert spec.loss.shape.rank == 0
+    with v1.Session() as session:
+        assert session.run(spec.loss, {loss: [[5.0]]}) == 5.0
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            session.run(spec.loss, {loss: [[5.0], [6.0]]})
+
+
+def test_loss_of_unknown_rank_is_accepted(graph):
+    loss = v1.placeholder(tf.float32, shape=None)
+    assert EstimatorSpec(ModeKeys.EVAL, loss=loss).loss is loss
 
 
 def test_loss_not_a_tensor(graph):
@@ -162,6 +186,14 @@ def test_predictions_dict_value_not_tensor(graph):
         EstimatorSpec(ModeKeys.PREDICT, predictions={"y": 3})
 
 
+def test_sparse_predictions_refused(graph):
+    sparse = tf.SparseTensor(indices=[[0, 0]], values=[1.0], dense_shape=[2, 2])
+    with pytest.raises(TypeError, match=r"predictions\['s'\] is a SparseTensor; .*tf.sparse.to_dense"):
+        EstimatorSpec(ModeKeys.PREDICT, predictions={"s": sparse})
+    with pytest.raises(TypeError, match=r"predictions is a SparseTensor"):
+        EstimatorSpec(ModeKeys.PREDICT, predictions=sparse)
+
+
 def test_predictions_dict_key_not_string(parts):
     with pytest.raises(TypeError, match="predictions keys must be strings; received key 1"):
         EstimatorSpec(ModeKeys.PREDICT, predictions={1: parts["y"]})
@@ -185,10 +217,31 @@ def test_eval_metric_pair_of_non_tensors(parts):
 
 
 @pytest.mark.parametrize("reserved", ["loss", "global_step"])
-def test_reserved_metric_names(parts, reserved):
+def test_reserved_metric_names_are_accepted_when_the_spec_is_built(parts, reserved):
+    """The original refused them in evaluate() only (tests/estimator_lib/test_original_behaviour.py)."""
     pair = v1.metrics.mean(parts["y"])
-    with pytest.raises(ValueError, match=f"eval_metric_ops may not use the name '{reserved}'"):
-        EstimatorSpec(ModeKeys.EVAL, loss=parts["loss"], eval_metric_ops={reserved: pair})
+    spec = EstimatorSpec(ModeKeys.EVAL, loss=parts["loss"], eval_metric_ops={reserved: pair})
+    assert spec.eval_metric_ops[reserved] == pair
+
+
+def test_nested_metric_value_accepted(parts):
+    nested = ((tf.constant(2.0), tf.constant(1)), tf.constant(3.0, tf.float64))
+    spec = EstimatorSpec(ModeKeys.EVAL, loss=parts["loss"], eval_metric_ops={"nested": (nested, tf.no_op())})
+    assert spec.eval_metric_ops["nested"][0] == nested
+
+
+def test_keras_metric_without_updates_refused_when_the_spec_is_built(parts):
+    accuracy = keras.metrics.Accuracy(name="acc_never_updated")
+    with pytest.raises(ValueError, match="'acc_never_updated' was never updated in model_fn: call metric.update_state"):
+        EstimatorSpec(ModeKeys.EVAL, loss=parts["loss"], eval_metric_ops={"acc": accuracy})
+
+
+def test_keras_metric_from_another_graph_refused(parts):
+    with tf.Graph().as_default():
+        foreign = keras.metrics.Mean(name="foreign_mean")
+        foreign.update_state([1.0])
+    with pytest.raises(ValueError, match="'foreign_mean' holds variable .* from another graph"):
+        EstimatorSpec(ModeKeys.EVAL, loss=parts["loss"], eval_metric_ops={"m": foreign})
 
 
 def test_eval_metric_pair_and_keras_metric_accepted(parts):

@@ -90,8 +90,7 @@ def test_properties(tmp_path):
         ({"params": [1]}, TypeError, r"params must be a dict or None; received list: \[1\]"),
         ({"model_fn": lambda features, labels, mode: None, "params": {"a": 1}}, ValueError,
          r"params \['a'\] were given but model_fn '<lambda>' has no 'params' argument"),
-        ({"config": {"model_dir": "x"}}, TypeError, r"config must be an estimator_lib.RunConfig; received dict"),
-        ({"model_dir": ""}, ValueError, r"model_dir must be a non-empty path; received ''"),
+        ({"config": {"model_dir": "x"}}, ValueError, r"config must be an estimator_lib.RunConfig; received dict"),
         ({"warm_start_from": 3}, ValueError, r"warm_start_from must be a checkpoint/SavedModel path or a WarmStartSettings; received 3"),
     ],
 )

@@ -198,7 +198,13 @@ def test_tf_config_survives_replace(monkeypatch):
         (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "boss", "index": 0}}),
          r"TF_CONFIG task.type 'boss' is unknown"),
         (json.dumps({"cluster": {"workers": ["a:1"]}, "task": {"type": "worker", "index": 0}}),
-         r"TF_CONFIG cluster has an unknown job 'workers'"),
+         r"TF_CONFIG task worker:0 is not in the cluster"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker"}}),
+         r"TF_CONFIG has a cluster but no task.index for task type 'worker'"),
+        (json.dumps({"task": {"type": "ps", "index": 0}}),
+         r"TF_CONFIG has no cluster, so task.type must be 'worker' \(or unset\); received 'ps'"),
+        (json.dumps({"task": {"type": "worker", "index": 1}}), r"TF_CONFIG has no cluster, so task.index must be 0"),
+        (json.dumps({"model_dir": ""}), r"TF_CONFIG model_dir must be a non-empty path string; received ''"),
         (json.dumps({"cluster": {"worker": "a:1"}, "task": {"type": "worker", "index": 0}}),
          r"TF_CONFIG cluster\['worker'\] must be a list of 'host:port'; received 'a:1'"),
         (json.dumps({"cluster": {"worker": ["a:1"]}}), r"TF_CONFIG has a cluster but no task.type"),
@@ -208,8 +214,6 @@ def test_tf_config_survives_replace(monkeypatch):
          r"TF_CONFIG cluster must have exactly one chief"),
         (json.dumps({"cluster": {"worker": ["a:1"], "evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}),
          r"TF_CONFIG cluster must not list 'evaluator'"),
-        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "evaluator", "index": 1}}),
-         r"TF_CONFIG allows one evaluator \(index 0\); received index 1"),
         (json.dumps({"cluster": ["a:1"], "task": {}}), r"TF_CONFIG 'cluster' and 'task' must be objects"),
     ],
 )
@@ -217,3 +221,108 @@ def test_tf_config_errors(monkeypatch, raw, message):
     monkeypatch.setenv("TF_CONFIG", raw)
     with pytest.raises(ValueError, match=message):
         RunConfig()
+
+
+# ---- TF_CONFIG fields and rules of the original RunConfig ----------------------------------------------------
+def test_tf_config_worker_without_cluster_is_a_single_chief(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"task": {"type": "worker", "index": 0}}))
+    config = RunConfig()
+    assert (config.task_type, config.task_id, config.is_chief, config.master) == ("worker", 0, True, "")
+    assert (config.num_worker_replicas, config.num_ps_replicas, config.global_id_in_cluster) == (1, 0, 0)
+
+
+def test_tf_config_session_masters_without_cluster(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"session_master": "grpc://m:1", "eval_session_master": "grpc://e:1"}))
+    config = RunConfig()
+    assert (config.master, config.evaluation_master) == ("grpc://m:1", "grpc://e:1")
+
+
+def test_tf_config_session_master_overrides_the_cluster_address(monkeypatch):
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 1}, "session_master": "grpc://x:9"})
+    )
+    assert RunConfig().master == "grpc://x:9"
+
+
+def test_tf_config_eval_session_master_for_the_evaluator(monkeypatch):
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps({"cluster": CLUSTER, "task": {"type": "evaluator", "index": 0}, "eval_session_master": "grpc://e:7"}),
+    )
+    config = RunConfig()
+    assert (config.master, config.evaluation_master) == ("", "grpc://e:7")
+
+
+def test_tf_config_single_node_cluster_runs_locally(monkeypatch):
+    """One chief and nothing else: master '' (an in-process session), not the chief's gRPC address."""
+    set_tf_config(monkeypatch, {"chief": ["host0:2222"]}, "chief", 0)
+    config = RunConfig()
+    assert config.master == "" and config.is_chief
+
+
+def test_tf_config_any_job_name(monkeypatch):
+    set_tf_config(monkeypatch, {"chief": ["c:1"], "local": ["l0:1", "l1:1"], "ps": ["p:1"]}, "local", 1)
+    config = RunConfig()
+    assert (config.task_type, config.task_id, config.master) == ("local", 1, "grpc://l1:1")
+    assert config.global_id_in_cluster == 2 and not config.is_chief
+
+
+def test_tf_config_global_ids_follow_the_original_order(monkeypatch):
+    """Chief first, then the other jobs by name, parameter servers last."""
+    set_tf_config(monkeypatch, CLUSTER, "ps", 0)
+    assert RunConfig().global_id_in_cluster == 3
+
+
+def test_tf_config_evaluator_with_any_index(monkeypatch):
+    set_tf_config(monkeypatch, {"chief": ["host0:2222"]}, "evaluator", 1)
+    config = RunConfig()
+    assert (config.task_type, config.task_id, config.is_chief) == ("evaluator", 1, False)
+
+
+def test_tf_config_model_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"model_dir": str(tmp_path)}))
+    assert RunConfig().model_dir == str(tmp_path)
+    assert RunConfig(model_dir=str(tmp_path)).model_dir == str(tmp_path)
+    with pytest.raises(ValueError, match=r"RunConfig model_dir='/elsewhere' differs from TF_CONFIG model_dir="):
+        RunConfig(model_dir="/elsewhere")
+
+
+def test_tf_config_service(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"service": {"name": "svc"}}))
+    assert RunConfig().service == {"name": "svc"}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"service": "svc"}))
+    with pytest.raises(TypeError, match="TF_CONFIG service must be an object"):
+        RunConfig()
+    monkeypatch.delenv("TF_CONFIG")
+    assert RunConfig().service is None
+
+
+def test_replace_keeps_the_cluster_role_after_tf_config_is_unset(monkeypatch):
+    set_tf_config(monkeypatch, CLUSTER, "worker", 1)
+    config = RunConfig()
+    monkeypatch.delenv("TF_CONFIG")
+    changed = config.replace(model_dir="/tmp/x")
+    assert (changed.task_type, changed.task_id, changed.is_chief) == ("worker", 1, False)
+    assert changed.master == "grpc://host2:2222"
+
+
+class _TeamConfig(RunConfig):
+    """A subclass with its own constructor and attribute, as teams wrote them."""
+
+    def __init__(self, team: str):
+        super().__init__(save_checkpoints_steps=7)
+        self.team = team
+
+
+def test_replace_keeps_a_subclass_and_its_attributes():
+    changed = _TeamConfig("ranking").replace(model_dir="/tmp/team")
+    assert type(changed) is _TeamConfig and changed.team == "ranking"
+    assert (changed.model_dir, changed.save_checkpoints_steps) == ("/tmp/team", 7)
+
+
+def test_estimator_accepts_a_run_config_subclass(tmp_path):
+    from estimator_lib.estimator import Estimator
+
+    estimator = Estimator(lambda features, labels, mode: None, model_dir=str(tmp_path), config=_TeamConfig("ads"))
+    assert type(estimator.config) is _TeamConfig and estimator.config.team == "ads"
+    assert estimator.config.model_dir == str(tmp_path)

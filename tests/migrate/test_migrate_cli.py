@@ -51,10 +51,28 @@ def test_check_passes_on_clean_code(tree, capsys):
 
 def test_check_counts_unmapped_uses_unless_told_not_to(tmp_path, capsys):
     path = tmp_path / "layers.py"
-    path.write_text("import tensorflow as tf\ny = tf.compat.v1.layers.dense(None, 3)\n")
+    path.write_text("import tensorflow as tf\ny = tf.compat.v1.layers.conv3d(None, 3, 3)\n")
     assert main([str(path), "--check"]) == 1
     assert main([str(path), "--check", "--ignore-unmapped"]) == 0
-    assert "cannot map tf.compat.v1.layers.dense" in capsys.readouterr().out
+    assert "cannot map tf.compat.v1.layers.conv3d: estimator_lib.layers does not implement" in capsys.readouterr().out
+
+
+def test_check_agrees_with_the_chosen_layers_route(tmp_path, capsys):
+    """After `upgrade` with a route, `--check` with the same route is clean (the tf-keras route keeps
+    tf.compat.v1.layers and does not report it; the default rewrites it to estimator_lib.layers)."""
+    source = "import tensorflow.compat.v1 as tf\ny = tf.layers.dense(tf.ones([1, 2]), 3)\n"
+    keras_route = tmp_path / "keras_route.py"
+    keras_route.write_text(source)
+    assert main([str(keras_route), "--check", "--v1-layers", "tf-keras"]) == 0
+    default_route = tmp_path / "default_route.py"
+    default_route.write_text(source)
+    assert main([str(default_route), "--check"]) == 1
+    assert main([str(default_route), "--in-place"]) == 0
+    assert "estimator_lib.layers.dense(tf.ones([1, 2]), 3)" in default_route.read_text()
+    assert main([str(default_route), "--check"]) == 0
+    capsys.readouterr()
+    assert main([str(keras_route), "--check", "--v1-layers", "keras"]) == 2
+    assert "argument --v1-layers: invalid choice: 'keras'" in capsys.readouterr().err
 
 
 def test_in_place_rewrites_then_check_is_clean_except_unmapped(tree, capsys):

@@ -61,6 +61,14 @@ def test_every_target_name_resolves_after_a_plain_import_estimator_lib():
          "estimator_lib.early_stopping.stop_if_higher_hook"),
         ("tensorflow_estimator.python.estimator.tpu.tpu_config", "namespace", "estimator_lib.tpu"),
         ("tensorflow.estimator", "namespace", "estimator_lib"),
+        # TF1 names with a home in estimator_lib, under every spelling.
+        ("tensorflow.contrib.tpu.CrossShardOptimizer", "symbol", "estimator_lib.tpu.CrossShardOptimizer"),
+        ("tensorflow.tpu.CrossShardOptimizer", "symbol", "estimator_lib.tpu.CrossShardOptimizer"),
+        ("tensorflow.compat.v1.tpu.CrossShardOptimizer", "symbol", "estimator_lib.tpu.CrossShardOptimizer"),
+        ("tensorflow.layers.dense", "symbol", "estimator_lib.layers.dense"),
+        ("tensorflow.compat.v1.layers.Conv2D", "symbol", "estimator_lib.layers.Conv2D"),
+        ("tensorflow.contrib.layers.layer_norm", "symbol", "estimator_lib.layers.layer_norm"),
+        ("tensorflow.contrib.data.map_and_batch", "symbol", "tensorflow.compat.v1.data.experimental.map_and_batch"),
     ],
 )
 def test_mapped_names(old, kind, new):
@@ -74,9 +82,8 @@ def test_mapped_names(old, kind, new):
         ("tensorflow.estimator.DNNClassifier", "canned estimators are not shipped"),
         ("tensorflow.estimator.BoostedTreesClassifier", "TensorFlow Decision Forests"),
         ("tensorflow.compat.v1.estimator.inputs.numpy_input_fn", "tf.data.Dataset.from_tensor_slices"),
-        ("tensorflow.compat.v1.layers.dense", "TF_USE_LEGACY_KERAS=1"),
+        ("tensorflow.compat.v1.layers.conv3d", "--v1-layers tf-keras"),
         ("tensorflow.contrib.learn.Experiment", "tf.contrib was removed"),
-        ("tensorflow.contrib.tpu.CrossShardOptimizer", "tf.compat.v1.tpu.CrossShardOptimizer"),
         ("tensorflow.compat.v1.estimator.tpu.experimental.EmbeddingConfigSpec", "TPU embedding"),
         ("tensorflow.estimator.MultiClassHead", "heads are not shipped"),
         ("tensorflow_estimator.python.estimator.canned.dnn.DNNClassifier", "canned estimators are not shipped"),
@@ -91,3 +98,19 @@ def test_unmapped_names_come_with_advice(old, advice):
 @pytest.mark.parametrize("name", ["tensorflow", "tensorflow.compat.v1.train.SessionRunHook", "tensorflow.keras.layers"])
 def test_plain_tensorflow_is_not_touched(name):
     assert mapping.classify(name) is None
+
+
+def test_tf_keras_route_leaves_v1_layers_alone():
+    assert mapping.classify("tensorflow.compat.v1.layers.dense", layers_route="tf-keras") is None
+    assert mapping.classify("tensorflow.contrib.layers.layer_norm", layers_route="tf-keras").new == (
+        "estimator_lib.layers.layer_norm")
+
+
+@pytest.mark.parametrize("name, tf1", [
+    ("tensorflow.flags.DEFINE_string", True), ("tensorflow.gfile.GFile", True), ("tensorflow.logging.info", True),
+    ("tensorflow.app.run", True), ("tensorflow.train.Optimizer", True), ("tensorflow.get_variable", True),
+    ("tensorflow.contrib.anything", True), ("tensorflow.layers.dense", True),
+    ("tensorflow.nn.relu", False), ("tensorflow.io.gfile.GFile", False), ("tensorflow.compat.v1.flags", False),
+])
+def test_tf1_only_names(name, tf1):
+    assert mapping.is_tf1_only(name) is tf1

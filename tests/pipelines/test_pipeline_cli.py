@@ -8,7 +8,7 @@ import yaml
 from pipelines import cli
 
 
-@pytest.mark.parametrize("command", ["run-local", "compile", "submit", "schedule"])
+@pytest.mark.parametrize("command", ["run-local", "compile", "submit", "schedule", "tpu-smoke"])
 def test_every_subcommand_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
@@ -21,7 +21,7 @@ def test_top_level_help_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     text = capsys.readouterr().out
-    for command in ("run-local", "compile", "submit", "schedule", "upgrade"):
+    for command in ("run-local", "compile", "submit", "schedule", "tpu-smoke", "upgrade"):
         assert command in text
 
 
@@ -39,7 +39,7 @@ def test_compile_writes_the_tpu_pipeline(tmp_path, capsys):
 
 def test_compile_errors_are_one_line_messages(tmp_path, capsys):
     assert cli.main(["compile", "--target", "tpu", "--tpu-topology", "big", "--output", str(tmp_path / "x.yaml")]) == 2
-    assert "error: tpu_topology must look like '2x2'" in capsys.readouterr().err
+    assert "error: tpu_topology must be chips per dimension such as '2x2'" in capsys.readouterr().err
     assert cli.main(["run-local", "--param", "threshold=high", "--pipeline-root", str(tmp_path)]) == 2
     assert "--param threshold must be a number; received 'high'" in capsys.readouterr().err
 

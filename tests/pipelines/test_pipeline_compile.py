@@ -18,7 +18,7 @@ def compiled(tmp_path_factory):
         path = compile_pipeline(
             target, str(root / f"{target}.yaml"), image=IMAGE,
             gpu=GpuPlacement(accelerator_type="NVIDIA_L4", accelerator_count=2),
-            tpu=TpuPlacement(machine_type="ct6e-standard-4t", tpu_topology="2x2", replica_count=1, tpu_image=TPU_IMAGE),
+            tpu=TpuPlacement(machine_type="ct5lp-hightpu-8t", tpu_topology="2x4", replica_count=1, tpu_image=TPU_IMAGE),
         )
         with open(path) as handle:
             documents[target] = yaml.safe_load(handle)
@@ -97,8 +97,8 @@ def test_tpu_target_trains_in_a_custom_job_with_explicit_worker_pools(compiled):
     assert "google_cloud_pipeline_components" in " ".join(job_executor["command"] + job_executor.get("args", []))
     tasks = _all_tasks(document)
     plan = tasks["tpu-train-job"]["inputs"]["parameters"]
-    assert plan["machine_type"]["runtimeValue"]["constant"] == "ct6e-standard-4t"
-    assert plan["tpu_topology"]["runtimeValue"]["constant"] == "2x2"
+    assert plan["machine_type"]["runtimeValue"]["constant"] == "ct5lp-hightpu-8t"
+    assert plan["tpu_topology"]["runtimeValue"]["constant"] == "2x4"
     assert plan["tpu_image"]["runtimeValue"]["constant"] == TPU_IMAGE
     assert plan["train_steps"]["componentInputParameter"] == "train_steps"
     job = tasks["custom-training-job"]
@@ -134,7 +134,9 @@ def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_job_planner(tmp
         (lambda: build_training_pipeline("cloud"), r"target must be one of \('local', 'gpu', 'tpu'\); received target='cloud'"),
         (lambda: build_training_pipeline("local", image=""), r"image must be a container image reference"),
         (lambda: build_training_pipeline("local", train_retries=-1), r"train_retries must be an integer >= 0"),
-        (lambda: TpuPlacement(tpu_topology="two"), r"tpu_topology must look like '2x2'"),
+        (lambda: TpuPlacement(tpu_topology="two"), r"tpu_topology must be chips per dimension such as '2x2'"),
+        (lambda: TpuPlacement(machine_type="ct6e-standard-4t"), r"Starting with TPU v6e, TensorFlow isn't supported"),
+        (lambda: TpuPlacement(replica_count=2), r"replica_count must be 1 for a TPU worker pool"),
         (lambda: GpuPlacement(accelerator_count=0), r"accelerator_count must be an integer >= 1"),
         (lambda: compile_pipeline("local", "out.txt"), r"package_path must end with .yaml"),
     ],

@@ -90,3 +90,52 @@ def test_the_component_images_default_to_the_project_images():
 
     assert images.DEFAULT_IMAGE.endswith("/estimator-lib:0.1.0") or "ESTIMATOR_LIB_IMAGE" in os.environ
     assert images.TPU_IMAGE.endswith("/estimator-lib-tpu:0.1.0") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ
+
+
+def _requirements(extra):
+    return {Requirement(item).name: Requirement(item) for item in _pyproject()["project"]["optional-dependencies"][extra]}
+
+
+def test_the_tpu_extra_pins_tensorflow_tpu_and_the_libtpu_it_names():
+    tpu = _requirements("tpu")
+    assert str(tpu["tensorflow-tpu"].specifier) == "==2.20.0"
+    assert str(tpu["libtpu"].specifier) == "==0.0.14"
+
+
+@pytest.mark.parametrize("extra", ["cpu", "gpu", "tpu"])
+def test_every_tensorflow_extra_keeps_protobuf_below_7(extra):
+    # TF 2.20 + protobuf 7.x fails its first checkpoint save (MessageToString(float_format=...)).
+    protobuf = _requirements(extra)["protobuf"]
+    assert not protobuf.specifier.contains("7.36.2") and protobuf.specifier.contains("6.33.6")
+    assert protobuf.specifier.contains("5.29.6")
+
+
+def test_the_tf220_constraints_fit_the_cpu_extra():
+    with open(os.path.join(REPO, "constraints", "tf220.txt")) as handle:
+        pins = [Requirement(line) for line in handle if line.strip() and not line.startswith("#")]
+    cpu = _requirements("cpu")
+    for pin in pins:
+        (version,) = [spec.version for spec in pin.specifier]
+        assert cpu[pin.name].specifier.contains(version), f"{pin} is outside the cpu extra's {cpu[pin.name]}"
+    assert {pin.name for pin in pins} == {"tensorflow-cpu", "tensorboard", "protobuf"}
+
+
+def test_the_tpu_image_follows_vertex_recipe_for_libtpu_and_pjrt():
+    from pipelines import tpu_machines
+
+    env = {}
+    for keyword, argument in _instructions("tpu"):
+        if keyword == "ENV":
+            env.update(pair.split("=", 1) for pair in argument.split())
+    assert env["NEXT_PLUGGABLE_DEVICE_USE_C_API"] == "true"
+    assert env["TF_PLUGGABLE_DEVICE_LIBRARY_PATH"] == tpu_machines.LIBTPU_PATH == "/lib/libtpu.so"
+    (install,) = [arg for keyword, arg in _instructions("tpu") if keyword == "RUN" and "pip install" in arg]
+    assert "shutil.copy(so, '/lib/libtpu.so')" in install and "test -s /lib/libtpu.so" in install
+
+
+def test_the_readme_test_command_also_runs_the_library_tests_on_tf_2_20():
+    with open(os.path.join(REPO, "scripts", "test.sh")) as handle:
+        script = handle.read()
+    assert "-c constraints/tf220.txt" in script
+    assert 'pytest -q -p no:cacheprovider tests/estimator_lib tests/tpu' in script
+    assert 'startswith("2.20.")' in script

@@ -59,7 +59,7 @@ def test_a_second_job_resumes_the_first_jobs_checkpoint(planned):
         start = dsl.importer(artifact_uri=init_model_uri, artifact_class=dsl.Model)
         return tpu_train_job_op(
             model_ref="example_models.classifier", params_json=PARAMS_JSON, train_steps=4, train_batch_size=16,
-            tpu_image="example.com/estimator-lib-tpu:1", machine_type="ct5lp-hightpu-4t",
+            tpu_image="example.com/estimator-lib-tpu:1", machine_type="ct5lp-hightpu-4t", tpu_topology="2x2",
             init_model=start.output, init_mode="resume",
         ).outputs["worker_pool_specs"]
 

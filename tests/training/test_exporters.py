@@ -102,3 +102,24 @@ def test_best_exporter_judges_a_reevaluated_step_on_its_own(estimator):
 def test_default_compare_fn_needs_loss():
     with pytest.raises(ValueError, match="has no 'loss'.*pass BestExporter\\(compare_fn=...\\)"):
         loss_smaller({"loss": 1.0}, {"accuracy": 0.5})
+
+
+def test_best_exporter_first_export_needs_no_eval_result(estimator):
+    """The original exported on its first call even with eval_result=None; later calls compare."""
+    exporter = BestExporter("best_none", tiny_model.serving_input_receiver_fn, event_file_pattern=None)
+    base = os.path.join(estimator.model_dir, "export", "best_none")
+    assert exporter.export(estimator, base, estimator.latest_checkpoint(), None, False) is not None
+    assert exporter.best_eval_result is None
+    assert _export(exporter, estimator, 2.0, 1) is not None  # nothing to beat yet
+    with pytest.raises(ValueError, match="current_eval_result has no 'loss'"):
+        exporter.export(estimator, base, estimator.latest_checkpoint(), None, False)
+
+
+def test_best_exporter_exports_into_an_empty_export_dir_even_after_better_evaluations(estimator):
+    """Earlier evaluations were better, but this export_path holds no model: the first export still happens
+    (as in the original), and the better earlier result stays the one to beat."""
+    metrics = estimator.evaluate(tiny_model.eval_input_fn())
+    exporter = BestExporter("fresh", tiny_model.serving_input_receiver_fn)
+    assert _export(exporter, estimator, metrics["loss"] * 2.0, metrics["global_step"] + 10) is not None
+    assert exporter.best_eval_result["loss"] == pytest.approx(metrics["loss"])
+    assert _export(exporter, estimator, metrics["loss"] * 1.5, metrics["global_step"] + 20) is None

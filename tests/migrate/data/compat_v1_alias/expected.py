@@ -6,10 +6,10 @@ tf.disable_v2_behavior()
 
 
 def model_fn(features, labels, mode, params, config):
-    net = tf.layers.dense(features, 8, activation=tf.nn.relu)
-    logits = tf.layers.dense(net, 2)
+    net = estimator_lib.layers.dense(features, 8, activation=tf.nn.relu)
+    logits = estimator_lib.layers.dense(net, 2)
     loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
-    optimizer = tf.tpu.CrossShardOptimizer(tf.train.GradientDescentOptimizer(0.1))
+    optimizer = estimator_lib.tpu.CrossShardOptimizer(tf.train.GradientDescentOptimizer(0.1))
     train_op = optimizer.minimize(loss, tf.train.get_global_step())
     return estimator_lib.tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op)
 

@@ -1,5 +1,5 @@
 """TF 1.x TPUEstimator code written against tf.contrib.tpu."""
-import tensorflow as tf
+import tensorflow.compat.v1 as tf
 import estimator_lib
 from tensorflow.contrib import tpu as contrib_tpu
 from estimator_lib import tpu as tpu_lib
@@ -8,7 +8,7 @@ from estimator_lib import tpu as tpu_lib
 def model_fn(features, labels, mode, params):
     logits = tf.contrib.layers.fully_connected(features, 2)
     loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
-    optimizer = tf.contrib.tpu.CrossShardOptimizer(tf.train.AdamOptimizer())
+    optimizer = estimator_lib.tpu.CrossShardOptimizer(tf.train.AdamOptimizer())
     train_op = optimizer.minimize(loss, tf.train.get_global_step())
     return estimator_lib.tpu.TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op)
 

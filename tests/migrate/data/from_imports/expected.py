@@ -19,7 +19,7 @@ from estimator_lib.export import ServingInputReceiver, PredictOutput as Out
 from estimator_lib.experimental import stop_if_higher_hook
 from estimator_lib import tpu
 import estimator_lib as v1_estimator
-from tensorflow.compat.v1 import layers
+from estimator_lib import layers
 from tensorflow.estimator import *
 import os; from estimator_lib import WarmStartSettings; import sys
 

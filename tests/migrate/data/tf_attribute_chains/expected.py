@@ -9,7 +9,7 @@ import estimator_lib
 
 
 def model_fn(features, labels, mode: estimator_lib.ModeKeys, params):
-    logits = tf.compat.v1.layers.dense(features["x"], 3)  # no Keras 3 equivalent by that name
+    logits = estimator_lib.layers.dense(features["x"], 3)  # no Keras 3 equivalent by that name
     if mode == estimator_lib.ModeKeys.PREDICT:
         return estimator_lib.EstimatorSpec(
             mode,

@@ -1,0 +1,72 @@
+"""The train task as its container runs it (`python -m components.train.task`), sent SIGTERM mid-training:
+it saves the step it reached, exits 143 (a failure the pipeline's retry policy re-runs), and the retried
+command resumes there and stops at the same target step."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from components_testlib import MODEL_REF, TINY_PARAMS_JSON
+from estimator_lib.preemption import PREEMPTED_EXIT_CODE
+from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STEP_LINE = re.compile(r"INFO tensorflow: loss = \S+, step = (\d+)")
+TRAIN_STEPS = 300
+
+
+def _attempt(model_dir, stop_after_step=None, delay=0.0):
+    """Runs the task; returns (exit code, steps it logged, first logged step)."""
+    command = [sys.executable, "-m", "components.train.task", "--model-ref", MODEL_REF, "--params-json",
+               TINY_PARAMS_JSON, "--train-steps", str(TRAIN_STEPS), "--output-model-dir", model_dir,
+               "--log-step-count-steps", "1"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+    watchdog = threading.Timer(240, process.kill)
+    watchdog.start()
+    steps, text = [], []
+    try:
+        for line in process.stdout:
+            text.append(line)
+            match = STEP_LINE.search(line)
+            if match:
+                steps.append(int(match.group(1)))
+                if stop_after_step is not None and steps[-1] >= stop_after_step:
+                    if delay:
+                        threading.Event().wait(delay)
+                    process.send_signal(signal.SIGTERM)
+                    stop_after_step = None
+        process.wait(timeout=120)
+    finally:
+        watchdog.cancel()
+    return process.returncode, steps, "".join(text)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_exits_143_and_the_retry_resumes(tmp_path):
+    model_dir = str(tmp_path / "model")
+    figures = []
+    resumed_expected = None
+    for stop_after, delay in ((1, 0.0), (40, 0.0), (90, 0.005)):
+        code, steps, text = _attempt(model_dir, stop_after, delay)
+        assert code == PREEMPTED_EXIT_CODE, text[-3000:]
+        assert "Training was preempted (SIGTERM)" in text
+        saved = checkpoint_step(find_restorable_checkpoint(model_dir))
+        if resumed_expected is not None:
+            assert steps[0] == resumed_expected + 1, (steps[:3], resumed_expected)
+        figures.append({"sigterm_after_step": stop_after, "last_step_run": steps[-1], "saved": saved,
+                        "steps_lost": steps[-1] - saved})
+        assert saved == steps[-1], figures
+        resumed_expected = saved
+    code, steps, text = _attempt(model_dir)
+    assert code == 0, text[-3000:]
+    assert steps[0] == resumed_expected + 1 and steps[-1] == TRAIN_STEPS
+    assert '"global_step": 300' in text
+    print("\nTRAIN TASK SIGTERM FIGURES")
+    for figure in figures:
+        print(figure)
