@@ -226,3 +226,24 @@ def test_scaffold_fn_runs_on_the_host_outside_the_loop_and_the_tpu_computation(t
     _only_metadata(index)
     restores = [(place, node) for place, node in index.of_type("RestoreV2") if "checkpoint_initializer" in node.name]
     assert restores and all(place == "" and "_tpu_replicate" not in node.attr for place, node in restores)
+
+
+@pytest.mark.parametrize(("wrapper", "sums_per_variable"), [("estimator_lib", 1), ("tensorflow", 2)])
+def test_cross_shard_optimizer_on_the_tpu_path(tmp_path, wrapper, sums_per_variable):
+    """estimator_lib's CrossShardOptimizer keeps one cross-replica sum per variable on the TPU path;
+    TensorFlow's own adds a second one (the numbers stay the mean, see docs/tpu.md)."""
+    from estimator_lib.tpu import CrossShardOptimizer
+
+    wrap = CrossShardOptimizer if wrapper == "estimator_lib" else v1.tpu.CrossShardOptimizer
+
+    def wrapped_model_fn(features, labels, mode, params):
+        loss = loss_of(labels, logits_of(features))
+        optimizer = wrap(v1.train.GradientDescentOptimizer(0.5))
+        return TPUEstimatorSpec(mode, loss=loss, train_op=optimizer.minimize(loss, v1.train.get_global_step()))
+
+    index = _capture(lambda hook: _estimator(tmp_path, fn=wrapped_model_fn).train(
+        train_input_fn, max_steps=3, hooks=[hook]))
+    sums = {node.name: node for _, node in index.of_type("CrossReplicaSum")}
+    assert len(sums) == TRAINABLE * sums_per_variable
+    updates = [node for _, node in index.nodes if node.op == "ResourceApplyGradientDescent"]
+    assert len(updates) == TRAINABLE and all(inputs_named(node)[2] in sums for node in updates)
