@@ -77,6 +77,7 @@ class RunConfig:
         "experimental_max_worker_delay_secs",
         "session_creation_timeout_secs",
         "checkpoint_save_graph_def",
+        "jit_compile",
     )
 
     def __init__(
@@ -98,6 +99,7 @@ class RunConfig:
         experimental_max_worker_delay_secs: int | None = None,
         session_creation_timeout_secs: int = 7200,
         checkpoint_save_graph_def: bool = True,
+        jit_compile: bool = False,
     ):
         steps_given = save_checkpoints_steps is not _UNSET and save_checkpoints_steps is not None
         secs_given = save_checkpoints_secs is not _UNSET and save_checkpoints_secs is not None
@@ -131,6 +133,11 @@ class RunConfig:
                 )
         if protocol not in (None, "grpc"):
             raise ValueError(f"RunConfig protocol must be None or 'grpc'; received {protocol!r}.")
+        if not isinstance(jit_compile, bool):
+            raise ValueError(
+                f"RunConfig jit_compile must be True (compile each training step with XLA) or False; "
+                f"received {jit_compile!r}."
+            )
         if experimental_distribute is not None:
             raise ValueError(
                 "RunConfig experimental_distribute is not supported; pass train_distribute/eval_distribute."
@@ -151,6 +158,7 @@ class RunConfig:
         self._experimental_max_worker_delay_secs = experimental_max_worker_delay_secs
         self._session_creation_timeout_secs = session_creation_timeout_secs
         self._checkpoint_save_graph_def = checkpoint_save_graph_def
+        self._jit_compile = jit_compile
         self._init_cluster(parse_tf_config(os.environ.get("TF_CONFIG")))
 
     # ---- cluster, from TF_CONFIG -------------------------------------------------------------------
@@ -267,6 +275,8 @@ class RunConfig:
     experimental_max_worker_delay_secs = property(lambda self: self._experimental_max_worker_delay_secs)
     session_creation_timeout_secs = property(lambda self: self._session_creation_timeout_secs)
     checkpoint_save_graph_def = property(lambda self: self._checkpoint_save_graph_def)
+    # True: the model_fn's training ops are compiled with XLA (see _graph.xla_scope and docs/benchmarks.md).
+    jit_compile = property(lambda self: self._jit_compile)
 
     def replace(self, **kwargs: Any) -> "RunConfig":
         """Returns a copy with some fields changed; only the constructor's arguments may change."""
