@@ -93,12 +93,17 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         window = WindowRule(warmup_calls=1, warmup_seconds=0.0, min_calls=2, min_seconds=0.0, max_calls=2)
         return RunOptions(window=window, eval_batches=2, predict_batches=3, eval_calls=1)
     seconds = args.min_seconds if args.min_seconds is not None else (1.5 if args.quick else 3.0)
-    return RunOptions(window=WindowRule(warmup_seconds=0.5 if args.quick else 1.0, min_seconds=seconds))
+    window = WindowRule(warmup_seconds=0.5 if args.quick else 1.0, min_seconds=seconds)
+    return RunOptions(window=window, export=not args.quick)
 
 
 def variants(args: argparse.Namespace) -> List[Variant]:
     if args.quick and not args.smoke:
-        return [(path, model, k) for path, model, k, _ in QUICK_PLAN if path in _csv(args.paths)]
+        # --paths, --models and --ks narrow the plan (e.g. --ks 1 for the K=1 targets alone).
+        return [
+            (path, model, k) for path, model, k, _ in QUICK_PLAN
+            if path in _csv(args.paths) and model in _csv(args.models) and k in args.k_list
+        ]
     out = []
     for model in _csv(args.models):
         for path in _csv(args.paths):

@@ -133,6 +133,8 @@ def run(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, opts: RunOptions, 
         predict_ex_s=measure.steady_rate(ends, cfg.batch_size),
     )
 
+    if not opts.export:
+        return out
     t0 = time.perf_counter()
     export_dir = est.export_saved_model(
         os.path.join(workdir, "export"), models.serving_input_receiver_fn(cfg, api)
