@@ -36,6 +36,8 @@ def estimator_lib_api(tpu: bool) -> Any:
 AVAILABILITY_CHECKS = {
     "lib-est": "from estimator_lib.estimator import Estimator",
     "lib-tpu": "from estimator_lib.tpu import TPUEstimator, TPUEstimatorSpec, TPUConfig, RunConfig",
+    "lib-est-xla": "from estimator_lib import RunConfig; RunConfig(jit_compile=True)",
+    "lib-tpu-xla": "from estimator_lib.tpu import RunConfig; RunConfig(jit_compile=True)",
 }
 
 

@@ -1,7 +1,7 @@
 """The benchmark driver: one fresh process per variant, interleaved repeats, a Markdown report.
 
     python -m bench                    # full suite: mlp+cnn, K=1,10,100, 5 repeats, all paths
-    python -m bench --quick            # 2 repeats, shorter windows
+    python -m bench --quick            # issue 15's target lines only: 12 variants, 3 repeats (a few minutes)
     python -m bench --smoke            # seconds: tiny model, no TF 2.15 venv (used by the test)
     python -m bench --report runs/bench/<stamp>/results.jsonl   # re-render a finished run
 """
@@ -25,9 +25,21 @@ from bench.timing import WindowRule
 
 Variant = Tuple[str, str, int]  # (path, model, K)
 
+# --quick: the variants issue 15's targets need, and whether each measures the K-independent extras
+# (time to first step is always measured; evaluate/predict/export only where marked).
+QUICK_PLAN: Tuple[Tuple[str, str, int, bool], ...] = (
+    ("lib-est", "mlp", 1, True), ("tf215-est", "mlp", 1, True),
+    ("lib-tpu", "mlp", 1, True), ("tf215-tpu", "mlp", 1, True),
+    ("lib-tpu", "mlp", 100, False), ("hand", "mlp", 100, False),
+    ("lib-tpu-xla", "cnn", 100, False), ("lib-tpu-xla", "cnn", 1, False), ("lib-est-xla", "cnn", 1, False),
+    ("lib-tpu", "cnn", 100, False), ("tf215-tpu", "cnn", 1, False), ("tf215-est", "cnn", 1, False),
+)
+
 # Paths whose K sweep is run. The original TPUEstimator runs one step per session.run off-TPU
 # whatever iterations_per_loop is (its steps_ok is False at K>1), so it is run at K=1 only.
-SWEEP_PATHS = ("lib-tpu", "hand", "keras")
+SWEEP_PATHS = ("lib-tpu", "lib-tpu-xla", "hand", "keras")
+# The full suite leaves the XLA variants out unless asked (--paths ...,lib-tpu-xla); --quick runs them.
+DEFAULT_PATHS = tuple(p for p in ALL_PATHS if not p.endswith("-xla"))
 
 
 def _csv(text: str) -> List[str]:
@@ -38,9 +50,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: " + ",".join(models.MODELS))
     p.add_argument("--ks", default="1,10,100", help="steps per call for the K paths")
-    p.add_argument("--paths", default=",".join(ALL_PATHS), help="comma-separated: " + ",".join(ALL_PATHS))
-    p.add_argument("--repeats", type=int, default=None, help="runs per variant (default 5, --quick 2)")
-    p.add_argument("--quick", action="store_true", help="2 repeats and 1.5 s windows")
+    p.add_argument("--paths", default=None, help="comma-separated: " + ",".join(ALL_PATHS))
+    p.add_argument("--repeats", type=int, default=None, help="runs per variant (default 5, --quick 3)")
+    p.add_argument("--quick", action="store_true",
+                   help="only the variants of issue 15's targets (3 repeats, 1.5 s windows); prints the target lines")
     p.add_argument("--smoke", action="store_true", help="tiny model, K=1,2, one repeat, no TF 2.15 venv")
     p.add_argument("--min-seconds", type=float, default=None, help="measured window per run (default 3)")
     p.add_argument("--no-original", action="store_true", help="skip path (d), the TF 2.15 venv")
@@ -51,9 +64,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.ks = "tiny", "1,2"
-        if args.paths == p.get_default("paths"):
+        if args.paths is None:
             args.paths = "lib-est,lib-tpu,hand,keras"
         args.no_original = True
+    if args.paths is None:
+        args.paths = ",".join(ALL_PATHS if args.quick else DEFAULT_PATHS)
     for name in _csv(args.models):
         models.get_config(name)
     bad = [x for x in _csv(args.paths) if x not in ALL_PATHS]
@@ -67,7 +82,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         p.error(f"--ks takes integers >= 1: received --ks={args.ks!r}")
     args.k_list = ks
     if args.repeats is None:
-        args.repeats = 1 if args.smoke else (2 if args.quick else 5)
+        args.repeats = 1 if args.smoke else (3 if args.quick else 5)
     if args.repeats < 1:
         p.error(f"--repeats must be >= 1: received {args.repeats}")
     return args
@@ -78,10 +93,17 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         window = WindowRule(warmup_calls=1, warmup_seconds=0.0, min_calls=2, min_seconds=0.0, max_calls=2)
         return RunOptions(window=window, eval_batches=2, predict_batches=3, eval_calls=1)
     seconds = args.min_seconds if args.min_seconds is not None else (1.5 if args.quick else 3.0)
-    return RunOptions(window=WindowRule(warmup_seconds=0.5 if args.quick else 1.0, min_seconds=seconds))
+    window = WindowRule(warmup_seconds=0.5 if args.quick else 1.0, min_seconds=seconds)
+    return RunOptions(window=window, export=not args.quick)
 
 
 def variants(args: argparse.Namespace) -> List[Variant]:
+    if args.quick and not args.smoke:
+        # --paths, --models and --ks narrow the plan (e.g. --ks 1 for the K=1 targets alone).
+        return [
+            (path, model, k) for path, model, k, _ in QUICK_PLAN
+            if path in _csv(args.paths) and model in _csv(args.models) and k in args.k_list
+        ]
     out = []
     for model in _csv(args.models):
         for path in _csv(args.paths):
@@ -123,11 +145,22 @@ def _env() -> Dict[str, str]:
     return env
 
 
-def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float) -> Dict[str, Any]:
+def wants_extras(variant: Variant, quick: bool) -> bool:
+    """Evaluate/export/predict do not depend on K: measured at K=1 only (in --quick, as QUICK_PLAN says)."""
+    if quick:
+        return any(plan[:3] == variant and plan[3] for plan in QUICK_PLAN)
+    return variant[2] == 1
+
+
+def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float, quick: bool = False) -> Dict[str, Any]:
     """Runs the variant in a fresh interpreter and returns its result line (or the failure)."""
     path, model, k = variant
-    if k != 1:
-        opts = dataclasses.replace(opts, extras=False)  # evaluate/export/predict do not depend on K
+    if not wants_extras(variant, quick):
+        opts = dataclasses.replace(opts, extras=False)
+    if path.endswith("-xla"):
+        # XLA compiles a cluster lazily, after its first executions: keep those calls in the warm-up.
+        window = dataclasses.replace(opts.window, warmup_calls=max(opts.window.warmup_calls, 5))
+        opts = dataclasses.replace(opts, window=window)
     cmd = [python, "-m", "bench.runner", "--path", path, "--model", model, "--k", str(k), "--opts", opts.to_json()]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=venv.REPO_ROOT, env=_env())
@@ -181,7 +214,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             i += 1
             if variant in broken:
                 continue
-            r = run_one(interpreters[variant[0]], variant, opts, args.timeout)
+            r = run_one(interpreters[variant[0]], variant, opts, args.timeout, quick=args.quick and not args.smoke)
             r["repeat"] = rep
             results.append(r)
             with open(results_path, "a") as f:
@@ -192,5 +225,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     text = report.render(results)
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write("\n".join(f"- {note}" for note in notes) + "\n\n" + text)
-    print(text)
+    print(report.render_targets(results) if args.quick else text)
     return 0 if all(r.get("ok") for r in results) else 1

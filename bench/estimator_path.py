@@ -48,14 +48,16 @@ def _hook_classes() -> Tuple[type, type]:
     return ClockHook, SaveTimer
 
 
-def _make_estimator(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, model_dir: str) -> Any:
-    common = dict(
+def _make_estimator(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, model_dir: str, jit_compile: bool) -> Any:
+    common: Dict[str, Any] = dict(
         model_dir=model_dir,
         tf_random_seed=0,
         save_checkpoints_steps=BIG,
         save_summary_steps=100,
         log_step_count_steps=100,
     )
+    if jit_compile:  # estimator_lib only: the original has no such switch
+        common["jit_compile"] = True
     model_fn = models.make_model_fn(cfg, api, tpu=tpu)
     if not tpu:
         return api.Estimator(model_fn=model_fn, config=api.RunConfig(**common))
@@ -70,11 +72,16 @@ def _make_estimator(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, model_
     )
 
 
-def run(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, opts: RunOptions, workdir: str) -> Dict[str, Any]:
-    """Trains, then (with opts.extras) evaluates, checkpoints, exports and predicts; returns figures."""
+def run(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, opts: RunOptions, workdir: str,
+        jit_compile: bool = False) -> Dict[str, Any]:
+    """Trains, then (with opts.extras) evaluates, checkpoints, exports and predicts; returns figures.
+
+    Start-up figures come in wall seconds and in process CPU seconds (`*_cpu_s`): on a shared machine
+    the CPU figure is the steadier of the two.
+    """
     ClockHook, SaveTimer = _hook_classes()
     model_dir = os.path.join(workdir, "model")
-    est = _make_estimator(api, cfg, k, tpu, model_dir)
+    est = _make_estimator(api, cfg, k, tpu, model_dir, jit_compile)
 
     def train_input_fn(params: Any) -> Any:
         return models.make_dataset(cfg)
@@ -104,23 +111,30 @@ def run(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, opts: RunOptions, 
     if not opts.extras:
         return out
 
-    eval_times = []
+    eval_times, eval_cpu = [], []
     for _ in range(opts.eval_calls):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         metrics = est.evaluate(eval_input_fn, steps=opts.eval_batches)
         eval_times.append(time.perf_counter() - t0)
-    out.update(eval_s=eval_times, eval_accuracy=float(metrics["accuracy"]), eval_loss=float(metrics["loss"]))
+        eval_cpu.append(time.process_time() - c0)
+    out.update(eval_s=eval_times, eval_cpu_s=eval_cpu, eval_accuracy=float(metrics["accuracy"]),
+               eval_loss=float(metrics["loss"]))
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ends = []
     for _ in est.predict(predict_input_fn, yield_single_examples=False):
         ends.append(time.perf_counter())
+        if len(ends) == 1:
+            first_cpu = time.process_time() - c0
     out.update(
         predict_call_s=ends[-1] - t0,
         predict_first_s=ends[0] - t0,
+        predict_first_cpu_s=first_cpu,
         predict_ex_s=measure.steady_rate(ends, cfg.batch_size),
     )
 
+    if not opts.export:
+        return out
     t0 = time.perf_counter()
     export_dir = est.export_saved_model(
         os.path.join(workdir, "export"), models.serving_input_receiver_fn(cfg, api)

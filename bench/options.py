@@ -15,6 +15,7 @@ class RunOptions:
 
     window: WindowRule = WindowRule()
     extras: bool = True  # evaluate, checkpoint, export and predict figures (K-independent)
+    export: bool = True  # with extras: also export and time the serving signature (--quick leaves it out)
     eval_batches: int = 20
     predict_batches: int = 50
     eval_calls: int = 2  # evaluate is called this many times; each is timed

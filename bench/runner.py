@@ -22,8 +22,9 @@ from typing import Any, Callable, Dict, List, Optional
 RESULT_PREFIX = "BENCH_RESULT "
 
 # Paths that take K (iterations_per_loop); the others always run one step per session.run.
-K_PATHS = ("lib-tpu", "tf215-tpu", "hand", "keras")
-LIB_PATHS = ("lib-est", "lib-tpu", "hand", "keras")  # run on this repo's TF (2.21)
+K_PATHS = ("lib-tpu", "lib-tpu-xla", "tf215-tpu", "hand", "keras")
+# run on this repo's TF (2.21); the -xla paths set RunConfig(jit_compile=True)
+LIB_PATHS = ("lib-est", "lib-tpu", "hand", "keras", "lib-est-xla", "lib-tpu-xla")
 ORIGINAL_PATHS = ("tf215-est", "tf215-tpu")  # run in the TF 2.15 virtual environment
 ALL_PATHS = LIB_PATHS + ORIGINAL_PATHS
 
@@ -40,11 +41,12 @@ def _runner_for(path: str) -> Callable[..., Dict[str, Any]]:
         return keras_path.run
     from bench import apis, estimator_path
 
-    tpu = path.endswith("-tpu")
+    jit = path.endswith("-xla")
+    tpu = path.removesuffix("-xla").endswith("-tpu")
     api = apis.estimator_lib_api(tpu) if path.startswith("lib-") else apis.tf_estimator_api(tpu)
 
     def run(cfg: Any, k: int, opts: Any, workdir: str) -> Dict[str, Any]:
-        return estimator_path.run(api, cfg, k, tpu, opts, workdir)
+        return estimator_path.run(api, cfg, k, tpu, opts, workdir, jit_compile=jit)
 
     return run
 

@@ -38,6 +38,8 @@ class CallClock:
         self.steps_per_call = steps_per_call
         self.batch_size = batch_size
         self.start: Optional[float] = None
+        self._cpu_start = 0.0
+        self._cpu_first = 0.0
         self.ends: List[float] = []
         self._warm_index: Optional[int] = None
         self._cpu_warm = 0.0  # process CPU seconds (all threads) when the window opened
@@ -46,11 +48,14 @@ class CallClock:
     def begin(self) -> None:
         """Marks the start of training: the time to first step is measured from here."""
         self.start = time.perf_counter()
+        self._cpu_start = time.process_time()
 
     def record(self) -> bool:
         """Notes one finished call; returns True once the measured window is complete."""
         now = time.perf_counter()
         self.ends.append(now)
+        if len(self.ends) == 1:
+            self._cpu_first = time.process_time()
         rule = self.rule
         if self._warm_index is None:
             n = len(self.ends)
@@ -68,7 +73,11 @@ class CallClock:
         """Time to first call, steady examples/sec and call times over the window."""
         if self.start is None or not self.ends:
             raise ValueError("CallClock.summary() needs begin() and at least one record().")
-        out: Dict[str, float] = {"ttfs_s": self.ends[0] - self.start, "calls_total": len(self.ends)}
+        out: Dict[str, float] = {
+            "ttfs_s": self.ends[0] - self.start,
+            "ttfs_cpu_s": self._cpu_first - self._cpu_start,
+            "calls_total": len(self.ends),
+        }
         w = self._warm_index
         if w is None or len(self.ends) - 1 <= w:
             return out

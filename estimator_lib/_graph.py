@@ -11,6 +11,7 @@ import contextlib
 from typing import Any, Iterator, Sequence
 
 import tensorflow as tf
+from tensorflow.python.training import monitored_session as _tf_monitored
 
 from estimator_lib import checkpoints, restore_check
 from estimator_lib.distribute import graph_mode, multi_worker
@@ -52,6 +53,34 @@ def session_config(config: RunConfig) -> v1.ConfigProto:
         return config.session_config
     proto = v1.ConfigProto(allow_soft_placement=True)
     return proto
+
+
+def static_graph_config(proto: v1.ConfigProto) -> v1.ConfigProto:
+    """A copy of `proto` that lets a local session treat its graph as static.
+
+    Our monitored sessions start only after the scaffold has finalized the graph, so the session is
+    never extended; `optimize_for_static_graph` lets the runtime drop the bookkeeping that extension
+    needs (docs/benchmarks.md: a cheaper `session.run` on TF 2.21). A user who set
+    `disable_optimize_for_static_graph` keeps that choice.
+    """
+    if proto.experimental.disable_optimize_for_static_graph:
+        return proto
+    static = v1.ConfigProto()
+    static.CopyFrom(proto)
+    static.experimental.optimize_for_static_graph = True
+    return static
+
+
+def xla_scope(config: RunConfig) -> contextlib.AbstractContextManager:
+    """Where model_fn builds its training step: XLA-compiled when RunConfig(jit_compile=True).
+
+    `jit_scope` marks every op the model_fn creates (forward, gradients, optimizer updates) for XLA on
+    whatever device it lands (CPU included, without the process-wide auto-clustering flag); ops XLA
+    has no kernel for (summaries, py_function, strings) stay outside the compiled clusters.
+    """
+    if not config.jit_compile:
+        return contextlib.nullcontext()
+    return tf.xla.experimental.jit_scope(compile_ops=True, separate_compiled_gradients=False)
 
 
 def make_saver(config: RunConfig, var_list=None) -> v1.train.Saver:
@@ -118,15 +147,16 @@ def training_session(
         # names last, so a save cut short by a crash cannot stop training from resuming. The hooks keep
         # MonitoredTrainingSession's order: chief-only hooks first.
         latest = checkpoints.latest_checkpoint(model_dir)
+        local = _runs_in_process(master, strategy)
         if latest is not None:
             restore_check.check_shapes_match(latest)
         creator = v1.train.ChiefSessionCreator(
             scaffold=scaffold,
             master=master,
-            config=proto,
+            config=static_graph_config(proto) if local else proto,
             checkpoint_filename_with_path=latest,
         )
-        return v1.train.MonitoredSession(session_creator=creator, hooks=list(chief_hooks) + list(hooks))
+        return _monitored_session(creator, list(chief_hooks) + list(hooks), local=local)
     return v1.train.MonitoredTrainingSession(
         master=master,
         is_chief=is_chief,
@@ -159,19 +189,38 @@ def restoring_session(
     it was read (a trainer's keep_checkpoint_max collecting it) is replaced by the newest readable one."""
     proto = graph_mode.session_config(strategy, session_config(config))
     master, hooks = _with_tpu_system(strategy, config.evaluation_master, proto, hooks)
+    local = _runs_in_process(master, strategy)
 
     def creator_for(path):
         if path is not None:
             restore_check.check_shapes_match(path)
         return v1.train.ChiefSessionCreator(
-            scaffold=scaffold, master=master, config=proto, checkpoint_filename_with_path=path
+            scaffold=scaffold,
+            master=master,
+            config=static_graph_config(proto) if local else proto,
+            checkpoint_filename_with_path=path,
         )
 
     if newest_in is not None and checkpoint_path is not None:
         creator = _NewestReadableSessionCreator(creator_for, checkpoint_path, newest_in)
     else:
         creator = creator_for(checkpoint_path)
-    return v1.train.MonitoredSession(session_creator=creator, hooks=list(hooks))
+    return _monitored_session(creator, list(hooks), local=local)
+
+
+def _runs_in_process(master: str, strategy: Any) -> bool:
+    """An in-process session that is not a TPU's: the callable run path and static-graph config apply.
+
+    A remote master and a TPU session (target '' on a TPU VM too) keep TensorFlow's own run path."""
+    from estimator_lib.tpu import replication
+
+    return not master and not replication.is_tpu_strategy(strategy)
+
+
+def _monitored_session(creator, hooks: list, *, local: bool) -> v1.train.MonitoredSession:
+    """Local sessions take the callable run path; sessions on a remote master keep TF's own."""
+    session_class = _FastMonitoredSession if local else v1.train.MonitoredSession
+    return session_class(session_creator=creator, hooks=hooks)
 
 
 class _NewestReadableSessionCreator(v1.train.SessionCreator):
@@ -273,3 +322,90 @@ def post_step_global_step_read(global_step: tf.Variable, train_op) -> tf.Tensor:
     would run a training step."""
     with tf.control_dependencies([train_op]):
         return tf.identity(global_step.read_value(), name="global_step_after_run")
+
+
+# ---- the per-run path of our monitored sessions -------------------------------------------------------
+_MAX_CALLABLES = 16  # distinct fetch structures per session (hooks alternate between two or three)
+
+
+class _Unsupported(Exception):
+    """A fetch this module does not key callables by; the run goes through Session.run instead."""
+
+
+def _fetch_key(fetches: Any) -> Any:
+    """A hashable description of a fetch structure, or _Unsupported.
+
+    Graph tensors and ops are keyed by id: they live as long as the graph, and so as long as the session
+    and its callables. Containers are keyed by their exact type, so a namedtuple never matches a tuple.
+    """
+    if isinstance(fetches, (tf.Tensor, tf.Operation)):
+        return id(fetches)
+    if isinstance(fetches, str):
+        return fetches
+    kind = type(fetches)
+    if kind is dict:
+        return (dict,) + tuple((key, _fetch_key(value)) for key, value in fetches.items())
+    if kind is list or kind is tuple:
+        return (kind,) + tuple(_fetch_key(value) for value in fetches)
+    raise _Unsupported
+
+
+class _CallableHookedSession(_tf_monitored._HookedSession):  # noqa: SLF001 - TF's v1 class, frozen since 1.x
+    """TensorFlow's hooked session, with each distinct fetch structure run through a `make_callable`.
+
+    Hooks are called exactly as TF calls them (same order, same SessionRunContext/SessionRunValues).
+    What changes is the run itself: `Session.run` re-parses the fetch structure and the executor key
+    on every call; a callable does that once. Runs with feeds or RunOptions, and fetches of other kinds
+    (variables, sparse tensors, namedtuples), keep going through `Session.run`.
+    """
+
+    def __init__(self, sess, hooks):
+        super().__init__(sess, hooks)
+        self._callables: dict = {}
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        if self.should_stop():
+            raise RuntimeError("Run called even after should_stop requested.")
+        actual_fetches = {"caller": fetches}
+        run_context = v1.train.SessionRunContext(
+            original_args=v1.train.SessionRunArgs(fetches, feed_dict), session=self._sess
+        )
+        run_options = options or v1.RunOptions()
+        feeds = self._call_hook_before_run(run_context, actual_fetches, feed_dict, run_options)
+        run_metadata = run_metadata or v1.RunMetadata()
+        runner = None
+        if not feeds and options is None and run_options.ByteSize() == 0:
+            runner = self._callable_for(actual_fetches)
+        if runner is not None:
+            outputs = runner()
+        else:
+            outputs = self._sess.run(actual_fetches, feed_dict=feeds, options=run_options, run_metadata=run_metadata)
+        for hook in self._hooks:
+            hook.after_run(
+                run_context,
+                v1.train.SessionRunValues(
+                    results=outputs[hook] if hook in outputs else None, options=run_options, run_metadata=run_metadata
+                ),
+            )
+        self._should_stop = self._should_stop or run_context.stop_requested
+        return outputs["caller"]
+
+    def _callable_for(self, fetches: dict):
+        try:
+            key = _fetch_key(fetches)
+        except _Unsupported:
+            return None
+        runner = self._callables.get(key)
+        if runner is None and len(self._callables) < _MAX_CALLABLES:
+            runner = self._callables[key] = self._sess.make_callable(fetches)
+        return runner
+
+
+class _FastMonitoredSession(v1.train.MonitoredSession):
+    """MonitoredSession (recovery, coordinator, hooks: all TensorFlow's) over a _CallableHookedSession."""
+
+    class _CoordinatedSessionCreator(v1.train.MonitoredSession._CoordinatedSessionCreator):  # noqa: SLF001
+        def create_session(self):
+            coordinated = super().create_session()
+            coordinated._sess = _CallableHookedSession(self.tf_sess, self._hooks)  # noqa: SLF001
+            return coordinated

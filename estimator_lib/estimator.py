@@ -275,7 +275,8 @@ class Estimator:
                 raw_specs: list = []
 
                 def step_fn(features, labels):
-                    raw = self._call_raw_model_fn(features, labels, ModeKeys.TRAIN, config)
+                    with _graph.xla_scope(config):
+                        raw = self._call_raw_model_fn(features, labels, ModeKeys.TRAIN, config)
                     raw_specs.append(raw)
                     return self._to_estimator_spec(raw, ModeKeys.TRAIN), self._train_step_outputs(raw)
 

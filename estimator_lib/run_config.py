@@ -91,6 +91,11 @@ def _check_fields(fields: dict) -> None:
             )
     if fields["protocol"] not in (None, "grpc"):
         raise ValueError(f"RunConfig protocol must be None or 'grpc'; received {fields['protocol']!r}.")
+    if not isinstance(fields["jit_compile"], bool):
+        raise ValueError(
+            "RunConfig jit_compile must be True (compile each training step with XLA) or False; "
+            f"received {fields['jit_compile']!r}."
+        )
 
 
 def _model_dir_with_tf_config(model_dir: str | None, tf_config: dict) -> str | None:
@@ -176,6 +181,7 @@ class RunConfig:
         "experimental_max_worker_delay_secs",
         "session_creation_timeout_secs",
         "checkpoint_save_graph_def",
+        "jit_compile",
     )
 
     def __init__(
@@ -197,6 +203,7 @@ class RunConfig:
         experimental_max_worker_delay_secs: int | None = None,
         session_creation_timeout_secs: int = 7200,
         checkpoint_save_graph_def: bool = True,
+        jit_compile: bool = False,
     ):
         steps_given = save_checkpoints_steps is not _UNSET and save_checkpoints_steps is not None
         secs_given = save_checkpoints_secs is not _UNSET and save_checkpoints_secs is not None
@@ -232,6 +239,7 @@ class RunConfig:
             experimental_max_worker_delay_secs=experimental_max_worker_delay_secs,
             session_creation_timeout_secs=session_creation_timeout_secs,
             checkpoint_save_graph_def=checkpoint_save_graph_def,
+            jit_compile=jit_compile,
         )
         _check_fields(fields)
         self._set_fields(fields)
@@ -368,6 +376,8 @@ class RunConfig:
     experimental_max_worker_delay_secs = property(lambda self: self._experimental_max_worker_delay_secs)
     session_creation_timeout_secs = property(lambda self: self._session_creation_timeout_secs)
     checkpoint_save_graph_def = property(lambda self: self._checkpoint_save_graph_def)
+    # True: the model_fn's training ops are compiled with XLA (see _graph.xla_scope and docs/benchmarks.md).
+    jit_compile = property(lambda self: self._jit_compile)
 
     def replace(self, **kwargs: Any) -> "RunConfig":
         """Returns a copy with some fields changed; only the constructor's arguments may change.
