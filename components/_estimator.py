@@ -205,3 +205,14 @@ def require_checkpoint(model_dir: str, role: str) -> str:
             f"written by Estimator.train."
         )
     return checkpoint
+
+
+def scratch_dir(prefix: str) -> str:
+    """A fresh local directory for what an estimator writes besides checkpoints, removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path

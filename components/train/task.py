@@ -174,6 +174,8 @@ def request_from_args(argv: Sequence[str] | None) -> TrainRequest:
     for name, value in vars(args).items():
         if name != "config" and value is not None:
             fields[name] = value
+    if not fields.get("output_model_dir") and os.environ.get("AIP_MODEL_DIR"):
+        fields["output_model_dir"] = os.environ["AIP_MODEL_DIR"]  # a Vertex CustomJob with base_output_directory
     missing = [name for name in ("model_ref", "output_model_dir") if not fields.get(name)]
     if missing:
         raise ValueError(f"Missing {', '.join('--' + m.replace('_', '-') for m in missing)} (or put them in --config).")
@@ -182,7 +184,9 @@ def request_from_args(argv: Sequence[str] | None) -> TrainRequest:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: trains, then prints the summary as JSON."""
-    summary = run_train(request_from_args(argv))
+    from components.train.vertex_dirs import train_in_job
+
+    summary = train_in_job(request_from_args(argv))
     print(json.dumps(summary, default=str), flush=True)
     return 0
 
