@@ -1,7 +1,7 @@
 """The container images the components run in: one place to name them, one place to override them.
 
-Override without editing code: set `ESTIMATOR_LIB_IMAGE` / `ESTIMATOR_LIB_TPU_IMAGE` before importing the
-components, or pass `--image` / `--tpu-image` to `estimator-pipelines compile`.
+Override without editing code: set `ESTIMATOR_LIB_IMAGE` / `ESTIMATOR_LIB_GPU_IMAGE` / `ESTIMATOR_LIB_TPU_IMAGE` before importing the
+components, or pass `--image` / `--gpu-image` / `--tpu-image` to `estimator-pipelines compile`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 # Built from containers/Dockerfile (CPU, or GPU with the `gpu` build argument) and containers/Dockerfile.tpu.
 _DEFAULT_REPOSITORY = "us-docker.pkg.dev/your-project/estimator-lib"
 DEFAULT_IMAGE = os.environ.get("ESTIMATOR_LIB_IMAGE", f"{_DEFAULT_REPOSITORY}/estimator-lib:0.1.0")
+GPU_IMAGE = os.environ.get("ESTIMATOR_LIB_GPU_IMAGE", f"{_DEFAULT_REPOSITORY}/estimator-lib-gpu:0.1.0")
 TPU_IMAGE = os.environ.get("ESTIMATOR_LIB_TPU_IMAGE", f"{_DEFAULT_REPOSITORY}/estimator-lib-tpu:0.1.0")
 
 

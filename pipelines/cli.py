@@ -11,6 +11,7 @@ import sys
 from typing import Sequence
 
 from pipelines.local_run import DEFAULT_PIPELINE_ROOT
+from pipelines.training_job import STRATEGIES
 
 _RUN_LOCAL_EXAMPLE = """example:
   estimator-pipelines run-local --train-steps 300 --threshold 0.9
@@ -27,7 +28,8 @@ _SUBMIT_EXAMPLE = """example:
   estimator-pipelines submit --template training-tpu.yaml --project my-project --region us-central1 \\
       --pipeline-root gs://my-bucket/pipeline_root --service-account trainer@my-project.iam.gserviceaccount.com \\
       --param model_ref=my_pkg.my_model --param train_steps=10000 --param threshold=0.9
-  (add --dry-run to print the request instead of sending it)
+      --strategy spot --label team=ml --encryption-key projects/my-project/locations/us-central1/keyRings/r/cryptoKeys/k
+  (add --dry-run to print the request, and the training CustomJob it leads to, instead of sending it)
 """
 _SCHEDULE_EXAMPLE = """example:
   estimator-pipelines schedule --template training-tpu.yaml --project my-project --region us-central1 \\
@@ -48,8 +50,20 @@ def _add_vertex_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--display-name", default=None)
     parser.add_argument("--service-account", default=None, help="service account the pipeline runs as")
     parser.add_argument("--network", default=None, help="VPC network, projects/NUMBER/global/networks/NAME")
+    parser.add_argument("--encryption-key", default=None,
+                        help="CMEK key for the pipeline and its training job, projects/P/locations/L/keyRings/R/cryptoKeys/K")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
-    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="job label (repeatable)")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                        help="label of the pipeline job and of its training job (repeatable)")
+    job = parser.add_argument_group("training CustomJob (gpu and tpu targets)")
+    job.add_argument("--strategy", choices=sorted(STRATEGIES), default=None,
+                     help="capacity: standard, spot (preemptible) or flex-start (waits up to --max-wait-duration)")
+    job.add_argument("--timeout", default=None, help="longest training run, e.g. 86400s")
+    job.add_argument("--max-wait-duration", default=None, help="flex-start: longest wait for capacity, e.g. 3600s")
+    job.add_argument("--restart-job-on-worker-restart", action="store_true", default=None,
+                     help="restart every worker when one restarts (multi-worker jobs)")
+    job.add_argument("--tensorboard", default=None,
+                     help="Vertex TensorBoard for the training logs, projects/P/locations/L/tensorboards/ID")
     caching = parser.add_mutually_exclusive_group()
     caching.add_argument("--enable-caching", dest="enable_caching", action="store_true", default=None,
                          help="cache every step, overriding the compiled options (training is compiled uncached)")
@@ -96,8 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--tpu-topology", default="2x2")
     compile_.add_argument("--tpu-replicas", type=int, default=1)
     compile_.add_argument("--iterations-per-loop", type=int, default=100)
+    compile_.add_argument("--gpu-image", default=None, help="image of the GPU training job (built with TF_EXTRA=gpu)")
+    compile_.add_argument("--machine-type", default="n1-standard-8", help="GPU target: machine of the training job")
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--reservation", default="",
+                          help="training job capacity: 'any', 'none' or projects/P/zones/Z/reservations/NAME")
     compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
     compile_.add_argument("--train-retries", type=int, default=2)
     compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
@@ -165,10 +183,12 @@ def _compile(args: argparse.Namespace) -> int:
         args.target,
         output,
         image=args.image or images.DEFAULT_IMAGE,
-        gpu=GpuPlacement(accelerator_type=args.accelerator_type, accelerator_count=args.accelerator_count),
+        gpu=GpuPlacement(machine_type=args.machine_type, accelerator_type=args.accelerator_type,
+                         accelerator_count=args.accelerator_count, gpu_image=args.gpu_image or images.GPU_IMAGE,
+                         reservation=args.reservation),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
-                         iterations_per_loop=args.iterations_per_loop),
+                         iterations_per_loop=args.iterations_per_loop, reservation=args.reservation),
         cache_training=args.cache_training,
         train_retries=args.train_retries,
         resume=args.resume,
@@ -198,11 +218,18 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
 
     if not os.path.isfile(args.template):
         raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
-    values = parse_parameters(args.param, template_parameter_types(args.template))
+    types = template_parameter_types(args.template)
+    values = parse_parameters(args.param, types)
+    labels = _labels(args.label)
+    values.update(vertex.training_job_values(
+        types, given=values, labels=labels, strategy=STRATEGIES.get(args.strategy), timeout=args.timeout,
+        max_wait_duration=args.max_wait_duration, restart_job_on_worker_restart=args.restart_job_on_worker_restart,
+        tensorboard=args.tensorboard,
+    ))
     return vertex.build_pipeline_job(
         template_path=args.template, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
         parameter_values=values, display_name=args.display_name, enable_caching=args.enable_caching,
-        labels=_labels(args.label), credentials=credentials,
+        labels=labels, encryption_spec_key_name=args.encryption_key, credentials=credentials,
     )
 
 
@@ -216,7 +243,12 @@ def _submit(args: argparse.Namespace) -> int:
     credentials = _dry_run_credentials() if args.dry_run else None
     job = build_job_from_args(args, credentials)
     if args.dry_run:
-        _print_request(vertex.create_job_request(job, service_account=args.service_account, network=args.network))
+        request = vertex.create_job_request(job, service_account=args.service_account, network=args.network)
+        jobs = vertex.training_custom_jobs(request, project=args.project, location=args.region)
+        print(json.dumps({
+            "createPipelineJobRequest": json.loads(type(request).to_json(request)),
+            "trainingCustomJobs": {name: json.loads(type(custom).to_json(custom)) for name, custom in jobs.items()},
+        }, indent=2))
         return 0
     vertex.submit(job, service_account=args.service_account, network=args.network)
     print(f"Submitted {job.resource_name}\n{job._dashboard_uri()}")

@@ -10,6 +10,8 @@ _KINDS = {
     "Integer": "int", "NUMBER_INTEGER": "int",
     "Float": "float", "NUMBER_DOUBLE": "float",
     "Boolean": "bool", "BOOLEAN": "bool",
+    "Dict": "dict", "STRUCT": "dict",
+    "List": "list", "LIST": "list",
 }
 
 
@@ -49,6 +51,18 @@ def _convert(name: str, raw: str, kind: str) -> Any:
             return float(raw)
     except ValueError:
         raise ValueError(f"--param {name} must be a{'n integer' if kind == 'int' else ' number'}; received {raw!r}.") from None
+    if kind in ("dict", "list"):
+        import json
+
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict if kind == "dict" else list):
+            example = '{"team": "ml"}' if kind == "dict" else '["a", "b"]'
+            raise ValueError(f"--param {name} must be a JSON {'object' if kind == 'dict' else 'array'} such as "
+                             f"{example}; received {raw!r}.")
+        return value
     if kind == "bool":
         lowered = raw.lower()
         if lowered not in ("true", "false", "1", "0"):

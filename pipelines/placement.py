@@ -1,25 +1,77 @@
-"""Where training runs on Vertex AI: GPU (a pipeline step with accelerators) or TPU (a Vertex CustomJob)."""
+"""Where training runs on Vertex AI: a CustomJob on GPU machines or on TPU VMs.
+
+The values here are compile-time checks and the defaults of the pipeline parameters (`machine_type`,
+`tpu_topology`, `accelerator_type`, `accelerator_count`, `training_image`), so a run or a schedule can
+change them without recompiling. The reservation is compile-time: it is a nested message that must be
+left out entirely when unused.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from typing import Any
 
 from components import images
-from components.tpu_train_job.task import check_placement
 
 TARGETS = ("local", "gpu", "tpu")
+_TOPOLOGY = re.compile(r"^\d+x\d+(x\d+)?$")
+_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")
+_RESERVATION = re.compile(r"^projects/[^/]+/zones/[^/]+/reservations/[^/]+$")
+RESERVATION_NAME_KEY = "compute.googleapis.com/reservation-name"
+
+
+def check_machine_type(machine_type: str) -> str:
+    if not isinstance(machine_type, str) or not _MACHINE_TYPE.match(machine_type):
+        raise ValueError(
+            f"machine_type must be a Vertex machine type such as 'ct5lp-hightpu-4t' (TPU v5e) or 'g2-standard-8' "
+            f"(one NVIDIA L4); received machine_type={machine_type!r}."
+        )
+    return machine_type
+
+
+def check_placement(*, machine_type: str, tpu_topology: str, replica_count: int) -> None:
+    """Validates a TPU placement with messages naming Vertex's expected forms."""
+    check_machine_type(machine_type)
+    if tpu_topology and not (isinstance(tpu_topology, str) and _TOPOLOGY.match(tpu_topology)):
+        raise ValueError(
+            f"tpu_topology must look like '2x2' or '2x2x1' (chips per dimension), or be empty for the machine "
+            f"type's default; received tpu_topology={tpu_topology!r}."
+        )
+    if isinstance(replica_count, bool) or not isinstance(replica_count, int) or replica_count < 1:
+        raise ValueError(f"replica_count must be an integer >= 1; received replica_count={replica_count!r}.")
+
+
+def reservation_affinity(reservation: str) -> dict[str, Any] | None:
+    """MachineSpec.reservation_affinity for '', 'any', 'none' or a reservation's full resource name."""
+    if not reservation:
+        return None
+    if reservation == "any":
+        return {"reservation_affinity_type": "ANY_RESERVATION"}
+    if reservation == "none":
+        return {"reservation_affinity_type": "NO_RESERVATION"}
+    if isinstance(reservation, str) and _RESERVATION.match(reservation):
+        return {"reservation_affinity_type": "SPECIFIC_RESERVATION", "key": RESERVATION_NAME_KEY,
+                "values": [reservation]}
+    raise ValueError(
+        f"reservation must be '' (Vertex decides), 'any', 'none' or a reservation's resource name "
+        f"'projects/PROJECT/zones/ZONE/reservations/NAME'; received reservation={reservation!r}."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class GpuPlacement:
-    """Accelerators for the training step; Vertex picks a machine that has them."""
+    """A CustomJob worker pool of GPU machines (the machine type must offer the accelerator)."""
 
+    machine_type: str = "n1-standard-8"
     accelerator_type: str = "NVIDIA_TESLA_T4"
     accelerator_count: int = 1
-    cpu_limit: str = "8"
-    memory_limit: str = "32G"
+    replica_count: int = 1
+    gpu_image: str = images.GPU_IMAGE
+    reservation: str = ""
 
     def __post_init__(self) -> None:
+        check_machine_type(self.machine_type)
         if not self.accelerator_type or not self.accelerator_type.replace("_", "").isalnum():
             raise ValueError(
                 f"accelerator_type must be a Vertex accelerator name such as 'NVIDIA_TESLA_T4' or 'NVIDIA_L4'; "
@@ -27,14 +79,17 @@ class GpuPlacement:
             )
         if isinstance(self.accelerator_count, bool) or not isinstance(self.accelerator_count, int) or self.accelerator_count < 1:
             raise ValueError(f"accelerator_count must be an integer >= 1; received {self.accelerator_count!r}.")
+        if isinstance(self.replica_count, bool) or not isinstance(self.replica_count, int) or self.replica_count < 1:
+            raise ValueError(f"replica_count must be an integer >= 1; received replica_count={self.replica_count!r}.")
+        images.check_image(self.gpu_image, name="gpu_image")
+        reservation_affinity(self.reservation)
 
 
 @dataclasses.dataclass(frozen=True)
 class TpuPlacement:
     """A Vertex CustomJob worker pool of TPU VMs: machine type, topology, replicas and the TPU image.
 
-    Examples: `ct5lp-hightpu-4t` + `2x2` (TPU v5e, 4 chips), `ct6e-standard-4t` + `2x2` (TPU v6e, 4 chips),
-    `ct5lp-hightpu-8t` + `2x4`.
+    Examples: `ct5lp-hightpu-4t` + `2x2` (TPU v5e, 4 chips), `ct5lp-hightpu-8t` + `2x4`.
     """
 
     machine_type: str = "ct5lp-hightpu-4t"
@@ -42,10 +97,12 @@ class TpuPlacement:
     replica_count: int = 1
     tpu_image: str = images.TPU_IMAGE
     iterations_per_loop: int = 100
+    reservation: str = ""
 
     def __post_init__(self) -> None:
         check_placement(machine_type=self.machine_type, tpu_topology=self.tpu_topology, replica_count=self.replica_count)
         images.check_image(self.tpu_image, name="tpu_image")
+        reservation_affinity(self.reservation)
 
 
 def check_target(target: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
+_KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+_TENSORBOARD = re.compile(r"^projects/[^/]+/locations/[^/]+/tensorboards/[^/]+$")
 
 
 def check_region(region: str) -> str:
@@ -55,6 +57,7 @@ def build_pipeline_job(
     labels: dict[str, str] | None = None,
     job_id: str | None = None,
     credentials: Any = None,
+    encryption_spec_key_name: str | None = None,
 ):
     """A Vertex PipelineJob for a compiled template (the constructor checks parameter names offline).
 
@@ -71,6 +74,11 @@ def build_pipeline_job(
         raise ValueError(f"project must be a Google Cloud project id; received project={project!r}.")
     check_region(region)
     check_pipeline_root(pipeline_root)
+    if encryption_spec_key_name and not _KMS_KEY.match(encryption_spec_key_name):
+        raise ValueError(
+            f"encryption key must be a Cloud KMS key name 'projects/P/locations/L/keyRings/R/cryptoKeys/K'; "
+            f"received {encryption_spec_key_name!r}."
+        )
     try:
         return aiplatform.PipelineJob(
             display_name=display_name or os.path.splitext(os.path.basename(template_path))[0],
@@ -83,6 +91,7 @@ def build_pipeline_job(
             project=project,
             location=region,
             credentials=credentials,
+            encryption_spec_key_name=encryption_spec_key_name,
         )
     except ValueError as error:
         if "pipeline parameter" not in str(error):
@@ -104,6 +113,65 @@ def create_job_request(job, *, service_account: str | None = None, network: str 
     return pipeline_service.CreatePipelineJobRequest(
         parent=job._parent, pipeline_job=pipeline_job, pipeline_job_id=job.job_id
     )
+
+
+def training_job_values(
+    types: dict[str, str],
+    *,
+    given: dict[str, Any],
+    labels: dict[str, str] | None = None,
+    strategy: str | None = None,
+    timeout: str | None = None,
+    max_wait_duration: str | None = None,
+    restart_job_on_worker_restart: bool | None = None,
+    tensorboard: str | None = None,
+) -> dict[str, Any]:
+    """Pipeline parameter values for the training CustomJob's labels and scheduling (gpu/tpu templates).
+
+    Labels also go to the job's `job_labels` unless that parameter was given; the other options need a
+    template that has the parameter (a `--target local` template trains in a plain step and has none).
+    """
+    from pipelines.training_job import DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, check_scheduling
+
+    values: dict[str, Any] = {}
+    if labels and "job_labels" in types and "job_labels" not in given:
+        values["job_labels"] = dict(labels)
+    options = {"scheduling_strategy": strategy, "job_timeout": timeout, "max_wait_duration": max_wait_duration,
+               "restart_job_on_worker_restart": restart_job_on_worker_restart, "tensorboard": tensorboard}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name not in types:
+            raise ValueError(
+                f"{name} applies to the training CustomJob of a `--target gpu` or `--target tpu` template; this "
+                f"template has no {name} parameter (compiled for --target local?). Recompile with --target gpu/tpu."
+            )
+        values[name] = value
+    check_scheduling(
+        strategy=values.get("scheduling_strategy", given.get("scheduling_strategy", "STANDARD")),
+        timeout=values.get("job_timeout", given.get("job_timeout", DEFAULT_TIMEOUT)),
+        max_wait_duration=values.get("max_wait_duration", given.get("max_wait_duration", DEFAULT_MAX_WAIT)),
+    )
+    board = values.get("tensorboard", given.get("tensorboard", ""))
+    if board and not _TENSORBOARD.match(board):
+        raise ValueError(
+            f"tensorboard must be a Vertex TensorBoard resource 'projects/P/locations/L/tensorboards/ID'; "
+            f"received {board!r}."
+        )
+    return values
+
+
+def training_custom_jobs(request, *, project: str, location: str) -> dict[str, Any]:
+    """Task name -> the aiplatform_v1.CustomJob each training step of the submitted job would create."""
+    from google.protobuf import json_format
+
+    from pipelines.custom_job_payload import RunContext, resolve_custom_jobs
+
+    pipeline_job = request.pipeline_job
+    document = json_format.MessageToDict(pipeline_job._pb.pipeline_spec)
+    parameters = json_format.MessageToDict(pipeline_job._pb.runtime_config).get("parameterValues", {})
+    context = RunContext.from_pipeline_job(pipeline_job, project=project, location=location)
+    return resolve_custom_jobs(document, parameters, context)
 
 
 def submit(job, *, service_account: str | None = None, network: str | None = None) -> None:

@@ -93,10 +93,12 @@ def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
               "--param", "train_steps=77", "--param", "threshold=0.5", "--service-account", SERVICE_ACCOUNT,
               "--label", "team=ml", "--disable-caching", "--dry-run"]
     assert cli.main(["submit", *common]) == 0
-    request = json.loads(capsys.readouterr().out)
+    request = json.loads(capsys.readouterr().out)["createPipelineJobRequest"]
     assert request["parent"] == f"projects/{PROJECT}/locations/{REGION}"
     assert request["pipelineJob"]["serviceAccount"] == SERVICE_ACCOUNT
-    assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"train_steps": 77, "threshold": 0.5}
+    # --label also labels the training CustomJob (the tpu template's job_labels parameter).
+    assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"train_steps": 77, "threshold": 0.5,
+                                                                          "job_labels": {"team": "ml"}}
     assert cli.main(["schedule", *common, "--cron", "0 3 * * *", "--schedule-name", "nightly"]) == 0
     schedule = json.loads(capsys.readouterr().out)["schedule"]
     assert schedule["cron"] == "0 3 * * *" and schedule["displayName"] == "nightly"
