@@ -190,7 +190,7 @@ def check_replica_count(replica_count: int) -> int:
         raise ValueError(
             f"replica_count must be 1 for a TPU worker pool: Vertex provisions the TPU slice from the machine "
             f"type and topology, and TPUEstimator drives all of its cores from one process; more replicas would "
-            f"start separate TPU VMs that train independently. Received replica_count={replica_count!r}."
+            f"start separate TPU VMs that train independently. received replica_count={replica_count!r}."
         )
     return replica_count
 
