@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--tpu-image", default=None, help="image of the TPU training job")
     compile_.add_argument("--tpu-machine-type", default="ct5lp-hightpu-4t")
     compile_.add_argument("--tpu-topology", default="2x2")
+    compile_.add_argument("--tpu-accelerator-type", default="", help="TPU_V2 or TPU_V3 with --tpu-machine-type cloud-tpu")
     compile_.add_argument("--tpu-replicas", type=int, default=1)
     compile_.add_argument("--iterations-per-loop", type=int, default=100)
     compile_.add_argument("--gpu-image", default=None, help="image of the GPU training job (built with TF_EXTRA=gpu)")
@@ -188,7 +189,8 @@ def _compile(args: argparse.Namespace) -> int:
                          reservation=args.reservation),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
-                         iterations_per_loop=args.iterations_per_loop, reservation=args.reservation),
+                         iterations_per_loop=args.iterations_per_loop, reservation=args.reservation,
+                         accelerator_type=args.tpu_accelerator_type),
         cache_training=args.cache_training,
         train_retries=args.train_retries,
         resume=args.resume,
@@ -210,7 +212,7 @@ def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
 def build_job_from_args(args: argparse.Namespace, credentials=None):
     """The PipelineJob the submit/schedule arguments describe (no network)."""
     from pipelines import vertex
-    from pipelines.parameters import parse_parameters, template_parameter_types
+    from pipelines.parameters import parse_parameters, template_parameter_defaults, template_parameter_types
 
     vertex.check_region(args.region)
     vertex.check_pipeline_root(args.pipeline_root)
@@ -220,6 +222,7 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
         raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
     types = template_parameter_types(args.template)
     values = parse_parameters(args.param, types)
+    vertex.check_tpu_machine(types, values, template_parameter_defaults(args.template))
     labels = _labels(args.label)
     values.update(vertex.training_job_values(
         types, given=values, labels=labels, strategy=STRATEGIES.get(args.strategy), timeout=args.timeout,

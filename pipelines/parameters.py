@@ -30,6 +30,16 @@ def template_parameter_types(template_path: str) -> dict[str, str]:
     return {name: _KINDS.get(spec.get("parameterType", "STRING"), "string") for name, spec in definitions.items()}
 
 
+def template_parameter_defaults(template_path: str) -> dict[str, Any]:
+    """Parameter name -> default value read from a compiled pipeline YAML (parameters without one left out)."""
+    import yaml
+
+    with open(template_path) as handle:
+        document = yaml.safe_load(handle)
+    definitions = document.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    return {name: spec["defaultValue"] for name, spec in definitions.items() if "defaultValue" in spec}
+
+
 def parse_parameters(pairs: Iterable[str], types: dict[str, str]) -> dict[str, Any]:
     """Parses 'name=value' pairs, converting each value to its parameter's type; names must exist."""
     values: dict[str, Any] = {}

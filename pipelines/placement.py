@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 from components import images
+from pipelines import tpu_machines
 
 TARGETS = ("local", "gpu", "tpu")
-_TOPOLOGY = re.compile(r"^\d+x\d+(x\d+)?$")
 _MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")
 _RESERVATION = re.compile(r"^projects/[^/]+/zones/[^/]+/reservations/[^/]+$")
 RESERVATION_NAME_KEY = "compute.googleapis.com/reservation-name"
@@ -28,18 +28,6 @@ def check_machine_type(machine_type: str) -> str:
             f"(one NVIDIA L4); received machine_type={machine_type!r}."
         )
     return machine_type
-
-
-def check_placement(*, machine_type: str, tpu_topology: str, replica_count: int) -> None:
-    """Validates a TPU placement with messages naming Vertex's expected forms."""
-    check_machine_type(machine_type)
-    if tpu_topology and not (isinstance(tpu_topology, str) and _TOPOLOGY.match(tpu_topology)):
-        raise ValueError(
-            f"tpu_topology must look like '2x2' or '2x2x1' (chips per dimension), or be empty for the machine "
-            f"type's default; received tpu_topology={tpu_topology!r}."
-        )
-    if isinstance(replica_count, bool) or not isinstance(replica_count, int) or replica_count < 1:
-        raise ValueError(f"replica_count must be an integer >= 1; received replica_count={replica_count!r}.")
 
 
 def reservation_affinity(reservation: str) -> dict[str, Any] | None:
@@ -87,9 +75,10 @@ class GpuPlacement:
 
 @dataclasses.dataclass(frozen=True)
 class TpuPlacement:
-    """A Vertex CustomJob worker pool of TPU VMs: machine type, topology, replicas and the TPU image.
+    """A Vertex CustomJob worker pool of one TPU VM (pipelines.tpu_machines), and the TPU image.
 
-    Examples: `ct5lp-hightpu-4t` + `2x2` (TPU v5e, 4 chips), `ct5lp-hightpu-8t` + `2x4`.
+    Examples: `ct5lp-hightpu-4t` + `2x2` (TPU v5e, 4 chips), `ct5lp-hightpu-8t` + `2x4`, `cloud-tpu` +
+    accelerator_type `TPU_V3` (a v3-8).
     """
 
     machine_type: str = "ct5lp-hightpu-4t"
@@ -98,11 +87,22 @@ class TpuPlacement:
     tpu_image: str = images.TPU_IMAGE
     iterations_per_loop: int = 100
     reservation: str = ""
+    accelerator_type: str = ""
 
     def __post_init__(self) -> None:
-        check_placement(machine_type=self.machine_type, tpu_topology=self.tpu_topology, replica_count=self.replica_count)
+        self.machine()
+        tpu_machines.check_replica_count(self.replica_count)
         images.check_image(self.tpu_image, name="tpu_image")
         reservation_affinity(self.reservation)
+
+    def machine(self) -> tpu_machines.TpuMachine:
+        return tpu_machines.resolve(self.machine_type, self.tpu_topology or None, self.accelerator_type or None)
+
+    @property
+    def runtime_machine(self) -> bool:
+        """v5e machines are chosen by machine type + topology, which can be pipeline parameters; TPU v2/v3
+        (`cloud-tpu` + an accelerator enum and count) are compiled in."""
+        return self.machine().machine_type != "cloud-tpu"
 
 
 def check_target(target: str) -> str:

@@ -144,8 +144,9 @@ def pipeline_signature(target: str, *, resume: bool, image: str, gpu: GpuPlaceme
         parameters += [("training_image", str, image), ("machine_type", str, gpu.machine_type),
                        ("accelerator_type", str, gpu.accelerator_type)]
     if target == "tpu":
-        parameters += [("training_image", str, image), ("machine_type", str, tpu.machine_type),
-                       ("tpu_topology", str, tpu.tpu_topology), ("iterations_per_loop", int, tpu.iterations_per_loop)]
+        parameters += [("training_image", str, image), ("iterations_per_loop", int, tpu.iterations_per_loop)]
+        if tpu.runtime_machine:
+            parameters += [("machine_type", str, tpu.machine_type), ("tpu_topology", str, tpu.tpu_topology)]
     if target != "local":
         parameters += JOB_PARAMETERS
     return inspect.Signature([
@@ -158,16 +159,23 @@ def _add_training_job(target: str, p: dict, train_inputs: dict, *, gpu: GpuPlace
     """The train component as a Vertex CustomJob on the target's machines, with the pipeline's identity."""
     job_op = training_job.training_job_op(train_component.build(tpu.tpu_image if target == "tpu" else gpu.gpu_image),
                                           display_name=f"estimator-training-{target}")
-    machine_spec = {"machine_type": p["machine_type"]}
     if target == "tpu":
-        machine_spec["tpu_topology"] = p["tpu_topology"]
-        placement, extra = tpu, {"use_tpu": True, "iterations_per_loop": p["iterations_per_loop"],
-                                 "tpu_topology": p["tpu_topology"]}
+        placement, machine = tpu, tpu.machine()
+        if tpu.runtime_machine:
+            machine_spec = {"machine_type": p["machine_type"], "tpu_topology": p["tpu_topology"]}
+            lineage = {"machine_type": p["machine_type"], "tpu_topology": p["tpu_topology"]}
+        else:
+            machine_spec = machine.machine_spec()
+            lineage = {"machine_type": machine.machine_type, "accelerator_type": machine.accelerator_type,
+                       "tpu_topology": machine.tpu_topology}
+        extra = {"use_tpu": True, "iterations_per_loop": p["iterations_per_loop"], **lineage}
     else:
         # A count nested in the specs would reach the launcher as a string, which MachineSpec refuses
         # (int32 field): the count is compiled in (tests/pipelines/test_pipeline_custom_job.py shows it).
-        machine_spec.update(accelerator_type=p["accelerator_type"], accelerator_count=gpu.accelerator_count)
-        placement, extra = gpu, {"accelerator_type": p["accelerator_type"]}
+        placement = gpu
+        machine_spec = {"machine_type": p["machine_type"], "accelerator_type": p["accelerator_type"],
+                        "accelerator_count": gpu.accelerator_count}
+        extra = {"machine_type": p["machine_type"], "accelerator_type": p["accelerator_type"]}
     affinity = reservation_affinity(placement.reservation)
     if affinity:
         machine_spec["reservation_affinity"] = affinity
@@ -176,7 +184,7 @@ def _add_training_job(target: str, p: dict, train_inputs: dict, *, gpu: GpuPlace
     return job_op(
         worker_pool_specs=pools, labels=p["job_labels"], timeout=p["job_timeout"], strategy=p["scheduling_strategy"],
         max_wait_duration=p["max_wait_duration"], restart_job_on_worker_restart=p["restart_job_on_worker_restart"],
-        tensorboard=p["tensorboard"], machine_type=p["machine_type"], **extra, **train_inputs,
+        tensorboard=p["tensorboard"], **extra, **train_inputs,
     )
 
 

@@ -161,6 +161,20 @@ def training_job_values(
     return values
 
 
+def check_tpu_machine(types: dict[str, str], values: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A TPU template's machine_type / tpu_topology given at submit must be a machine TensorFlow trains on.
+
+    Vertex accepts e.g. TPU v6e machines and fails only after they start; pipelines.tpu_machines refuses
+    them here, as `compile` does for the compiled-in defaults.
+    """
+    if "tpu_topology" not in types or not {"machine_type", "tpu_topology"} & set(values):
+        return
+    from pipelines.tpu_machines import resolve
+
+    resolve(values.get("machine_type", defaults.get("machine_type", "")),
+            values.get("tpu_topology", defaults.get("tpu_topology", "")) or None)
+
+
 def training_custom_jobs(request, *, project: str, location: str) -> dict[str, Any]:
     """Task name -> the aiplatform_v1.CustomJob each training step of the submitted job would create."""
     from google.protobuf import json_format

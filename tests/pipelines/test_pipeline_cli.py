@@ -40,7 +40,7 @@ def test_compile_writes_the_tpu_pipeline(tmp_path, capsys):
 
 def test_compile_errors_are_one_line_messages(tmp_path, capsys):
     assert cli.main(["compile", "--target", "tpu", "--tpu-topology", "big", "--output", str(tmp_path / "x.yaml")]) == 2
-    assert "error: tpu_topology must look like '2x2'" in capsys.readouterr().err
+    assert "error: tpu_topology must be chips per dimension such as '2x2'" in capsys.readouterr().err
     assert cli.main(["run-local", "--param", "threshold=high", "--pipeline-root", str(tmp_path)]) == 2
     assert "--param threshold must be a number; received 'high'" in capsys.readouterr().err
 

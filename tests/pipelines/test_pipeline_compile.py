@@ -20,7 +20,7 @@ def compiled(tmp_path_factory):
             target, str(root / f"{target}.yaml"), image=IMAGE,
             gpu=GpuPlacement(machine_type="g2-standard-24", accelerator_type="NVIDIA_L4", accelerator_count=2,
                              gpu_image=GPU_IMAGE),
-            tpu=TpuPlacement(machine_type="ct6e-standard-4t", tpu_topology="2x2", replica_count=1, tpu_image=TPU_IMAGE),
+            tpu=TpuPlacement(machine_type="ct5lp-hightpu-8t", tpu_topology="2x4", replica_count=1, tpu_image=TPU_IMAGE),
         )
         with open(path) as handle:
             documents[target] = yaml.safe_load(handle)
@@ -113,7 +113,7 @@ def test_gpu_and_tpu_targets_train_in_a_custom_job_that_writes_the_model(compile
     parameters = document["root"]["inputDefinitions"]["parameters"]
     if target == "tpu":
         assert pool["machine_spec"]["tpu_topology"] == "{{$.inputs.parameters['pipelinechannel--tpu_topology']}}"
-        assert parameters["machine_type"]["defaultValue"] == "ct6e-standard-4t"
+        assert parameters["machine_type"]["defaultValue"] == "ct5lp-hightpu-8t"
         assert parameters["training_image"]["defaultValue"] == TPU_IMAGE
         assert inputs["use_tpu"]["runtimeValue"]["constant"] is True
     else:
@@ -132,6 +132,15 @@ def test_resume_variant_imports_the_initial_checkpoint(tmp_path):
     assert _all_tasks(document)["train"]["inputs"]["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
 
 
+def test_tpu_v2_v3_machines_are_compiled_in(tmp_path):
+    tpu = TpuPlacement(machine_type="cloud-tpu", tpu_topology="", accelerator_type="TPU_V3", tpu_image=TPU_IMAGE)
+    with open(compile_pipeline("tpu", str(tmp_path / "v3.yaml"), tpu=tpu)) as handle:
+        document = yaml.safe_load(handle)
+    (pool,) = _all_tasks(document)["train"]["inputs"]["parameters"]["worker_pool_specs"]["runtimeValue"]["constant"]
+    assert pool["machine_spec"] == {"machine_type": "cloud-tpu", "accelerator_type": "TPU_V3", "accelerator_count": 8}
+    assert "machine_type" not in document["root"]["inputDefinitions"]["parameters"]
+
+
 def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_training_job(tmp_path):
     path = compile_pipeline("tpu", str(tmp_path / "resume-tpu.yaml"), resume=True)
     with open(path) as handle:
@@ -147,7 +156,8 @@ def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_training_job(tm
         (lambda: build_training_pipeline("cloud"), r"target must be one of \('local', 'gpu', 'tpu'\); received target='cloud'"),
         (lambda: build_training_pipeline("local", image=""), r"image must be a container image reference"),
         (lambda: build_training_pipeline("local", train_retries=-1), r"train_retries must be an integer >= 0"),
-        (lambda: TpuPlacement(tpu_topology="two"), r"tpu_topology must look like '2x2'"),
+        (lambda: TpuPlacement(tpu_topology="two"), r"tpu_topology must be chips per dimension such as '2x2'"),
+        (lambda: TpuPlacement(machine_type="ct6e-standard-4t"), r"machine_type='ct6e-standard-4t' is refused: TPU v6e"),
         (lambda: GpuPlacement(accelerator_count=0), r"accelerator_count must be an integer >= 1"),
         (lambda: GpuPlacement(machine_type="big gpu"), r"machine_type must be a Vertex machine type"),
         (lambda: TpuPlacement(reservation="mine"), r"reservation must be '' \(Vertex decides\), 'any', 'none'"),

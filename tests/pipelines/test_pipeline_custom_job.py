@@ -147,6 +147,8 @@ def test_submit_dry_run_prints_the_training_custom_job(templates, capsys):
         (["--timeout", "2h"], r"timeout must be a duration in seconds such as '3600s'; received timeout='2h'"),
         (["--param", "scheduling_strategy=cheap"], r"scheduling strategy must be one of \['flex-start', 'spot', 'standard'\]"),
         (["--encryption-key", "my-key"], r"encryption key must be a Cloud KMS key name"),
+        (["--param", "machine_type=ct6e-standard-4t"], r"machine_type='ct6e-standard-4t' is refused: TPU v6e"),
+        (["--param", "tpu_topology=4x4"], r"tpu_topology='4x4' on machine_type='ct5lp-hightpu-4t' is a multi-host slice"),
         (["--param", "job_labels=team"], r"--param job_labels must be a JSON object such as"),
     ],
 )
