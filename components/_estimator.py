@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from components._model_ref import ModelFunctions
+from ._model_ref import ModelFunctions
 
 _INPUT_FN_RETURNS = (
     "input_fn must return a tf.data.Dataset of (features, labels) or of features, a (features, labels) tuple, "

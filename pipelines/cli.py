@@ -10,8 +10,8 @@ import json
 import sys
 from typing import Sequence
 
-from pipelines.local_run import DEFAULT_PIPELINE_ROOT
-from pipelines.training_job import STRATEGIES
+from .local_run import DEFAULT_PIPELINE_ROOT
+from .training_job import STRATEGIES
 
 _RUN_LOCAL_EXAMPLE = """example:
   estimator-pipelines run-local --train-steps 300 --threshold 0.9
@@ -142,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from pipelines.local_run import format_summary, run_local
-    from pipelines.parameters import parse_parameters, pipeline_parameter_types
-    from pipelines.training_pipeline import build_training_pipeline
+    from .local_run import format_summary, run_local
+    from .parameters import parse_parameters, pipeline_parameter_types
+    from .training_pipeline import build_training_pipeline
 
     resume = args.init_model_uri is not None
     pipeline = build_training_pipeline("local", resume=resume, train_retries=args.train_retries)
@@ -175,9 +175,9 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from components import images
-    from pipelines.placement import GpuPlacement, TpuPlacement
-    from pipelines.training_pipeline import compile_pipeline
+    from ..components import images
+    from .placement import GpuPlacement, TpuPlacement
+    from .training_pipeline import compile_pipeline
 
     output = args.output or f"estimator-training-{args.target}.yaml"
     path = compile_pipeline(
@@ -211,8 +211,8 @@ def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
 
 def build_job_from_args(args: argparse.Namespace, credentials=None):
     """The PipelineJob the submit/schedule arguments describe (no network)."""
-    from pipelines import vertex
-    from pipelines.parameters import parse_parameters, template_parameter_defaults, template_parameter_types
+    from . import vertex
+    from .parameters import parse_parameters, template_parameter_defaults, template_parameter_types
 
     vertex.check_region(args.region)
     vertex.check_pipeline_root(args.pipeline_root)
@@ -241,7 +241,7 @@ def _print_request(request) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from pipelines import vertex
+    from . import vertex
 
     credentials = _dry_run_credentials() if args.dry_run else None
     job = build_job_from_args(args, credentials)
@@ -259,7 +259,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from pipelines import vertex
+    from . import vertex
 
     options = vertex.schedule_options(
         cron=args.cron, max_concurrent_run_count=args.max_concurrent_runs, max_run_count=args.max_runs,

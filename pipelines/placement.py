@@ -12,8 +12,8 @@ import dataclasses
 import re
 from typing import Any
 
-from components import images
-from pipelines import tpu_machines
+from ..components import images
+from . import tpu_machines
 
 TARGETS = ("local", "gpu", "tpu")
 _MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")

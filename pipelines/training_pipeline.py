@@ -15,15 +15,15 @@ from typing import Optional
 from kfp import dsl
 from kfp.dsl import Model
 
-from components import images
-from components._model_ref import EXAMPLE_MODEL
-from components.evaluate import component as evaluate_component
-from components.export import component as export_component
-from components.gate_report import component as gate_report_component
-from components.predict import component as predict_component
-from components.train import component as train_component
-from pipelines import training_job
-from pipelines.placement import GpuPlacement, TpuPlacement, check_target, reservation_affinity
+from ..components import images
+from ..components._model_ref import EXAMPLE_MODEL
+from ..components.evaluate import component as evaluate_component
+from ..components.export import component as export_component
+from ..components.gate_report import component as gate_report_component
+from ..components.predict import component as predict_component
+from ..components.train import component as train_component
+from . import training_job
+from .placement import GpuPlacement, TpuPlacement, check_target, reservation_affinity
 
 PIPELINE_NAMES = {"local": "estimator-training", "gpu": "estimator-training-gpu", "tpu": "estimator-training-tpu"}
 DEFAULT_PARAMS = {"hidden_units": [16, 16], "learning_rate": 0.1, "n_examples": 512, "seed": 7}

@@ -131,7 +131,7 @@ def training_job_values(
     Labels also go to the job's `job_labels` unless that parameter was given; the other options need a
     template that has the parameter (a `--target local` template trains in a plain step and has none).
     """
-    from pipelines.training_job import DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, check_scheduling
+    from .training_job import DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, check_scheduling
 
     values: dict[str, Any] = {}
     if labels and "job_labels" in types and "job_labels" not in given:
@@ -169,7 +169,7 @@ def check_tpu_machine(types: dict[str, str], values: dict[str, Any], defaults: d
     """
     if "tpu_topology" not in types or not {"machine_type", "tpu_topology"} & set(values):
         return
-    from pipelines.tpu_machines import resolve
+    from .tpu_machines import resolve
 
     resolve(values.get("machine_type", defaults.get("machine_type", "")),
             values.get("tpu_topology", defaults.get("tpu_topology", "")) or None)
@@ -179,7 +179,7 @@ def training_custom_jobs(request, *, project: str, location: str) -> dict[str, A
     """Task name -> the aiplatform_v1.CustomJob each training step of the submitted job would create."""
     from google.protobuf import json_format
 
-    from pipelines.custom_job_payload import RunContext, resolve_custom_jobs
+    from .custom_job_payload import RunContext, resolve_custom_jobs
 
     pipeline_job = request.pipeline_job
     document = json_format.MessageToDict(pipeline_job._pb.pipeline_spec)

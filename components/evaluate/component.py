@@ -6,7 +6,7 @@ from typing import NamedTuple
 from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Input, Metrics, Model, Output
 
-from components import images
+from .. import images
 
 
 def evaluate(
@@ -31,8 +31,8 @@ def evaluate(
     import math
     from collections import namedtuple
 
-    from components import _io
-    from components.evaluate.task import run_evaluate, to_json_number
+    from estimator_kfp.components import _io
+    from estimator_kfp.components.evaluate.task import run_evaluate, to_json_number
 
     result = run_evaluate(
         model_ref=model_ref,

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from components import _io
-from components._estimator import (
+from .. import _io
+from .._estimator import (
     EstimatorOptions,
     build_estimator,
     call_input_fn,
@@ -26,7 +26,7 @@ from components._estimator import (
     scratch_dir,
     step_params,
 )
-from components._model_ref import ModelFunctions, parse_params, resolve_model
+from .._model_ref import ModelFunctions, parse_params, resolve_model
 
 CLASS_KEYS = ("class_ids", "classes", "class_id", "predicted_class")
 

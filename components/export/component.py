@@ -4,7 +4,7 @@
 from kfp import dsl
 from kfp.dsl import Input, Model, Output
 
-from components import images
+from .. import images
 
 
 def export(
@@ -16,7 +16,7 @@ def export(
     use_tpu: bool = False,
 ):
     """Exports the checkpoint in `model` as a SavedModel; `saved_model` carries its signatures as metadata."""
-    from components.export.task import run_export
+    from estimator_kfp.components.export.task import run_export
 
     metadata = run_export(
         model_ref=model_ref,

@@ -4,14 +4,14 @@
 from kfp import dsl
 from kfp.dsl import Markdown, Output
 
-from components import images
+from .. import images
 
 
 def gate_report(metric: str, value: float, threshold: float, passed: bool, report: Output[Markdown]):
     """Writes a Markdown report of the gate's outcome and prints it."""
     import os
 
-    from components.gate_report.task import render_gate_report
+    from estimator_kfp.components.gate_report.task import render_gate_report
 
     text = render_gate_report(passed=passed, metric=metric, value=value, threshold=threshold)
     os.makedirs(os.path.dirname(report.path) or ".", exist_ok=True)

@@ -4,7 +4,7 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from components import images
+from .. import images
 
 
 def predict(
@@ -21,7 +21,7 @@ def predict(
     use_tpu: bool = False,
 ):
     """Batch-predicts with the checkpoint in `model`; `predictions` is a folder with predictions.jsonl/.tfrecord."""
-    from components.predict.task import run_predict
+    from estimator_kfp.components.predict.task import run_predict
 
     summary = run_predict(
         model_ref=model_ref,

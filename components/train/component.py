@@ -9,7 +9,7 @@ that trained it.
 from kfp import dsl
 from kfp.dsl import Input, Model, Output
 
-from components import images
+from .. import images
 
 
 def train(
@@ -52,8 +52,8 @@ def train(
         accelerator_type: Accelerator the step runs on, recorded in the model's metadata.
         tpu_topology: TPU topology the step runs on, recorded in the model's metadata.
     """
-    from components.train.task import TrainRequest
-    from components.train.vertex_dirs import train_in_job
+    from estimator_kfp.components.train.task import TrainRequest
+    from estimator_kfp.components.train.vertex_dirs import train_in_job
 
     summary = train_in_job(
         TrainRequest(

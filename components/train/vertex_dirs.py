@@ -44,8 +44,8 @@ def train_in_job(request: Any, dirs: VertexDirs | None = None) -> dict[str, Any]
     `request` is a components.train.task.TrainRequest. Returns the training summary plus where checkpoints
     and event files went.
     """
-    from components import _io
-    from components.train.task import run_train
+    from .. import _io
+    from .task import run_train
 
     dirs = VertexDirs.from_env() if dirs is None else dirs
     output_dir = request.output_model_dir

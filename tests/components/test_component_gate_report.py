@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.gate_report.task import render_gate_report
+from estimator_kfp.components.gate_report.task import render_gate_report
 
 
 def test_gate_report_says_what_to_do():

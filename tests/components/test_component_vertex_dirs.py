@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from components.evaluate.task import run_evaluate
-from components.train.task import TrainRequest, main as train_main
-from components.train.vertex_dirs import VertexDirs, publish_checkpoint, train_in_job
+from estimator_kfp.components.evaluate.task import run_evaluate
+from estimator_kfp.components.train.task import TrainRequest, main as train_main
+from estimator_kfp.components.train.vertex_dirs import VertexDirs, publish_checkpoint, train_in_job
 from estimator_lib.checkpoints import latest_checkpoint
 
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import yaml
 
-from pipelines import cli
+from estimator_kfp.pipelines import cli
 
 
 @pytest.mark.parametrize("command", ["run-local", "compile", "submit", "schedule"])

@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from pipelines.placement import GpuPlacement, TpuPlacement
-from pipelines.training_pipeline import build_training_pipeline, compile_pipeline
+from estimator_kfp.pipelines.placement import GpuPlacement, TpuPlacement
+from estimator_kfp.pipelines.training_pipeline import build_training_pipeline, compile_pipeline
 
 IMAGE = "us-docker.pkg.dev/p/r/estimator-lib:test"
 TPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-tpu:test"
@@ -48,7 +48,7 @@ def test_every_step_is_a_lightweight_component_in_the_project_image(compiled):
 
 def test_parameters_and_defaults(compiled):
     parameters = compiled["local"]["root"]["inputDefinitions"]["parameters"]
-    assert parameters["model_ref"]["defaultValue"] == "example_models.classifier"
+    assert parameters["model_ref"]["defaultValue"] == "estimator_kfp.example_models.classifier"
     assert parameters["train_steps"]["parameterType"] == "NUMBER_INTEGER"
     assert parameters["threshold"]["parameterType"] == "NUMBER_DOUBLE"
     assert {"params_json", "train_batch_size", "eval_batch_size", "predict_batch_size", "train_data", "eval_data",

@@ -48,7 +48,10 @@ def _installed_extras(name):
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_image_copies_every_package_the_project_ships(name):
     copied = {source for keyword, arg in _instructions(name) if keyword == "COPY" for source in arg.split()[:-1]}
-    shipped = {pattern.rstrip("*") for pattern in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]}
+    setuptools = _pyproject()["tool"]["setuptools"]
+    folders = setuptools["package-dir"]
+    shipped = {folders.get(package, package.replace(".", "/")) for package in setuptools["packages"] if "." not in package}
+    shipped |= set(folders.values())
     assert shipped <= copied, f"{DOCKERFILES[name]} must COPY {sorted(shipped - copied)}"
     assert "pyproject.toml" in copied
     for source in copied:
@@ -86,7 +89,7 @@ def test_the_entry_points_the_images_check_run_here():
 
 
 def test_the_component_images_default_to_the_project_images():
-    from components import images
+    from estimator_kfp.components import images
 
     assert images.DEFAULT_IMAGE.endswith("/estimator-lib:0.1.0") or "ESTIMATOR_LIB_IMAGE" in os.environ
     assert images.TPU_IMAGE.endswith("/estimator-lib-tpu:0.1.0") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ

@@ -5,8 +5,8 @@ import json
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from pipelines import cli, vertex
-from pipelines.training_pipeline import compile_pipeline
+from estimator_kfp.pipelines import cli, vertex
+from estimator_kfp.pipelines.training_pipeline import compile_pipeline
 
 PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
 SERVICE_ACCOUNT = "trainer@my-project.iam.gserviceaccount.com"
