@@ -10,7 +10,9 @@ import os
 
 # Built from containers/Dockerfile (CPU, or GPU with the `gpu` build argument) and containers/Dockerfile.tpu.
 _DEFAULT_REPOSITORY = "us-docker.pkg.dev/your-project/estimator-lib"
-DEFAULT_IMAGE = os.environ.get("ESTIMATOR_LIB_IMAGE", f"{_DEFAULT_REPOSITORY}/estimator-lib:0.1.0")
+# The image named in the shipped component YAMLs (components/<name>/component.yaml), whatever the environment.
+RELEASE_IMAGE = f"{_DEFAULT_REPOSITORY}/estimator-lib:0.1.0"
+DEFAULT_IMAGE = os.environ.get("ESTIMATOR_LIB_IMAGE", RELEASE_IMAGE)
 GPU_IMAGE = os.environ.get("ESTIMATOR_LIB_GPU_IMAGE", f"{_DEFAULT_REPOSITORY}/estimator-lib-gpu:0.1.0")
 TPU_IMAGE = os.environ.get("ESTIMATOR_LIB_TPU_IMAGE", f"{_DEFAULT_REPOSITORY}/estimator-lib-tpu:0.1.0")
 

@@ -37,6 +37,10 @@ _SCHEDULE_EXAMPLE = """example:
       --schedule-name weekly-retrain --param train_steps=10000
   (add --dry-run to print the request instead of sending it)
 """
+_COMPONENTS_EXAMPLE = """example:
+  estimator-pipelines components --output-dir components           (regenerate components/<name>/component.yaml)
+  estimator-pipelines components --output-dir components --check   (exit 1 when they are stale)
+"""
 _UPGRADE_EXAMPLE = """example:
   estimator-pipelines upgrade --help     (options of the tf.estimator -> estimator_lib migration tool)
 """
@@ -117,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--accelerator-count", type=int, default=1)
     compile_.add_argument("--reservation", default="",
                           help="training job capacity: 'any', 'none' or projects/P/zones/Z/reservations/NAME")
+    compile_.add_argument("--step-resources", action="append", default=[], metavar="STEP=CPU,MEMORY",
+                          help="CPU and memory limits of a step, e.g. evaluate=8,32G (repeatable; steps: train, "
+                               "evaluate, export, predict, gate-report)")
     compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
     compile_.add_argument("--train-retries", type=int, default=2)
     compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
@@ -135,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--start-time", default=None, help="RFC 3339 time of the first run")
     schedule.add_argument("--end-time", default=None, help="RFC 3339 time after which no run starts")
     schedule.add_argument("--allow-queueing", action="store_true")
+
+    specs = commands.add_parser("components", help="write (or check) the compiled component YAMLs",
+                                epilog=_COMPONENTS_EXAMPLE, formatter_class=formatter)
+    specs.add_argument("--output-dir", required=True, help="folder holding <name>/component.yaml (the repo's components/)")
+    specs.add_argument("--image", default=None, help="image the components run in (default: the release image name)")
+    specs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale or missing")
 
     commands.add_parser("upgrade", help="rewrite tf.estimator code to estimator_lib (see `upgrade --help`)",
                         epilog=_UPGRADE_EXAMPLE, formatter_class=formatter, add_help=False)
@@ -194,9 +207,21 @@ def _compile(args: argparse.Namespace) -> int:
         cache_training=args.cache_training,
         train_retries=args.train_retries,
         resume=args.resume,
+        resources=_step_resources(args.step_resources),
     )
     print(f"Compiled the {args.target} pipeline to {path}")
     return 0
+
+
+def _step_resources(pairs: Sequence[str]) -> dict[str, tuple[str, str]]:
+    resources = {}
+    for pair in pairs:
+        step, _, limits = pair.partition("=")
+        cpu, comma, memory = limits.partition(",")
+        if not step or not comma:
+            raise ValueError(f"--step-resources must look like STEP=CPU,MEMORY (e.g. evaluate=8,32G); received {pair!r}.")
+        resources[step] = (cpu, memory)
+    return resources
 
 
 def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
@@ -277,6 +302,24 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _components(args: argparse.Namespace) -> int:
+    from ..components import images
+    from .component_specs import stale_component_specs, write_component_specs
+
+    image = images.check_image(args.image or images.RELEASE_IMAGE)
+    if args.check:
+        stale = stale_component_specs(args.output_dir, image)
+        if stale:
+            print(f"error: stale component YAML: {', '.join(stale)}. Regenerate with "
+                  f"`estimator-pipelines components --output-dir {args.output_dir}`.", file=sys.stderr)
+            return 1
+        print("Component YAMLs are up to date.")
+        return 0
+    for path in write_component_specs(args.output_dir, image):
+        print(f"Wrote {path}")
+    return 0
+
+
 def _dry_run_credentials():
     """A dry run builds requests offline, so it must not look for Google credentials."""
     from google.auth.credentials import AnonymousCredentials
@@ -300,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "upgrade":
         return _upgrade(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule}
+    handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule,
+                "components": _components}
     from google.auth.exceptions import DefaultCredentialsError
 
     try:

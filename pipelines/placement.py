@@ -105,6 +105,32 @@ class TpuPlacement:
         return self.machine().machine_type != "cloud-tpu"
 
 
+# CPU and memory limits of the CPU steps on Vertex (the default machine otherwise is e2-standard-4); the
+# `train` entry applies to the local target, whose training is a plain step (gpu/tpu pick machine types).
+DEFAULT_STEP_RESOURCES = {
+    "train": ("8", "32G"), "evaluate": ("4", "16G"), "export": ("2", "8G"), "predict": ("4", "16G"),
+    "gate-report": ("1", "2G"),
+}
+_CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?(K|M|G|T|Ki|Mi|Gi|Ti)$")
+
+
+def step_resources(overrides: dict[str, tuple[str, str]] | None = None) -> dict[str, tuple[str, str]]:
+    """The (cpu_limit, memory_limit) of each step: the defaults, with `overrides` checked and applied."""
+    merged = dict(DEFAULT_STEP_RESOURCES)
+    for step, value in (overrides or {}).items():
+        if step not in DEFAULT_STEP_RESOURCES:
+            raise ValueError(f"step resources name a step of {sorted(DEFAULT_STEP_RESOURCES)}; received {step!r}.")
+        cpu, memory = value
+        if not _CPU.match(str(cpu)) or not _MEMORY.match(str(memory)):
+            raise ValueError(
+                f"resources of {step!r} must be (cpu, memory) such as ('4', '16G') or ('500m', '2Gi'); "
+                f"received {value!r}."
+            )
+        merged[step] = (str(cpu), str(memory))
+    return merged
+
+
 def check_target(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}; received target={target!r}.")

@@ -23,7 +23,7 @@ from ..components.gate_report import component as gate_report_component
 from ..components.predict import component as predict_component
 from ..components.train import component as train_component
 from . import training_job
-from .placement import GpuPlacement, TpuPlacement, check_target, reservation_affinity
+from .placement import GpuPlacement, TpuPlacement, check_target, reservation_affinity, step_resources
 
 PIPELINE_NAMES = {"local": "estimator-training", "gpu": "estimator-training-gpu", "tpu": "estimator-training-tpu"}
 DEFAULT_PARAMS = {"hidden_units": [16, 16], "learning_rate": 0.1, "n_examples": 512, "seed": 7}
@@ -54,6 +54,7 @@ def build_training_pipeline(
     cache_training: bool = False,
     train_retries: int = 2,
     resume: bool = False,
+    resources: Optional[dict] = None,
 ):
     """Returns the pipeline for `target`.
 
@@ -62,7 +63,8 @@ def build_training_pipeline(
     data path, new code behind the same model reference), so a cached training step could silently reuse an
     old model. Downstream steps keep caching: their input is the new checkpoint, so they re-run anyway.
     resume=True adds `init_model_uri` / `init_mode` parameters: training starts from that checkpoint
-    directory (brought in with dsl.importer).
+    directory (brought in with dsl.importer). resources: step name -> (cpu_limit, memory_limit) overriding
+    placement.DEFAULT_STEP_RESOURCES.
     """
     check_target(target)
     images.check_image(image)
@@ -70,6 +72,11 @@ def build_training_pipeline(
         raise ValueError(f"train_retries must be an integer >= 0; received train_retries={train_retries!r}.")
     gpu = gpu or GpuPlacement()
     tpu = tpu or TpuPlacement()
+    limits = step_resources(resources)
+
+    def sized(task, step: str):
+        cpu, memory = limits[step]
+        return task.set_cpu_limit(cpu).set_memory_limit(memory)
     train_op = train_component.build(image)
     evaluate_op = evaluate_component.build(image)
     export_op = export_component.build(image)
@@ -85,7 +92,7 @@ def build_training_pipeline(
             **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
         )
         if target == "local":
-            task = train_op(**train_inputs)
+            task = sized(train_op(**train_inputs), "train")
         else:
             task = _add_training_job(target, p, train_inputs, gpu=gpu, tpu=tpu)
         task.set_display_name("train")
@@ -100,22 +107,23 @@ def build_training_pipeline(
             eval_steps=p["eval_steps"], eval_batch_size=p["eval_batch_size"], eval_data=p["eval_data"],
             gate_metric=p["gate_metric"], class_key=p["class_key"], class_names=p["class_names"],
         ).set_display_name("evaluate")
+        sized(evaluation, "evaluate")
         gate_value = evaluation.outputs["gate_value"]
         with dsl.If(gate_value >= p["threshold"], name="metric-passes-threshold"):
-            exported = export_op(
+            exported = sized(export_op(
                 model_ref=p["model_ref"], model=model, params_json=p["params_json"],
                 serving_input_fn_ref=p["serving_input_fn_ref"],
-            ).set_display_name("export")
-            predict_op(
+            ).set_display_name("export"), "export")
+            sized(predict_op(
                 model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
                 predict_batch_size=p["predict_batch_size"], predict_data=p["predict_data"],
                 output_format=p["output_format"], max_predictions=p["max_predictions"],
-            ).set_display_name("batch-predict").after(exported)
-            gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
-                           ).set_display_name("gate-passed")
+            ).set_display_name("batch-predict").after(exported), "predict")
+            sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
+                                 ).set_display_name("gate-passed"), "gate-report")
         with dsl.Else(name="metric-below-threshold"):
-            gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=False
-                           ).set_display_name("gate-failed")
+            sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=False
+                                 ).set_display_name("gate-failed"), "gate-report")
 
     description = f"Estimator training pipeline ({target}): train, evaluate, gate, export, batch predict."
     default_image = {"local": image, "gpu": gpu.gpu_image, "tpu": tpu.tpu_image}[target]

@@ -15,7 +15,16 @@ def export(
     serving_input_fn_ref: str = "",
     use_tpu: bool = False,
 ):
-    """Exports the checkpoint in `model` as a SavedModel; `saved_model` carries its signatures as metadata."""
+    """Exports the checkpoint in `model` as a SavedModel; `saved_model` carries its signatures as metadata.
+
+    Args:
+        model_ref: Model module 'package.module' (with serving_input_receiver_fn) or 'package.module:model_fn'.
+        model: Checkpoint directory to export; never written to.
+        saved_model: Output: the SavedModel at the artifact root, with signatures and TF version as metadata.
+        params_json: JSON object handed to model_fn as params.
+        serving_input_fn_ref: 'package.module:serving_input_receiver_fn' when the model module has none.
+        use_tpu: Export the TPUEstimator graph for serving on CPU.
+    """
     from estimator_kfp.components.export.task import run_export
 
     metadata = run_export(

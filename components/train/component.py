@@ -7,7 +7,7 @@ that trained it.
 
 
 from kfp import dsl
-from kfp.dsl import Input, Model, Output
+from kfp.dsl import Dataset, Input, Model, Output
 
 from .. import images
 
@@ -30,6 +30,7 @@ def train(
     machine_type: str = "",
     accelerator_type: str = "",
     tpu_topology: str = "",
+    train_dataset: Input[Dataset] = None,
 ):
     """Trains the referenced model_fn for train_steps steps; `model` is the checkpoint directory.
 
@@ -51,7 +52,9 @@ def train(
         machine_type: Machine the step runs on, recorded in the model's metadata for lineage.
         accelerator_type: Accelerator the step runs on, recorded in the model's metadata.
         tpu_topology: TPU topology the step runs on, recorded in the model's metadata.
+        train_dataset: Optional Dataset artifact to train on instead of train_data (its path is params['data_path']).
     """
+    from estimator_kfp.components._data import data_path
     from estimator_kfp.components.train.task import TrainRequest
     from estimator_kfp.components.train.vertex_dirs import train_in_job
 
@@ -63,7 +66,7 @@ def train(
             input_fn_ref=input_fn_ref,
             train_steps=train_steps,
             train_batch_size=train_batch_size,
-            train_data=train_data,
+            train_data=data_path("train_data", train_data, train_dataset),
             init_model_dir=init_model.path if init_model is not None else "",
             init_mode=init_mode,
             use_tpu=use_tpu,

@@ -89,7 +89,8 @@ def test_gpu_and_tpu_targets_train_in_a_custom_job_that_writes_the_model(compile
     executors = document["deploymentSpec"]["executors"]
     job = executors["exec-train"]["container"]
     assert "google_cloud_pipeline_components.container.v1.custom_job.launcher" in job["command"]
-    assert executors["exec-evaluate"]["container"]["image"] == IMAGE and "resources" not in executors["exec-evaluate"]["container"]
+    assert executors["exec-evaluate"]["container"]["image"] == IMAGE
+    assert executors["exec-evaluate"]["container"]["resources"]["resourceMemoryLimit"] == "16G"
     tasks = _all_tasks(document)
     train = tasks["train"]
     assert train["retryPolicy"]["maxRetryCount"] == 2
