@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--step-resources", action="append", default=[], metavar="STEP=CPU,MEMORY",
                           help="CPU and memory limits of a step, e.g. evaluate=8,32G (repeatable; steps: train, "
                                "evaluate, export, predict, gate-report)")
+    compile_.add_argument("--register-model", action="store_true",
+                          help="upload the exported SavedModel to the Vertex Model Registry (prebuilt TF serving image)")
+    compile_.add_argument("--vertex-batch-predict", action="store_true",
+                          help="also run a Vertex batch prediction job on the uploaded model (implies --register-model)")
     compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
     compile_.add_argument("--train-retries", type=int, default=2)
     compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
@@ -131,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI Pipelines",
                                  epilog=_SUBMIT_EXAMPLE, formatter_class=formatter)
     _add_vertex_arguments(submit)
+    submit.add_argument("--experiment", default=None,
+                        help="add the run to this Vertex AI Experiments experiment (its metrics appear there)")
 
     schedule = commands.add_parser("schedule", help="run a compiled pipeline on a cron schedule on Vertex AI",
                                    epilog=_SCHEDULE_EXAMPLE, formatter_class=formatter)
@@ -208,6 +214,8 @@ def _compile(args: argparse.Namespace) -> int:
         train_retries=args.train_retries,
         resume=args.resume,
         resources=_step_resources(args.step_resources),
+        register_model=args.register_model,
+        vertex_batch_predict=args.vertex_batch_predict,
     )
     print(f"Compiled the {args.target} pipeline to {path}")
     return 0
@@ -268,6 +276,7 @@ def _print_request(request) -> None:
 def _submit(args: argparse.Namespace) -> int:
     from . import vertex
 
+    vertex.check_experiment(args.experiment)
     credentials = _dry_run_credentials() if args.dry_run else None
     job = build_job_from_args(args, credentials)
     if args.dry_run:
@@ -276,9 +285,10 @@ def _submit(args: argparse.Namespace) -> int:
         print(json.dumps({
             "createPipelineJobRequest": json.loads(type(request).to_json(request)),
             "trainingCustomJobs": {name: json.loads(type(custom).to_json(custom)) for name, custom in jobs.items()},
+            "experiment": args.experiment,
         }, indent=2))
         return 0
-    vertex.submit(job, service_account=args.service_account, network=args.network)
+    vertex.submit(job, service_account=args.service_account, network=args.network, experiment=args.experiment)
     print(f"Submitted {job.resource_name}\n{job._dashboard_uri()}")
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-COMPONENTS = ("train", "evaluate", "export", "predict", "gate_report")
+COMPONENTS = ("train", "evaluate", "export", "predict", "gate_report", "register")
 _VOLATILE = ("sdkVersion:",)  # the kfp version that compiled the file; not part of the component
 
 
@@ -20,9 +20,11 @@ def build_components(image: str) -> dict:
     from ..components.export import component as export
     from ..components.gate_report import component as gate_report
     from ..components.predict import component as predict
+    from ..components.register import component as register
     from ..components.train import component as train
 
-    modules = {"train": train, "evaluate": evaluate, "export": export, "predict": predict, "gate_report": gate_report}
+    modules = {"train": train, "evaluate": evaluate, "export": export, "predict": predict, "gate_report": gate_report,
+               "register": register}
     return {name: modules[name].build(image) for name in COMPONENTS}
 
 

@@ -21,8 +21,9 @@ from ..components.evaluate import component as evaluate_component
 from ..components.export import component as export_component
 from ..components.gate_report import component as gate_report_component
 from ..components.predict import component as predict_component
+from ..components.register import component as register_component
 from ..components.train import component as train_component
-from . import training_job
+from . import serving, training_job
 from .placement import GpuPlacement, TpuPlacement, check_target, reservation_affinity, step_resources
 
 PIPELINE_NAMES = {"local": "estimator-training", "gpu": "estimator-training-gpu", "tpu": "estimator-training-tpu"}
@@ -55,6 +56,8 @@ def build_training_pipeline(
     train_retries: int = 2,
     resume: bool = False,
     resources: Optional[dict] = None,
+    register_model: bool = False,
+    vertex_batch_predict: bool = False,
 ):
     """Returns the pipeline for `target`.
 
@@ -64,7 +67,8 @@ def build_training_pipeline(
     old model. Downstream steps keep caching: their input is the new checkpoint, so they re-run anyway.
     resume=True adds `init_model_uri` / `init_mode` parameters: training starts from that checkpoint
     directory (brought in with dsl.importer). resources: step name -> (cpu_limit, memory_limit) overriding
-    placement.DEFAULT_STEP_RESOURCES.
+    placement.DEFAULT_STEP_RESOURCES. register_model=True uploads the exported SavedModel to the Vertex Model
+    Registry (pipelines.serving); vertex_batch_predict=True also runs a Vertex batch prediction job on it.
     """
     check_target(target)
     images.check_image(image)
@@ -82,6 +86,8 @@ def build_training_pipeline(
     export_op = export_component.build(image)
     predict_op = predict_component.build(image)
     gate_report_op = gate_report_component.build(image)
+    register_op = register_component.build(image)
+    register_model = register_model or vertex_batch_predict
 
     def add_training(p: dict, init_model=None):
         """Adds the training step for the target; returns it (its `model` output is the checkpoint)."""
@@ -119,6 +125,9 @@ def build_training_pipeline(
                 predict_batch_size=p["predict_batch_size"], predict_data=p["predict_data"],
                 output_format=p["output_format"], max_predictions=p["max_predictions"],
             ).set_display_name("batch-predict").after(exported), "predict")
+            if register_model:
+                serving.add_serving(p, exported.outputs["saved_model"], register_op=register_op,
+                                    batch_predict=vertex_batch_predict)
             sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
                                  ).set_display_name("gate-passed"), "gate-report")
         with dsl.Else(name="metric-below-threshold"):
@@ -127,7 +136,8 @@ def build_training_pipeline(
 
     description = f"Estimator training pipeline ({target}): train, evaluate, gate, export, batch predict."
     default_image = {"local": image, "gpu": gpu.gpu_image, "tpu": tpu.tpu_image}[target]
-    signature = pipeline_signature(target, resume=resume, image=default_image, gpu=gpu, tpu=tpu)
+    signature = pipeline_signature(target, resume=resume, image=default_image, gpu=gpu, tpu=tpu,
+                                   register_model=register_model, vertex_batch_predict=vertex_batch_predict)
 
     def training_pipeline(*args, **kwargs):
         p = signature.bind(*args, **kwargs).arguments
@@ -143,7 +153,8 @@ def build_training_pipeline(
     return dsl.pipeline(name=name, description=description)(training_pipeline)
 
 
-def pipeline_signature(target: str, *, resume: bool, image: str, gpu: GpuPlacement, tpu: TpuPlacement):
+def pipeline_signature(target: str, *, resume: bool, image: str, gpu: GpuPlacement, tpu: TpuPlacement,
+                       register_model: bool = False, vertex_batch_predict: bool = False):
     """The pipeline parameters: the step inputs, plus the training job's placement and identity on Vertex."""
     parameters = [(name, annotation, default) for name, annotation, default in STEP_PARAMETERS]
     if resume:
@@ -157,6 +168,10 @@ def pipeline_signature(target: str, *, resume: bool, image: str, gpu: GpuPlaceme
             parameters += [("machine_type", str, tpu.machine_type), ("tpu_topology", str, tpu.tpu_topology)]
     if target != "local":
         parameters += JOB_PARAMETERS
+    if register_model:
+        parameters += serving.REGISTRY_PARAMETERS
+    if vertex_batch_predict:
+        parameters += serving.BATCH_PREDICT_PARAMETERS
     return inspect.Signature([
         inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
         for name, annotation, default in parameters

@@ -14,6 +14,7 @@ from typing import Any
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
 _KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+_EXPERIMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 _TENSORBOARD = re.compile(r"^projects/[^/]+/locations/[^/]+/tensorboards/[^/]+$")
 
 
@@ -188,9 +189,20 @@ def training_custom_jobs(request, *, project: str, location: str) -> dict[str, A
     return resolve_custom_jobs(document, parameters, context)
 
 
-def submit(job, *, service_account: str | None = None, network: str | None = None) -> None:
-    """Sends the job to Vertex AI (needs credentials and network)."""
-    job.submit(service_account=service_account, network=network)
+def check_experiment(experiment: str | None) -> str | None:
+    """Vertex AI Experiments names: lower-case letters, digits and hyphens, starting with a letter or digit."""
+    if experiment is not None and not _EXPERIMENT.match(experiment):
+        raise ValueError(
+            f"experiment must be a Vertex AI Experiments name of lower-case letters, digits and hyphens (at most "
+            f"128), such as 'estimator-nightly'; received experiment={experiment!r}."
+        )
+    return experiment
+
+
+def submit(job, *, service_account: str | None = None, network: str | None = None, experiment: str | None = None) -> None:
+    """Sends the job to Vertex AI (needs credentials and network); with `experiment`, the run is added to that
+    Vertex AI Experiments experiment, which shows its Metrics artifacts (evaluate's metrics) per run."""
+    job.submit(service_account=service_account, network=network, experiment=check_experiment(experiment))
 
 
 def build_schedule(job, *, display_name: str):

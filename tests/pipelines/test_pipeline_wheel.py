@@ -73,7 +73,7 @@ def test_the_wheel_holds_every_package_under_one_namespace(wheel):
             top = relative.split("/")[0]
             expected = relative.replace(top, NAMESPACE_FOLDERS.get(top, top), 1)
             assert expected in names, f"{expected} is missing from the wheel: add its package to pyproject.toml"
-    for component in ("train", "evaluate", "export", "predict", "gate_report"):
+    for component in ("train", "evaluate", "export", "predict", "gate_report", "register"):
         assert f"estimator_kfp/components/{component}/component.yaml" in names
 
 
