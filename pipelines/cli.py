@@ -73,6 +73,8 @@ def _add_vertex_arguments(parser: argparse.ArgumentParser) -> None:
                          help="cache every step, overriding the compiled options (training is compiled uncached)")
     caching.add_argument("--disable-caching", dest="enable_caching", action="store_false",
                          help="re-run every step")
+    parser.add_argument("--allow-placeholder-image", action="store_true",
+                        help="send a template whose steps use the placeholder image (they will fail at image pull)")
     parser.add_argument("--dry-run", action="store_true", help="print the request as JSON and send nothing")
 
 
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="upload the exported SavedModel to the Vertex Model Registry (prebuilt TF serving image)")
     compile_.add_argument("--vertex-batch-predict", action="store_true",
                           help="also run a Vertex batch prediction job on the uploaded model (implies --register-model)")
+    compile_.add_argument("--allow-placeholder-image", action="store_true",
+                          help="compile even when a step uses the placeholder image us-docker.pkg.dev/your-project/...")
     compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
     compile_.add_argument("--train-retries", type=int, default=2)
     compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
@@ -194,6 +198,8 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    import os
+
     from ..components import images
     from .placement import GpuPlacement, TpuPlacement
     from .training_pipeline import compile_pipeline
@@ -217,6 +223,14 @@ def _compile(args: argparse.Namespace) -> int:
         register_model=args.register_model,
         vertex_batch_predict=args.vertex_batch_predict,
     )
+    if not args.allow_placeholder_image:
+        with open(path) as handle:
+            text = handle.read()
+        try:
+            images.refuse_placeholder_images(text, where=f"The compiled {args.target} pipeline")
+        except ValueError:
+            os.remove(path)
+            raise
     print(f"Compiled the {args.target} pipeline to {path}")
     return 0
 
@@ -253,6 +267,11 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
 
     if not os.path.isfile(args.template):
         raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
+    if not args.allow_placeholder_image:
+        from ..components import images
+
+        with open(args.template) as handle:
+            images.refuse_placeholder_images(handle.read(), where=f"--template {args.template}")
     types = template_parameter_types(args.template)
     values = parse_parameters(args.param, types)
     vertex.check_tpu_machine(types, values, template_parameter_defaults(args.template))

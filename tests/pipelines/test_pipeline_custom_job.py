@@ -162,7 +162,7 @@ def test_bad_job_options_are_rejected(templates, extra, message, capsys):
 def test_job_options_need_a_gpu_or_tpu_template(tmp_path, capsys):
     local = compile_pipeline("local", str(tmp_path / "local.yaml"))
     assert cli.main(["submit", "--template", local, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
-                     "--strategy", "spot", "--dry-run"]) == 2
+                     "--strategy", "spot", "--dry-run", "--allow-placeholder-image"]) == 2
     assert "scheduling_strategy applies to the training CustomJob of a `--target gpu` or `--target tpu`" in capsys.readouterr().err
 
 

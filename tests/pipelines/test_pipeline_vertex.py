@@ -91,7 +91,7 @@ def test_bad_cron(cron):
 def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
     common = ["--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
               "--param", "train_steps=77", "--param", "threshold=0.5", "--service-account", SERVICE_ACCOUNT,
-              "--label", "team=ml", "--disable-caching", "--dry-run"]
+              "--label", "team=ml", "--disable-caching", "--dry-run", "--allow-placeholder-image"]
     assert cli.main(["submit", *common]) == 0
     request = json.loads(capsys.readouterr().out)["createPipelineJobRequest"]
     assert request["parent"] == f"projects/{PROJECT}/locations/{REGION}"
@@ -106,7 +106,8 @@ def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
 
 
 def test_cli_reports_bad_parameters_without_a_traceback(template, capsys):
-    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT, "--dry-run"]
+    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT, "--dry-run",
+            "--allow-placeholder-image"]
     assert cli.main([*base, "--param", "train_steps=many"]) == 2
     assert "--param train_steps must be an integer; received 'many'" in capsys.readouterr().err
     assert cli.main([*base, "--param", "nope=1"]) == 2
@@ -122,6 +123,34 @@ def test_cli_submit_without_credentials_explains_how_to_get_them(template, capsy
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
     code = cli.main(["submit", "--template", template, "--project", PROJECT, "--region", REGION,
-                     "--pipeline-root", ROOT])
+                     "--pipeline-root", ROOT, "--allow-placeholder-image"])
     assert code == 2
     assert "no Google Cloud credentials found" in capsys.readouterr().err
+
+
+def test_the_placeholder_image_is_refused_unless_allowed(template, tmp_path, capsys):
+    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
+            "--dry-run"]
+    assert cli.main(base) == 2
+    error = capsys.readouterr().err
+    assert "runs steps in the placeholder image(s) ['us-docker.pkg.dev/your-project/estimator-lib/" in error
+    assert "add --allow-placeholder-image if this is intended" in error
+    assert cli.main([*base, "--allow-placeholder-image"]) == 0
+    output = tmp_path / "placeholder.yaml"
+    assert cli.main(["compile", "--target", "tpu", "--output", str(output)]) == 2
+    assert "The compiled tpu pipeline runs steps in the placeholder image(s)" in capsys.readouterr().err
+    assert not output.exists()  # nothing left to submit by mistake
+    assert cli.main(["compile", "--target", "tpu", "--output", str(output), "--allow-placeholder-image"]) == 0
+    assert cli.main(["compile", "--target", "local", "--output", str(output), "--image", "example.com/e:1"]) == 0
+
+
+def test_image_tags_come_from_the_package_version():
+    import os
+
+    import estimator_lib
+    from estimator_kfp.components import images
+
+    assert images.VERSION == estimator_lib.__version__
+    assert images.RELEASE_IMAGE.endswith(":" + estimator_lib.__version__)
+    for variable, image in (("ESTIMATOR_LIB_GPU_IMAGE", images.GPU_IMAGE), ("ESTIMATOR_LIB_TPU_IMAGE", images.TPU_IMAGE)):
+        assert variable in os.environ or image.endswith(":" + estimator_lib.__version__)

@@ -66,6 +66,9 @@ def wheel(tmp_path_factory):
 def test_the_wheel_holds_every_package_under_one_namespace(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    import estimator_lib
+
+    assert f"estimator_lib-{estimator_lib.__version__}.dist-info/METADATA" in names  # the one version source
     assert tops == {"estimator_lib", "estimator_kfp"}  # no top-level components / pipelines / example_models
     for folder in ("estimator_lib", "components", "pipelines", "example_models"):
         for init in glob.glob(os.path.join(REPO, folder, "**", "__init__.py"), recursive=True):
