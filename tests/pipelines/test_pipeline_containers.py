@@ -77,7 +77,8 @@ def test_images_install_the_extras_the_tests_run_with():
 def test_the_entry_points_the_images_check_run_here():
     commands = []
     for name in sorted(DOCKERFILES):
-        checks = [arg for keyword, arg in _instructions(name) if keyword == "RUN" and "pip install" not in arg]
+        checks = [arg for keyword, arg in _instructions(name)
+                  if keyword == "RUN" and "pip install" not in arg and not arg.startswith("useradd")]
         assert checks, f"{DOCKERFILES[name]} runs no entry-point check"
         commands += [command.split(">")[0].strip() for check in checks for command in check.split("&&")]
     for command in dict.fromkeys(commands):  # both images check the same commands; run each once
@@ -93,3 +94,46 @@ def test_the_component_images_default_to_the_project_images():
 
     assert images.DEFAULT_IMAGE.endswith("/estimator-lib:0.1.0") or "ESTIMATOR_LIB_IMAGE" in os.environ
     assert images.TPU_IMAGE.endswith("/estimator-lib-tpu:0.1.0") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_images_use_a_pinned_base_and_run_as_a_non_root_user(name):
+    instructions = _instructions(name)
+    (base,) = [argument for keyword, argument in instructions if keyword == "FROM"]
+    assert re.match(r"^python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?$", base), base
+    keywords = [keyword for keyword, _ in instructions]
+    users = [argument for keyword, argument in instructions if keyword == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    last_install = max(i for i, (k, a) in enumerate(instructions) if k == "RUN" and "pip install" in a)
+    assert keywords.index("USER") > last_install  # installs as root, runs as the user
+
+
+def test_cloud_build_builds_and_tags_the_three_images_with_the_package_version():
+    import yaml
+
+    from estimator_kfp.components import images
+
+    with open(os.path.join(REPO, "containers", "cloudbuild.yaml")) as handle:
+        config = yaml.safe_load(handle)
+    tags = {}
+    for step in config["steps"]:
+        args = step["args"]
+        tags[step["id"]] = (args[args.index("-f") + 1], args[args.index("-t") + 1],
+                            next((a for a in args if a.startswith("TF_EXTRA=")), ""))
+    names = {target: image.rsplit("/", 1)[1].split(":")[0] for target, image in
+             (("cpu", images.RELEASE_IMAGE), ("gpu", images.GPU_IMAGE), ("tpu", images.TPU_IMAGE))
+             if image.startswith(images._DEFAULT_REPOSITORY)}
+    assert tags["cpu"] == ("containers/Dockerfile", "${_REPOSITORY}/estimator-lib:${_VERSION}", "TF_EXTRA=cpu")
+    assert tags["gpu"] == ("containers/Dockerfile", "${_REPOSITORY}/estimator-lib-gpu:${_VERSION}", "TF_EXTRA=gpu")
+    assert tags["tpu"] == ("containers/Dockerfile.tpu", "${_REPOSITORY}/estimator-lib-tpu:${_VERSION}", "")
+    assert sorted(config["images"]) == sorted(tag for _, tag, _ in tags.values())
+    for target, name in names.items():  # the images.py defaults name the same images
+        assert tags[target][1].startswith("${_REPOSITORY}/" + name + ":")
+    with open(os.path.join(REPO, "containers", "build_images.sh")) as handle:
+        script = handle.read()
+    command = re.search(r'VERSION=\$\((.*)\)', script).group(1)
+    version = subprocess.run(["sh", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=60).stdout.strip()
+    import estimator_lib
+
+    assert version == estimator_lib.__version__
+    assert "_VERSION=${VERSION}" in script and "--config containers/cloudbuild.yaml" in script
