@@ -67,8 +67,12 @@ class GpuPlacement:
             )
         if isinstance(self.accelerator_count, bool) or not isinstance(self.accelerator_count, int) or self.accelerator_count < 1:
             raise ValueError(f"accelerator_count must be an integer >= 1; received {self.accelerator_count!r}.")
-        if isinstance(self.replica_count, bool) or not isinstance(self.replica_count, int) or self.replica_count < 1:
-            raise ValueError(f"replica_count must be an integer >= 1; received replica_count={self.replica_count!r}.")
+        if self.replica_count != 1 or isinstance(self.replica_count, bool):
+            raise ValueError(
+                f"replica_count must be 1: multi-node GPU training (chief/worker pools with TF_CONFIG) is not "
+                f"built yet; each replica would run the train component and write the same model output. Use "
+                f"more GPUs on one machine (accelerator_count). received replica_count={self.replica_count!r}."
+            )
         images.check_image(self.gpu_image, name="gpu_image")
         reservation_affinity(self.reservation)
 

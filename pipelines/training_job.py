@@ -51,12 +51,10 @@ def training_job_op(train_component: Any, *, display_name: str) -> Any:
     )
 
 
-def worker_pool_specs(
-    job_op: Any, *, machine_spec: dict[str, Any], image: Any, replica_count: int = 1, disk: bool = True
-) -> list[dict[str, Any]]:
-    """The job's pools: its own container (command and executor placeholder) on `machine_spec` with `image`.
+def worker_pool_specs(job_op: Any, *, machine_spec: dict[str, Any], image: Any, disk: bool = True) -> list[dict[str, Any]]:
+    """The job's one pool: its own container (command and executor placeholder) on `machine_spec` with `image`.
 
-    replica_count > 1 adds a second pool of identical workers (pool 0 is the chief), as Vertex requires.
+    One replica: the train component writes the step's outputs, so a second replica would write them too.
     disk=False leaves the boot disk to Vertex (TPU VMs come with their own).
     """
     (template,) = job_op.component_spec.inputs["worker_pool_specs"].default
@@ -64,10 +62,7 @@ def worker_pool_specs(
     chief: dict[str, Any] = {"machine_spec": machine_spec, "replica_count": 1, "container_spec": container}
     if disk and "disk_spec" in template:
         chief["disk_spec"] = dict(template["disk_spec"])
-    pools = [chief]
-    if replica_count > 1:
-        pools.append({**chief, "replica_count": replica_count - 1})
-    return pools
+    return [chief]
 
 
 def check_scheduling(*, strategy: str, timeout: str, max_wait_duration: str) -> None:

@@ -203,7 +203,7 @@ def _add_training_job(target: str, p: dict, train_inputs: dict, *, gpu: GpuPlace
     if affinity:
         machine_spec["reservation_affinity"] = affinity
     pools = training_job.worker_pool_specs(job_op, machine_spec=machine_spec, image=p["training_image"],
-                                           replica_count=placement.replica_count, disk=target != "tpu")
+                                           disk=target != "tpu")
     return job_op(
         worker_pool_specs=pools, labels=p["job_labels"], timeout=p["job_timeout"], strategy=p["scheduling_strategy"],
         max_wait_duration=p["max_wait_duration"], restart_job_on_worker_restart=p["restart_job_on_worker_restart"],
