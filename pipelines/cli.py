@@ -259,7 +259,11 @@ def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
 def build_job_from_args(args: argparse.Namespace, credentials=None):
     """The PipelineJob the submit/schedule arguments describe (no network)."""
     from . import vertex
-    from .parameters import parse_parameters, template_parameter_defaults, template_parameter_types
+    from .parameters import (
+        parse_parameters,
+        template_parameter_defaults,
+        template_parameter_types,
+    )
 
     vertex.check_region(args.region)
     vertex.check_pipeline_root(args.pipeline_root)

@@ -72,7 +72,9 @@ def resolve_custom_jobs(document: dict[str, Any], parameter_values: dict[str, An
 def resolve_custom_job(document: dict[str, Any], task_name: str, parameter_values: dict[str, Any], context: RunContext):
     from google.cloud import aiplatform_v1
     from google_cloud_pipeline_components.container.v1.custom_job import remote_runner
-    from google_cloud_pipeline_components.container.v1.gcp_launcher.utils import json_util
+    from google_cloud_pipeline_components.container.v1.gcp_launcher.utils import (
+        json_util,
+    )
 
     task = document["root"]["dag"]["tasks"][task_name]
     component = document["components"][task["componentRef"]["name"]]
@@ -165,7 +167,9 @@ def _output_artifacts(component, context: RunContext, task_name: str, task_uuid:
 
 def _executor_input(component, inputs, outputs, document, task, parameter_values, context, task_name, task_uuid):
     """The KFP executor input the job's container receives (only the trained component's own inputs)."""
-    from google_cloud_pipeline_components.v1.custom_job import component as gcpc_custom_job
+    from google_cloud_pipeline_components.v1.custom_job import (
+        component as gcpc_custom_job,
+    )
 
     job_inputs = set(gcpc_custom_job.custom_training_job.component_spec.inputs)
     own = {name: value for name, value in inputs.items()

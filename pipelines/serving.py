@@ -22,7 +22,9 @@ BATCH_PREDICT_DESTINATION = f"{dsl.PIPELINE_ROOT_PLACEHOLDER}/{dsl.PIPELINE_JOB_
 
 def add_serving(p: dict[str, Any], saved_model: Any, *, register_op: Any, batch_predict: bool) -> Any:
     """Uploads the SavedModel to the Model Registry (and batch-predicts with it); returns the upload task."""
-    from google_cloud_pipeline_components.v1.batch_predict_job import ModelBatchPredictOp
+    from google_cloud_pipeline_components.v1.batch_predict_job import (
+        ModelBatchPredictOp,
+    )
     from google_cloud_pipeline_components.v1.model import ModelUploadOp
 
     bridge = register_op(saved_model=saved_model, serving_image=p["serving_image"]).set_display_name("register")

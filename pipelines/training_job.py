@@ -32,7 +32,9 @@ DEFAULT_MAX_WAIT = "86400s"
 
 def training_job_op(train_component: Any, *, display_name: str) -> Any:
     """The CustomJob step running `train_component` (its image is the job's default image)."""
-    from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
+    from google_cloud_pipeline_components.v1.custom_job import (
+        create_custom_training_job_from_component,
+    )
 
     return create_custom_training_job_from_component(
         train_component,

@@ -24,7 +24,13 @@ from ..components.predict import component as predict_component
 from ..components.register import component as register_component
 from ..components.train import component as train_component
 from . import serving, training_job
-from .placement import GpuPlacement, TpuPlacement, check_target, reservation_affinity, step_resources
+from .placement import (
+    GpuPlacement,
+    TpuPlacement,
+    check_target,
+    reservation_affinity,
+    step_resources,
+)
 
 PIPELINE_NAMES = {"local": "estimator-training", "gpu": "estimator-training-gpu", "tpu": "estimator-training-tpu"}
 DEFAULT_PARAMS = {"hidden_units": [16, 16], "learning_rate": 0.1, "n_examples": 512, "seed": 7}

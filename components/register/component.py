@@ -1,7 +1,9 @@
 """KFP declaration of the register bridge: export's SavedModel -> an UnmanagedContainerModel for ModelUploadOp."""
 
 
-from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
+from google_cloud_pipeline_components.types.artifact_types import (
+    UnmanagedContainerModel,
+)
 from kfp import dsl
 from kfp.dsl import Input, Model, Output
 

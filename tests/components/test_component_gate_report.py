@@ -1,7 +1,6 @@
 """The gate report, without KFP."""
 
 import pytest
-
 from estimator_kfp.components.gate_report.task import render_gate_report
 
 

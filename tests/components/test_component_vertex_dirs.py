@@ -3,13 +3,17 @@
 import os
 
 import pytest
-
-from estimator_kfp.components.evaluate.task import run_evaluate
-from estimator_kfp.components.train.task import TrainRequest, main as train_main
-from estimator_kfp.components.train.vertex_dirs import VertexDirs, publish_checkpoint, train_in_job
-from estimator_lib.checkpoints import latest_checkpoint
-
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
+from estimator_kfp.components.evaluate.task import run_evaluate
+from estimator_kfp.components.train.task import TrainRequest
+from estimator_kfp.components.train.task import main as train_main
+from estimator_kfp.components.train.vertex_dirs import (
+    VertexDirs,
+    publish_checkpoint,
+    train_in_job,
+)
+
+from estimator_lib.checkpoints import latest_checkpoint
 
 
 def _tree(directory):

@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from kfp import dsl, local
-
 from estimator_kfp.components.train.component import train_op
+from kfp import dsl, local
 
 PARAMS = {"hidden_units": [4], "n_examples": 32, "seed": 1}
 

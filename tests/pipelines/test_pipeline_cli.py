@@ -4,7 +4,6 @@ import importlib.util
 
 import pytest
 import yaml
-
 from estimator_kfp.pipelines import cli
 
 

@@ -2,9 +2,11 @@
 
 import pytest
 import yaml
-
 from estimator_kfp.pipelines.placement import GpuPlacement, TpuPlacement
-from estimator_kfp.pipelines.training_pipeline import build_training_pipeline, compile_pipeline
+from estimator_kfp.pipelines.training_pipeline import (
+    build_training_pipeline,
+    compile_pipeline,
+)
 
 IMAGE = "us-docker.pkg.dev/p/r/estimator-lib:test"
 TPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-tpu:test"

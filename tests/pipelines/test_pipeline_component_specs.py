@@ -6,13 +6,12 @@ import shutil
 
 import pytest
 import yaml
-from kfp import compiler, components, dsl
-
 from estimator_kfp.components._data import data_path
 from estimator_kfp.pipelines import cli
 from estimator_kfp.pipelines.component_specs import COMPONENTS
 from estimator_kfp.pipelines.placement import step_resources
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
+from kfp import compiler, components, dsl
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHIPPED = os.path.join(REPO, "components")

@@ -110,7 +110,6 @@ def test_images_use_a_pinned_base_and_run_as_a_non_root_user(name):
 
 def test_cloud_build_builds_and_tags_the_three_images_with_the_package_version():
     import yaml
-
     from estimator_kfp.components import images
 
     with open(os.path.join(REPO, "containers", "cloudbuild.yaml")) as handle:

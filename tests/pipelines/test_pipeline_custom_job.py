@@ -11,13 +11,12 @@ import re
 import subprocess
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import aiplatform_v1
-
 from estimator_kfp.pipelines import cli, vertex
 from estimator_kfp.pipelines.custom_job_payload import RunContext, resolve_custom_jobs
 from estimator_kfp.pipelines.placement import GpuPlacement, TpuPlacement
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform_v1
 
 PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
 SERVICE_ACCOUNT = "trainer@my-project.iam.gserviceaccount.com"

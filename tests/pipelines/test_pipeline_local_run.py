@@ -10,10 +10,10 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from estimator_lib.checkpoints import latest_checkpoint
 from estimator_kfp.pipelines import cli
 from estimator_kfp.pipelines.local_run import run_local
+
+from estimator_lib.checkpoints import latest_checkpoint
 
 PARAMS_JSON = json.dumps({"hidden_units": [8], "learning_rate": 0.2, "n_examples": 128, "seed": 5})
 

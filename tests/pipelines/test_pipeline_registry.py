@@ -4,16 +4,20 @@ import json
 
 import pytest
 import yaml
-from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel
-from google_cloud_pipeline_components.v1.model import ModelUploadOp
-from kfp import compiler, dsl, local
-
 from estimator_kfp.components.export.task import run_export
 from estimator_kfp.components.register.component import register_op
-from estimator_kfp.components.register.task import TF_SERVING_IMAGE, container_model_metadata
+from estimator_kfp.components.register.task import (
+    TF_SERVING_IMAGE,
+    container_model_metadata,
+)
 from estimator_kfp.components.train.task import TrainRequest, run_train
 from estimator_kfp.pipelines import cli
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
+from google_cloud_pipeline_components.types.artifact_types import (
+    UnmanagedContainerModel,
+)
+from google_cloud_pipeline_components.v1.model import ModelUploadOp
+from kfp import compiler, dsl, local
 
 MODEL_REF = "example_models.classifier"
 TINY = json.dumps({"hidden_units": [4], "n_examples": 32, "seed": 1})

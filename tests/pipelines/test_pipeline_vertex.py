@@ -3,10 +3,9 @@
 import json
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-
 from estimator_kfp.pipelines import cli, vertex
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
+from google.auth.credentials import AnonymousCredentials
 
 PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
 SERVICE_ACCOUNT = "trainer@my-project.iam.gserviceaccount.com"
@@ -147,8 +146,9 @@ def test_the_placeholder_image_is_refused_unless_allowed(template, tmp_path, cap
 def test_image_tags_come_from_the_package_version():
     import os
 
-    import estimator_lib
     from estimator_kfp.components import images
+
+    import estimator_lib
 
     assert images.VERSION == estimator_lib.__version__
     assert images.RELEASE_IMAGE.endswith(":" + estimator_lib.__version__)
