@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from components._model_ref import ModelFunctions
+from ._model_ref import ModelFunctions
 
 _INPUT_FN_RETURNS = (
     "input_fn must return a tf.data.Dataset of (features, labels) or of features, a (features, labels) tuple, "
@@ -77,7 +77,7 @@ def step_params(params: dict[str, Any], *, batch_size: int, data_path: str, opti
     """The params one step's estimator gets: the user's, plus this step's batch size and data path."""
     merged = dict(params)
     if data_path:
-        from components._uris import check_uri
+        from ._uris import check_uri
 
         check_uri(data_path, "data path", allow_glob=True)
         merged["data_path"] = data_path
@@ -211,3 +211,14 @@ def require_checkpoint(model_dir: str, role: str) -> str:
             f"written by Estimator.train."
         )
     return checkpoint
+
+
+def scratch_dir(prefix: str) -> str:
+    """A fresh local directory for what an estimator writes besides checkpoints, removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path

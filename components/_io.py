@@ -17,7 +17,7 @@ def local_path(uri: str, argument: str = "path") -> str:
     and writes gs:// directly, so the URI is kept. `uri` is validated first (components._uris.check_uri):
     no credentials, queries, `..` or mistyped schemes reach the file system.
     """
-    from components._uris import check_uri
+    from ._uris import check_uri
 
     check_uri(uri, argument)
     if uri.startswith("gs://") and os.path.isdir(GCS_FUSE_ROOT):

@@ -23,7 +23,7 @@ from typing import Any, Callable
 _MODULE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _REFERENCE = re.compile(rf"^(?P<module>{_MODULE})(?::(?P<attr>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*))?$")
 
-EXAMPLE_MODEL = "example_models.classifier"
+EXAMPLE_MODEL = "estimator_kfp.example_models.classifier"
 
 
 @dataclasses.dataclass(frozen=True)

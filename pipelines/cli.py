@@ -10,7 +10,8 @@ import json
 import sys
 from typing import Sequence
 
-from pipelines.local_run import DEFAULT_PIPELINE_ROOT
+from .local_run import DEFAULT_PIPELINE_ROOT
+from .training_job import STRATEGIES
 
 _RUN_LOCAL_EXAMPLE = """example:
   estimator-pipelines run-local --train-steps 300 --threshold 0.9
@@ -27,13 +28,18 @@ _SUBMIT_EXAMPLE = """example:
   estimator-pipelines submit --template training-tpu.yaml --project my-project --region us-central1 \\
       --pipeline-root gs://my-bucket/pipeline_root --service-account trainer@my-project.iam.gserviceaccount.com \\
       --param model_ref=my_pkg.my_model --param train_steps=10000 --param threshold=0.9
-  (add --dry-run to print the request instead of sending it)
+      --strategy spot --label team=ml --encryption-key projects/my-project/locations/us-central1/keyRings/r/cryptoKeys/k
+  (add --dry-run to print the request, and the training CustomJob it leads to, instead of sending it)
 """
 _SCHEDULE_EXAMPLE = """example:
   estimator-pipelines schedule --template training-tpu.yaml --project my-project --region us-central1 \\
       --pipeline-root gs://my-bucket/pipeline_root --cron 'TZ=Europe/Paris 0 3 * * 1' \\
       --schedule-name weekly-retrain --param train_steps=10000
   (add --dry-run to print the request instead of sending it)
+"""
+_COMPONENTS_EXAMPLE = """example:
+  estimator-pipelines components --output-dir components           (regenerate components/<name>/component.yaml)
+  estimator-pipelines components --output-dir components --check   (exit 1 when they are stale)
 """
 _UPGRADE_EXAMPLE = """example:
   estimator-pipelines upgrade --help     (options of the tf.estimator -> estimator_lib migration tool)
@@ -48,13 +54,27 @@ def _add_vertex_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--display-name", default=None)
     parser.add_argument("--service-account", default=None, help="service account the pipeline runs as")
     parser.add_argument("--network", default=None, help="VPC network, projects/NUMBER/global/networks/NAME")
+    parser.add_argument("--encryption-key", default=None,
+                        help="CMEK key for the pipeline and its training job, projects/P/locations/L/keyRings/R/cryptoKeys/K")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
-    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="job label (repeatable)")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                        help="label of the pipeline job and of its training job (repeatable)")
+    job = parser.add_argument_group("training CustomJob (gpu and tpu targets)")
+    job.add_argument("--strategy", choices=sorted(STRATEGIES), default=None,
+                     help="capacity: standard, spot (preemptible) or flex-start (waits up to --max-wait-duration)")
+    job.add_argument("--timeout", default=None, help="longest training run, e.g. 86400s")
+    job.add_argument("--max-wait-duration", default=None, help="flex-start: longest wait for capacity, e.g. 3600s")
+    job.add_argument("--restart-job-on-worker-restart", action="store_true", default=None,
+                     help="restart every worker when one restarts (multi-worker jobs)")
+    job.add_argument("--tensorboard", default=None,
+                     help="Vertex TensorBoard for the training logs, projects/P/locations/L/tensorboards/ID")
     caching = parser.add_mutually_exclusive_group()
     caching.add_argument("--enable-caching", dest="enable_caching", action="store_true", default=None,
                          help="cache every step, overriding the compiled options (training is compiled uncached)")
     caching.add_argument("--disable-caching", dest="enable_caching", action="store_false",
                          help="re-run every step")
+    parser.add_argument("--allow-placeholder-image", action="store_true",
+                        help="send a template whose steps use the placeholder image (they will fail at image pull)")
     parser.add_argument("--dry-run", action="store_true", help="print the request as JSON and send nothing")
 
 
@@ -97,8 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--tpu-accelerator-type", default="", help="TPU_V2 or TPU_V3 with --tpu-machine-type cloud-tpu")
     compile_.add_argument("--tpu-replicas", type=int, default=1, help="must be 1: one TPU VM host per job")
     compile_.add_argument("--iterations-per-loop", type=int, default=100)
+    compile_.add_argument("--gpu-image", default=None, help="image of the GPU training job (built with TF_EXTRA=gpu)")
+    compile_.add_argument("--machine-type", default="n1-standard-8", help="GPU target: machine of the training job")
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--reservation", default="",
+                          help="training job capacity: 'any', 'none' or projects/P/zones/Z/reservations/NAME")
+    compile_.add_argument("--step-resources", action="append", default=[], metavar="STEP=CPU,MEMORY",
+                          help="CPU and memory limits of a step, e.g. evaluate=8,32G (repeatable; steps: train, "
+                               "evaluate, export, predict, gate-report)")
+    compile_.add_argument("--register-model", action="store_true",
+                          help="upload the exported SavedModel to the Vertex Model Registry (prebuilt TF serving image)")
+    compile_.add_argument("--vertex-batch-predict", action="store_true",
+                          help="also run a Vertex batch prediction job on the uploaded model (implies --register-model)")
+    compile_.add_argument("--allow-placeholder-image", action="store_true",
+                          help="compile even when a step uses the placeholder image us-docker.pkg.dev/your-project/...")
     compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
     compile_.add_argument("--train-retries", type=int, default=2)
     compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
@@ -106,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI Pipelines",
                                  epilog=_SUBMIT_EXAMPLE, formatter_class=formatter)
     _add_vertex_arguments(submit)
+    submit.add_argument("--experiment", default=None,
+                        help="add the run to this Vertex AI Experiments experiment (its metrics appear there)")
 
     schedule = commands.add_parser("schedule", help="run a compiled pipeline on a cron schedule on Vertex AI",
                                    epilog=_SCHEDULE_EXAMPLE, formatter_class=formatter)
@@ -118,11 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--end-time", default=None, help="RFC 3339 time after which no run starts")
     schedule.add_argument("--allow-queueing", action="store_true")
 
-    from pipelines.tpu_smoke import command as tpu_smoke_command
+    from .tpu_smoke import command as tpu_smoke_command
 
     tpu_smoke = commands.add_parser("tpu-smoke", help="check a Vertex TPU VM stage by stage before a long job",
                                     epilog=tpu_smoke_command.EXAMPLE, formatter_class=formatter)
     tpu_smoke_command.add_arguments(tpu_smoke)
+
+    specs = commands.add_parser("components", help="write (or check) the compiled component YAMLs",
+                                epilog=_COMPONENTS_EXAMPLE, formatter_class=formatter)
+    specs.add_argument("--output-dir", required=True, help="folder holding <name>/component.yaml (the repo's components/)")
+    specs.add_argument("--image", default=None, help="image the components run in (default: the release image name)")
+    specs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale or missing")
 
     commands.add_parser("upgrade", help="rewrite tf.estimator code to estimator_lib (see `upgrade --help`)",
                         epilog=_UPGRADE_EXAMPLE, formatter_class=formatter, add_help=False)
@@ -130,9 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from pipelines.local_run import format_summary, run_local
-    from pipelines.parameters import parse_parameters, pipeline_parameter_types
-    from pipelines.training_pipeline import build_training_pipeline
+    from .local_run import format_summary, run_local
+    from .parameters import parse_parameters, pipeline_parameter_types
+    from .training_pipeline import build_training_pipeline
 
     resume = args.init_model_uri is not None
     pipeline = build_training_pipeline("local", resume=resume, train_retries=args.train_retries)
@@ -152,7 +193,7 @@ def _run_local(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         import re
 
-        from components._uris import redact_secrets
+        from ..components._uris import redact_secrets
 
         message = redact_secrets(re.sub(r"\x1b\[[0-9;]*m", "", str(error)))  # kfp colours task names
         print(f"error: the local pipeline run failed: {message}\nThe failing task's log above says why.", file=sys.stderr)
@@ -166,26 +207,52 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from components import images
-    from pipelines.placement import GpuPlacement, TpuPlacement
-    from pipelines.training_pipeline import compile_pipeline
+    import os
+
+    from ..components import images
+    from .placement import GpuPlacement, TpuPlacement
+    from .training_pipeline import compile_pipeline
 
     output = args.output or f"estimator-training-{args.target}.yaml"
     path = compile_pipeline(
         args.target,
         output,
         image=args.image or images.DEFAULT_IMAGE,
-        gpu=GpuPlacement(accelerator_type=args.accelerator_type, accelerator_count=args.accelerator_count),
+        gpu=GpuPlacement(machine_type=args.machine_type, accelerator_type=args.accelerator_type,
+                         accelerator_count=args.accelerator_count, gpu_image=args.gpu_image or images.GPU_IMAGE,
+                         reservation=args.reservation),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
-                         accelerator_type=args.tpu_accelerator_type,
-                         iterations_per_loop=args.iterations_per_loop),
+                         iterations_per_loop=args.iterations_per_loop, reservation=args.reservation,
+                         accelerator_type=args.tpu_accelerator_type),
         cache_training=args.cache_training,
         train_retries=args.train_retries,
         resume=args.resume,
+        resources=_step_resources(args.step_resources),
+        register_model=args.register_model,
+        vertex_batch_predict=args.vertex_batch_predict,
     )
+    if not args.allow_placeholder_image:
+        with open(path) as handle:
+            text = handle.read()
+        try:
+            images.refuse_placeholder_images(text, where=f"The compiled {args.target} pipeline")
+        except ValueError:
+            os.remove(path)
+            raise
     print(f"Compiled the {args.target} pipeline to {path}")
     return 0
+
+
+def _step_resources(pairs: Sequence[str]) -> dict[str, tuple[str, str]]:
+    resources = {}
+    for pair in pairs:
+        step, _, limits = pair.partition("=")
+        cpu, comma, memory = limits.partition(",")
+        if not step or not comma:
+            raise ValueError(f"--step-resources must look like STEP=CPU,MEMORY (e.g. evaluate=8,32G); received {pair!r}.")
+        resources[step] = (cpu, memory)
+    return resources
 
 
 def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
@@ -200,8 +267,12 @@ def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
 
 def build_job_from_args(args: argparse.Namespace, credentials=None):
     """The PipelineJob the submit/schedule arguments describe (no network)."""
-    from pipelines import vertex
-    from pipelines.parameters import parse_parameters, template_parameter_types
+    from . import vertex
+    from .parameters import (
+        parse_parameters,
+        template_parameter_defaults,
+        template_parameter_types,
+    )
 
     vertex.check_region(args.region)
     _check_uris(args, {})
@@ -210,18 +281,31 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
 
     if not os.path.isfile(args.template):
         raise ValueError(f"--template {args.template!r} does not exist; create it with `estimator-pipelines compile`.")
-    values = parse_parameters(args.param, template_parameter_types(args.template))
+    if not args.allow_placeholder_image:
+        from ..components import images
+
+        with open(args.template) as handle:
+            images.refuse_placeholder_images(handle.read(), where=f"--template {args.template}")
+    types = template_parameter_types(args.template)
+    values = parse_parameters(args.param, types)
     _check_uris(args, values)
+    vertex.check_tpu_machine(types, values, template_parameter_defaults(args.template))
+    labels = _labels(args.label)
+    values.update(vertex.training_job_values(
+        types, given=values, labels=labels, strategy=STRATEGIES.get(args.strategy), timeout=args.timeout,
+        max_wait_duration=args.max_wait_duration, restart_job_on_worker_restart=args.restart_job_on_worker_restart,
+        tensorboard=args.tensorboard,
+    ))
     return vertex.build_pipeline_job(
         template_path=args.template, project=args.project, region=args.region, pipeline_root=args.pipeline_root,
         parameter_values=values, display_name=args.display_name, enable_caching=args.enable_caching,
-        labels=_labels(args.label), credentials=credentials,
+        labels=labels, encryption_spec_key_name=args.encryption_key, credentials=credentials,
     )
 
 
 def _check_uris(args: argparse.Namespace, values: dict) -> None:
     """Every URI the command takes, through the components' one validator (no secrets, traversal, typos)."""
-    from components._uris import check_uri, check_uris
+    from ..components._uris import check_uri, check_uris
 
     for flag in ("pipeline_root", "init_model_uri"):
         if getattr(args, flag, None) is not None:
@@ -234,20 +318,27 @@ def _print_request(request) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from pipelines import vertex
+    from . import vertex
 
+    vertex.check_experiment(args.experiment)
     credentials = _dry_run_credentials() if args.dry_run else None
     job = build_job_from_args(args, credentials)
     if args.dry_run:
-        _print_request(vertex.create_job_request(job, service_account=args.service_account, network=args.network))
+        request = vertex.create_job_request(job, service_account=args.service_account, network=args.network)
+        jobs = vertex.training_custom_jobs(request, project=args.project, location=args.region)
+        print(json.dumps({
+            "createPipelineJobRequest": json.loads(type(request).to_json(request)),
+            "trainingCustomJobs": {name: json.loads(type(custom).to_json(custom)) for name, custom in jobs.items()},
+            "experiment": args.experiment,
+        }, indent=2))
         return 0
-    vertex.submit(job, service_account=args.service_account, network=args.network)
+    vertex.submit(job, service_account=args.service_account, network=args.network, experiment=args.experiment)
     print(f"Submitted {job.resource_name}\n{job._dashboard_uri()}")
     return 0
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from pipelines import vertex
+    from . import vertex
 
     options = vertex.schedule_options(
         cron=args.cron, max_concurrent_run_count=args.max_concurrent_runs, max_run_count=args.max_runs,
@@ -266,9 +357,27 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _tpu_smoke(args: argparse.Namespace) -> int:
-    from pipelines.tpu_smoke import command
+    from .tpu_smoke import command
 
     return command.run(args)
+
+
+def _components(args: argparse.Namespace) -> int:
+    from ..components import images
+    from .component_specs import stale_component_specs, write_component_specs
+
+    image = images.check_image(args.image or images.RELEASE_IMAGE)
+    if args.check:
+        stale = stale_component_specs(args.output_dir, image)
+        if stale:
+            print(f"error: stale component YAML: {', '.join(stale)}. Regenerate with "
+                  f"`estimator-pipelines components --output-dir {args.output_dir}`.", file=sys.stderr)
+            return 1
+        print("Component YAMLs are up to date.")
+        return 0
+    for path in write_component_specs(args.output_dir, image):
+        print(f"Wrote {path}")
+    return 0
 
 
 def _dry_run_credentials():
@@ -295,13 +404,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _upgrade(argv[1:])
     args = build_parser().parse_args(argv)
     handlers = {"run-local": _run_local, "compile": _compile, "submit": _submit, "schedule": _schedule,
-                "tpu-smoke": _tpu_smoke}
+                "tpu-smoke": _tpu_smoke, "components": _components}
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError) as error:
-        from components._uris import redact_secrets
+        from ..components._uris import redact_secrets
 
         print(f"error: {redact_secrets(error)}", file=sys.stderr)
         return 2

@@ -46,7 +46,7 @@ def run_local(pipeline_root: str = DEFAULT_PIPELINE_ROOT, *, target_pipeline=Non
     """Runs the pipeline on kfp.local's subprocess runner (this Python, no Docker) and summarises the run."""
     from kfp import local
 
-    from pipelines.training_pipeline import build_training_pipeline
+    from .training_pipeline import build_training_pipeline
 
     if not isinstance(pipeline_root, str) or not pipeline_root or pipeline_root.startswith("gs://"):
         raise ValueError(

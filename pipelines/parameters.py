@@ -10,6 +10,8 @@ _KINDS = {
     "Integer": "int", "NUMBER_INTEGER": "int",
     "Float": "float", "NUMBER_DOUBLE": "float",
     "Boolean": "bool", "BOOLEAN": "bool",
+    "Dict": "dict", "STRUCT": "dict",
+    "List": "list", "LIST": "list",
 }
 
 
@@ -26,6 +28,16 @@ def template_parameter_types(template_path: str) -> dict[str, str]:
         document = yaml.safe_load(handle)
     definitions = document.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
     return {name: _KINDS.get(spec.get("parameterType", "STRING"), "string") for name, spec in definitions.items()}
+
+
+def template_parameter_defaults(template_path: str) -> dict[str, Any]:
+    """Parameter name -> default value read from a compiled pipeline YAML (parameters without one left out)."""
+    import yaml
+
+    with open(template_path) as handle:
+        document = yaml.safe_load(handle)
+    definitions = document.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    return {name: spec["defaultValue"] for name, spec in definitions.items() if "defaultValue" in spec}
 
 
 def parse_parameters(pairs: Iterable[str], types: dict[str, str]) -> dict[str, Any]:
@@ -49,6 +61,18 @@ def _convert(name: str, raw: str, kind: str) -> Any:
             return float(raw)
     except ValueError:
         raise ValueError(f"--param {name} must be a{'n integer' if kind == 'int' else ' number'}; received {raw!r}.") from None
+    if kind in ("dict", "list"):
+        import json
+
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict if kind == "dict" else list):
+            example = '{"team": "ml"}' if kind == "dict" else '["a", "b"]'
+            raise ValueError(f"--param {name} must be a JSON {'object' if kind == 'dict' else 'array'} such as "
+                             f"{example}; received {raw!r}.")
+        return value
     if kind == "bool":
         lowered = raw.lower()
         if lowered not in ("true", "false", "1", "0"):

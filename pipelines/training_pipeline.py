@@ -2,31 +2,56 @@
 
 `build_training_pipeline(target)` returns the KFP pipeline for a target:
 - `local`: every step a lightweight component (runs on kfp.local's subprocess runner, or on Vertex on CPUs);
-- `gpu`: the train step asks Vertex for accelerators;
-- `tpu`: training runs as a Vertex CustomJob on TPU VMs (google-cloud-pipeline-components'
-  CustomTrainingJobOp with explicit worker pool specs); the other steps run on CPUs.
+- `gpu` / `tpu`: the train component runs as a Vertex CustomJob on GPU machines / TPU VMs
+  (pipelines.training_job), with the pipeline's service account, network, CMEK key, labels and a
+  base output directory under the pipeline root; the other steps run on CPUs.
 """
 
 
+import inspect
 import json
 from typing import Optional
 
 from kfp import dsl
 from kfp.dsl import Model
 
-from components import images
-from components._model_ref import EXAMPLE_MODEL
-from components.evaluate import component as evaluate_component
-from components.export import component as export_component
-from components.gate_report import component as gate_report_component
-from components.predict import component as predict_component
-from components.tpu_train_job import component as tpu_train_job_component
-from components.train import component as train_component
-from pipelines.placement import GpuPlacement, TpuPlacement, check_target
+from ..components import images
+from ..components._model_ref import EXAMPLE_MODEL
+from ..components.evaluate import component as evaluate_component
+from ..components.export import component as export_component
+from ..components.gate_report import component as gate_report_component
+from ..components.predict import component as predict_component
+from ..components.register import component as register_component
+from ..components.train import component as train_component
+from . import serving, tpu_machines, training_job
+from .placement import (
+    GpuPlacement,
+    TpuPlacement,
+    check_target,
+    reservation_affinity,
+    step_resources,
+)
 
 PIPELINE_NAMES = {"local": "estimator-training", "gpu": "estimator-training-gpu", "tpu": "estimator-training-tpu"}
 DEFAULT_PARAMS = {"hidden_units": [16, 16], "learning_rate": 0.1, "n_examples": 512, "seed": 7}
 DEFAULT_PARAMS_JSON = json.dumps(DEFAULT_PARAMS)
+# (name, type, default) of the parameters every target's pipeline takes.
+STEP_PARAMETERS = [
+    ("model_ref", str, EXAMPLE_MODEL), ("params_json", str, DEFAULT_PARAMS_JSON), ("input_fn_ref", str, ""),
+    ("serving_input_fn_ref", str, ""), ("train_steps", int, 300), ("train_batch_size", int, 32),
+    ("eval_steps", int, 0), ("eval_batch_size", int, 64), ("predict_batch_size", int, 64),
+    ("train_data", str, ""), ("eval_data", str, ""), ("predict_data", str, ""), ("gate_metric", str, "accuracy"),
+    ("threshold", float, 0.8), ("class_key", str, ""), ("class_names", str, ""), ("max_predictions", int, 100),
+    ("output_format", str, "jsonl"), ("tf_random_seed", int, 42), ("log_step_count_steps", int, 50),
+    # Preemptible capacity (spot TPUs, Vertex restarts): a checkpoint at most this many seconds old is lost.
+    ("save_checkpoints_secs", int, 120),
+]
+# The training CustomJob's labels and scheduling (gpu and tpu targets); submit's flags fill them.
+JOB_PARAMETERS = [
+    ("job_labels", dict, {}), ("scheduling_strategy", str, "STANDARD"),
+    ("job_timeout", str, training_job.DEFAULT_TIMEOUT), ("max_wait_duration", str, training_job.DEFAULT_MAX_WAIT),
+    ("restart_job_on_worker_restart", bool, False), ("tensorboard", str, ""),
+]
 
 
 def build_training_pipeline(
@@ -38,6 +63,9 @@ def build_training_pipeline(
     cache_training: bool = False,
     train_retries: int = 2,
     resume: bool = False,
+    resources: Optional[dict] = None,
+    register_model: bool = False,
+    vertex_batch_predict: bool = False,
 ):
     """Returns the pipeline for `target`.
 
@@ -46,7 +74,9 @@ def build_training_pipeline(
     data path, new code behind the same model reference), so a cached training step could silently reuse an
     old model. Downstream steps keep caching: their input is the new checkpoint, so they re-run anyway.
     resume=True adds `init_model_uri` / `init_mode` parameters: training starts from that checkpoint
-    directory (brought in with dsl.importer).
+    directory (brought in with dsl.importer). resources: step name -> (cpu_limit, memory_limit) overriding
+    placement.DEFAULT_STEP_RESOURCES. register_model=True uploads the exported SavedModel to the Vertex Model
+    Registry (pipelines.serving); vertex_batch_predict=True also runs a Vertex batch prediction job on it.
     """
     check_target(target)
     images.check_image(image)
@@ -54,140 +84,141 @@ def build_training_pipeline(
         raise ValueError(f"train_retries must be an integer >= 0; received train_retries={train_retries!r}.")
     gpu = gpu or GpuPlacement()
     tpu = tpu or TpuPlacement()
+    limits = step_resources(resources)
+
+    def sized(task, step: str):
+        cpu, memory = limits[step]
+        return task.set_cpu_limit(cpu).set_memory_limit(memory)
     train_op = train_component.build(image)
     evaluate_op = evaluate_component.build(image)
     export_op = export_component.build(image)
     predict_op = predict_component.build(image)
     gate_report_op = gate_report_component.build(image)
-    tpu_train_job_op = tpu_train_job_component.build(image)
+    register_op = register_component.build(image)
+    register_model = register_model or vertex_batch_predict
 
     def add_training(p: dict, init_model=None):
-        """Adds the training step(s) for the target; returns (the checkpoint Model channel, last task)."""
-        if target == "tpu":
-            from google_cloud_pipeline_components.v1.custom_job import CustomTrainingJobOp
-
-            plan = tpu_train_job_op(
-                model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
-                train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
-                tf_random_seed=p["tf_random_seed"], tpu_image=tpu.tpu_image, machine_type=tpu.machine_type,
-                tpu_topology=tpu.tpu_topology, replica_count=tpu.replica_count, accelerator_type=tpu.accelerator_type,
-                iterations_per_loop=tpu.iterations_per_loop,
-                save_checkpoints_secs=p["save_checkpoints_secs"],
-                **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
-            ).set_display_name("plan-tpu-training")
-            # Each run must get a new checkpoint directory, so the planner never reuses a cached one.
-            plan.set_caching_options(False)
-            job = CustomTrainingJobOp(
-                display_name="estimator-tpu-training",
-                worker_pool_specs=plan.outputs["worker_pool_specs"],
-            ).set_display_name("train-on-tpu")
-            job.set_caching_options(False)
-            job.set_retry(num_retries=train_retries, backoff_duration="60s", backoff_factor=2.0)
-            return plan.outputs["model"], job
-        task = train_op(
+        """Adds the training step for the target; returns it (its `model` output is the checkpoint)."""
+        train_inputs = dict(
             model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
             train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
             tf_random_seed=p["tf_random_seed"], log_step_count_steps=p["log_step_count_steps"],
             save_checkpoints_secs=p["save_checkpoints_secs"],
             **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
-        ).set_display_name("train")
+        )
+        if target == "local":
+            task = sized(train_op(**train_inputs), "train")
+        else:
+            task = _add_training_job(target, p, train_inputs, gpu=gpu, tpu=tpu)
+        task.set_display_name("train")
         task.set_caching_options(cache_training)
-        task.set_retry(num_retries=train_retries, backoff_duration="30s", backoff_factor=2.0)
-        if target == "gpu":
-            task.set_accelerator_type(gpu.accelerator_type).set_accelerator_limit(gpu.accelerator_count)
-            task.set_cpu_limit(gpu.cpu_limit).set_memory_limit(gpu.memory_limit)
-        return task.outputs["model"], task
+        backoff = "30s" if target == "local" else "60s"
+        task.set_retry(num_retries=train_retries, backoff_duration=backoff, backoff_factor=2.0)
+        return task
 
-    def add_rest(p: dict, model, after) -> None:
+    def add_rest(p: dict, model) -> None:
         evaluation = evaluate_op(
             model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
             eval_steps=p["eval_steps"], eval_batch_size=p["eval_batch_size"], eval_data=p["eval_data"],
             gate_metric=p["gate_metric"], class_key=p["class_key"], class_names=p["class_names"],
         ).set_display_name("evaluate")
-        if after is not None:
-            evaluation.after(after)
+        sized(evaluation, "evaluate")
         gate_value = evaluation.outputs["gate_value"]
         with dsl.If(gate_value >= p["threshold"], name="metric-passes-threshold"):
-            exported = export_op(
+            exported = sized(export_op(
                 model_ref=p["model_ref"], model=model, params_json=p["params_json"],
                 serving_input_fn_ref=p["serving_input_fn_ref"],
-            ).set_display_name("export")
-            predict_op(
+            ).set_display_name("export"), "export")
+            sized(predict_op(
                 model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
                 predict_batch_size=p["predict_batch_size"], predict_data=p["predict_data"],
                 output_format=p["output_format"], max_predictions=p["max_predictions"],
-            ).set_display_name("batch-predict").after(exported)
-            gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
-                           ).set_display_name("gate-passed")
+            ).set_display_name("batch-predict").after(exported), "predict")
+            if register_model:
+                serving.add_serving(p, exported.outputs["saved_model"], register_op=register_op,
+                                    batch_predict=vertex_batch_predict)
+            sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
+                                 ).set_display_name("gate-passed"), "gate-report")
         with dsl.Else(name="metric-below-threshold"):
-            gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=False
-                           ).set_display_name("gate-failed")
+            sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=False
+                                 ).set_display_name("gate-failed"), "gate-report")
 
     description = f"Estimator training pipeline ({target}): train, evaluate, gate, export, batch predict."
+    default_image = {"local": image, "gpu": gpu.gpu_image, "tpu": tpu.tpu_image}[target]
+    signature = pipeline_signature(target, resume=resume, image=default_image, gpu=gpu, tpu=tpu,
+                                   register_model=register_model, vertex_batch_predict=vertex_batch_predict)
+
+    def training_pipeline(*args, **kwargs):
+        p = signature.bind(*args, **kwargs).arguments
+        initial = None
+        if resume:
+            initial = dsl.importer(artifact_uri=p["init_model_uri"], artifact_class=Model, reimport=False).output
+        add_rest(p, add_training(p, init_model=initial).outputs["model"])
+
+    training_pipeline.__signature__ = signature
+    training_pipeline.__annotations__ = {name: value.annotation for name, value in signature.parameters.items()}
+    training_pipeline.__name__ = training_pipeline.__qualname__ = "training_pipeline" + ("_resume" if resume else "")
+    name = PIPELINE_NAMES[target] + ("-resume" if resume else "")
+    return dsl.pipeline(name=name, description=description)(training_pipeline)
+
+
+def pipeline_signature(target: str, *, resume: bool, image: str, gpu: GpuPlacement, tpu: TpuPlacement,
+                       register_model: bool = False, vertex_batch_predict: bool = False):
+    """The pipeline parameters: the step inputs, plus the training job's placement and identity on Vertex."""
+    parameters = [(name, annotation, default) for name, annotation, default in STEP_PARAMETERS]
     if resume:
+        parameters = [("init_model_uri", str, inspect.Parameter.empty), ("init_mode", str, "resume")] + parameters
+    if target == "gpu":
+        parameters += [("training_image", str, image), ("machine_type", str, gpu.machine_type),
+                       ("accelerator_type", str, gpu.accelerator_type)]
+    if target == "tpu":
+        parameters += [("training_image", str, image), ("iterations_per_loop", int, tpu.iterations_per_loop)]
+        if tpu.runtime_machine:
+            parameters += [("machine_type", str, tpu.machine_type), ("tpu_topology", str, tpu.tpu_topology)]
+    if target != "local":
+        parameters += JOB_PARAMETERS
+    if register_model:
+        parameters += serving.REGISTRY_PARAMETERS
+    if vertex_batch_predict:
+        parameters += serving.BATCH_PREDICT_PARAMETERS
+    return inspect.Signature([
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+        for name, annotation, default in parameters
+    ])
 
-        @dsl.pipeline(name=PIPELINE_NAMES[target] + "-resume", description=description)
-        def training_pipeline_resume(
-            init_model_uri: str,
-            init_mode: str = "resume",
-            model_ref: str = EXAMPLE_MODEL,
-            params_json: str = DEFAULT_PARAMS_JSON,
-            input_fn_ref: str = "",
-            serving_input_fn_ref: str = "",
-            train_steps: int = 300,
-            train_batch_size: int = 32,
-            eval_steps: int = 0,
-            eval_batch_size: int = 64,
-            predict_batch_size: int = 64,
-            train_data: str = "",
-            eval_data: str = "",
-            predict_data: str = "",
-            gate_metric: str = "accuracy",
-            threshold: float = 0.8,
-            class_key: str = "",
-            class_names: str = "",
-            max_predictions: int = 100,
-            output_format: str = "jsonl",
-            tf_random_seed: int = 42,
-            log_step_count_steps: int = 50,
-            save_checkpoints_secs: int = 120,
-        ):
-            p = dict(locals())
-            initial = dsl.importer(artifact_uri=init_model_uri, artifact_class=Model, reimport=False)
-            model, after = add_training(p, init_model=initial.output)
-            add_rest(p, model, after if target == "tpu" else None)
 
-        return training_pipeline_resume
-
-    @dsl.pipeline(name=PIPELINE_NAMES[target], description=description)
-    def training_pipeline(
-        model_ref: str = EXAMPLE_MODEL,
-        params_json: str = DEFAULT_PARAMS_JSON,
-        input_fn_ref: str = "",
-        serving_input_fn_ref: str = "",
-        train_steps: int = 300,
-        train_batch_size: int = 32,
-        eval_steps: int = 0,
-        eval_batch_size: int = 64,
-        predict_batch_size: int = 64,
-        train_data: str = "",
-        eval_data: str = "",
-        predict_data: str = "",
-        gate_metric: str = "accuracy",
-        threshold: float = 0.8,
-        class_key: str = "",
-        class_names: str = "",
-        max_predictions: int = 100,
-        output_format: str = "jsonl",
-        tf_random_seed: int = 42,
-        log_step_count_steps: int = 50,
-        save_checkpoints_secs: int = 120,
-    ):
-        p = dict(locals())
-        model, after = add_training(p)
-        add_rest(p, model, after if target == "tpu" else None)
-
-    return training_pipeline
+def _add_training_job(target: str, p: dict, train_inputs: dict, *, gpu: GpuPlacement, tpu: TpuPlacement):
+    """The train component as a Vertex CustomJob on the target's machines, with the pipeline's identity."""
+    job_op = training_job.training_job_op(train_component.build(tpu.tpu_image if target == "tpu" else gpu.gpu_image),
+                                          display_name=f"estimator-training-{target}")
+    if target == "tpu":
+        placement, machine = tpu, tpu.machine()
+        if tpu.runtime_machine:
+            machine_spec = {"machine_type": p["machine_type"], "tpu_topology": p["tpu_topology"]}
+            lineage = {"machine_type": p["machine_type"], "tpu_topology": p["tpu_topology"]}
+        else:
+            machine_spec = machine.machine_spec()
+            lineage = {"machine_type": machine.machine_type, "accelerator_type": machine.accelerator_type,
+                       "tpu_topology": machine.tpu_topology}
+        extra = {"use_tpu": True, "iterations_per_loop": p["iterations_per_loop"], **lineage}
+    else:
+        # A count nested in the specs would reach the launcher as a string, which MachineSpec refuses
+        # (int32 field): the count is compiled in (tests/pipelines/test_pipeline_custom_job.py shows it).
+        placement = gpu
+        machine_spec = {"machine_type": p["machine_type"], "accelerator_type": p["accelerator_type"],
+                        "accelerator_count": gpu.accelerator_count}
+        extra = {"machine_type": p["machine_type"], "accelerator_type": p["accelerator_type"]}
+    affinity = reservation_affinity(placement.reservation)
+    if affinity:
+        machine_spec["reservation_affinity"] = affinity
+    pools = training_job.worker_pool_specs(job_op, machine_spec=machine_spec, image=p["training_image"],
+                                           disk=target != "tpu",
+                                           env=tpu_machines.runtime_env(machine) if target == "tpu" else None)
+    return job_op(
+        worker_pool_specs=pools, labels=p["job_labels"], timeout=p["job_timeout"], strategy=p["scheduling_strategy"],
+        max_wait_duration=p["max_wait_duration"], restart_job_on_worker_restart=p["restart_job_on_worker_restart"],
+        tensorboard=p["tensorboard"], **extra, **train_inputs,
+    )
 
 
 def compile_pipeline(target: str, package_path: str, **options) -> str:

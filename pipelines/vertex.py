@@ -13,6 +13,9 @@ from typing import Any
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
+_KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+_EXPERIMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
+_TENSORBOARD = re.compile(r"^projects/[^/]+/locations/[^/]+/tensorboards/[^/]+$")
 
 
 def check_region(region: str) -> str:
@@ -55,6 +58,7 @@ def build_pipeline_job(
     labels: dict[str, str] | None = None,
     job_id: str | None = None,
     credentials: Any = None,
+    encryption_spec_key_name: str | None = None,
 ):
     """A Vertex PipelineJob for a compiled template (the constructor checks parameter names offline).
 
@@ -71,6 +75,11 @@ def build_pipeline_job(
         raise ValueError(f"project must be a Google Cloud project id; received project={project!r}.")
     check_region(region)
     check_pipeline_root(pipeline_root)
+    if encryption_spec_key_name and not _KMS_KEY.match(encryption_spec_key_name):
+        raise ValueError(
+            f"encryption key must be a Cloud KMS key name 'projects/P/locations/L/keyRings/R/cryptoKeys/K'; "
+            f"received {encryption_spec_key_name!r}."
+        )
     try:
         return aiplatform.PipelineJob(
             display_name=display_name or os.path.splitext(os.path.basename(template_path))[0],
@@ -83,6 +92,7 @@ def build_pipeline_job(
             project=project,
             location=region,
             credentials=credentials,
+            encryption_spec_key_name=encryption_spec_key_name,
         )
     except ValueError as error:
         if "pipeline parameter" not in str(error):
@@ -106,9 +116,93 @@ def create_job_request(job, *, service_account: str | None = None, network: str 
     )
 
 
-def submit(job, *, service_account: str | None = None, network: str | None = None) -> None:
-    """Sends the job to Vertex AI (needs credentials and network)."""
-    job.submit(service_account=service_account, network=network)
+def training_job_values(
+    types: dict[str, str],
+    *,
+    given: dict[str, Any],
+    labels: dict[str, str] | None = None,
+    strategy: str | None = None,
+    timeout: str | None = None,
+    max_wait_duration: str | None = None,
+    restart_job_on_worker_restart: bool | None = None,
+    tensorboard: str | None = None,
+) -> dict[str, Any]:
+    """Pipeline parameter values for the training CustomJob's labels and scheduling (gpu/tpu templates).
+
+    Labels also go to the job's `job_labels` unless that parameter was given; the other options need a
+    template that has the parameter (a `--target local` template trains in a plain step and has none).
+    """
+    from .training_job import DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, check_scheduling
+
+    values: dict[str, Any] = {}
+    if labels and "job_labels" in types and "job_labels" not in given:
+        values["job_labels"] = dict(labels)
+    options = {"scheduling_strategy": strategy, "job_timeout": timeout, "max_wait_duration": max_wait_duration,
+               "restart_job_on_worker_restart": restart_job_on_worker_restart, "tensorboard": tensorboard}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name not in types:
+            raise ValueError(
+                f"{name} applies to the training CustomJob of a `--target gpu` or `--target tpu` template; this "
+                f"template has no {name} parameter (compiled for --target local?). Recompile with --target gpu/tpu."
+            )
+        values[name] = value
+    check_scheduling(
+        strategy=values.get("scheduling_strategy", given.get("scheduling_strategy", "STANDARD")),
+        timeout=values.get("job_timeout", given.get("job_timeout", DEFAULT_TIMEOUT)),
+        max_wait_duration=values.get("max_wait_duration", given.get("max_wait_duration", DEFAULT_MAX_WAIT)),
+    )
+    board = values.get("tensorboard", given.get("tensorboard", ""))
+    if board and not _TENSORBOARD.match(board):
+        raise ValueError(
+            f"tensorboard must be a Vertex TensorBoard resource 'projects/P/locations/L/tensorboards/ID'; "
+            f"received {board!r}."
+        )
+    return values
+
+
+def check_tpu_machine(types: dict[str, str], values: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A TPU template's machine_type / tpu_topology given at submit must be a machine TensorFlow trains on.
+
+    Vertex accepts e.g. TPU v6e machines and fails only after they start; pipelines.tpu_machines refuses
+    them here, as `compile` does for the compiled-in defaults.
+    """
+    if "tpu_topology" not in types or not {"machine_type", "tpu_topology"} & set(values):
+        return
+    from .tpu_machines import resolve
+
+    resolve(values.get("machine_type", defaults.get("machine_type", "")),
+            values.get("tpu_topology", defaults.get("tpu_topology", "")) or None)
+
+
+def training_custom_jobs(request, *, project: str, location: str) -> dict[str, Any]:
+    """Task name -> the aiplatform_v1.CustomJob each training step of the submitted job would create."""
+    from google.protobuf import json_format
+
+    from .custom_job_payload import RunContext, resolve_custom_jobs
+
+    pipeline_job = request.pipeline_job
+    document = json_format.MessageToDict(pipeline_job._pb.pipeline_spec)
+    parameters = json_format.MessageToDict(pipeline_job._pb.runtime_config).get("parameterValues", {})
+    context = RunContext.from_pipeline_job(pipeline_job, project=project, location=location)
+    return resolve_custom_jobs(document, parameters, context)
+
+
+def check_experiment(experiment: str | None) -> str | None:
+    """Vertex AI Experiments names: lower-case letters, digits and hyphens, starting with a letter or digit."""
+    if experiment is not None and not _EXPERIMENT.match(experiment):
+        raise ValueError(
+            f"experiment must be a Vertex AI Experiments name of lower-case letters, digits and hyphens (at most "
+            f"128), such as 'estimator-nightly'; received experiment={experiment!r}."
+        )
+    return experiment
+
+
+def submit(job, *, service_account: str | None = None, network: str | None = None, experiment: str | None = None) -> None:
+    """Sends the job to Vertex AI (needs credentials and network); with `experiment`, the run is added to that
+    Vertex AI Experiments experiment, which shows its Metrics artifacts (evaluate's metrics) per run."""
+    job.submit(service_account=service_account, network=network, experiment=check_experiment(experiment))
 
 
 def build_schedule(job, *, display_name: str):

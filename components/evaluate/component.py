@@ -4,9 +4,9 @@
 from typing import NamedTuple
 
 from kfp import dsl
-from kfp.dsl import ClassificationMetrics, Input, Metrics, Model, Output
+from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-from components import images
+from .. import images
 
 
 def evaluate(
@@ -23,16 +23,32 @@ def evaluate(
     class_key: str = "",
     class_names: str = "",
     use_tpu: bool = False,
+    eval_dataset: Input[Dataset] = None,
 ) -> NamedTuple("EvaluateOutputs", [("gate_value", float)]):
     """Evaluates the checkpoint in `model`: one logged metric per scalar, a confusion matrix for classifiers.
 
-    gate_value is the value of `gate_metric`, for a dsl.If gate downstream.
+    Args:
+        model_ref: Model module 'package.module' (with model_fn, input_fn) or 'package.module:model_fn'.
+        model: Checkpoint directory to evaluate (the train step's output); never written to.
+        metrics: Output: one logged value per scalar metric, also written as JSON.
+        classification_metrics: Output: the confusion matrix, when labels are integer class ids.
+        params_json: JSON object handed to model_fn and input_fn as params.
+        input_fn_ref: 'package.module:input_fn' when the model module has no input_fn (or to override it).
+        eval_steps: Batches to evaluate (0: the whole input).
+        eval_batch_size: Batch size, params['batch_size'] (0: input_fn decides).
+        eval_data: Evaluation data path or gs:// URI, handed to input_fn as params['data_path'].
+        gate_metric: Metric returned as gate_value, for a dsl.If gate downstream.
+        class_key: Prediction key holding the class id (default: the first of class_ids, classes, class_id).
+        class_names: Comma-separated class names for the confusion matrix, in class-id order.
+        use_tpu: Evaluate with TPUEstimator on a TPU.
+        eval_dataset: Optional Dataset artifact to evaluate on instead of eval_data.
     """
     import math
     from collections import namedtuple
 
-    from components import _io
-    from components.evaluate.task import run_evaluate, to_json_number
+    from estimator_kfp.components import _io
+    from estimator_kfp.components._data import data_path
+    from estimator_kfp.components.evaluate.task import run_evaluate, to_json_number
 
     result = run_evaluate(
         model_ref=model_ref,
@@ -41,7 +57,7 @@ def evaluate(
         input_fn_ref=input_fn_ref,
         eval_steps=eval_steps,
         eval_batch_size=eval_batch_size,
-        eval_data=eval_data,
+        eval_data=data_path("eval_data", eval_data, eval_dataset),
         gate_metric=gate_metric,
         class_key=class_key,
         class_names=class_names,

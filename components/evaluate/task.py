@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from components import _io
-from components._estimator import (
+from .. import _io
+from .._estimator import (
     EstimatorOptions,
     build_estimator,
     call_input_fn,
@@ -23,9 +23,10 @@ from components._estimator import (
     configure_logging,
     make_input_fn,
     require_checkpoint,
+    scratch_dir,
     step_params,
 )
-from components._model_ref import ModelFunctions, parse_params, resolve_model
+from .._model_ref import ModelFunctions, parse_params, resolve_model
 
 CLASS_KEYS = ("class_ids", "classes", "class_id", "predicted_class")
 
@@ -70,7 +71,8 @@ def run_evaluate(
     configure_logging()
     local_dir = _io.local_path(model_dir, "model_dir")
     checkpoint = require_checkpoint(local_dir, "model_dir")
-    estimator = build_estimator(functions, local_dir, params, options)
+    # The estimator writes eval summaries into its model_dir: a scratch folder, never the upstream artifact.
+    estimator = build_estimator(functions, scratch_dir("evaluate-"), params, options)
     raw = estimator.evaluate(
         make_input_fn(functions, ModeKeys.EVAL), steps=eval_steps or None, checkpoint_path=checkpoint
     )

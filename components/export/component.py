@@ -4,7 +4,7 @@
 from kfp import dsl
 from kfp.dsl import Input, Model, Output
 
-from components import images
+from .. import images
 
 
 def export(
@@ -15,8 +15,17 @@ def export(
     serving_input_fn_ref: str = "",
     use_tpu: bool = False,
 ):
-    """Exports the checkpoint in `model` as a SavedModel; `saved_model` carries its signatures as metadata."""
-    from components.export.task import run_export
+    """Exports the checkpoint in `model` as a SavedModel; `saved_model` carries its signatures as metadata.
+
+    Args:
+        model_ref: Model module 'package.module' (with serving_input_receiver_fn) or 'package.module:model_fn'.
+        model: Checkpoint directory to export; never written to.
+        saved_model: Output: the SavedModel at the artifact root, with signatures and TF version as metadata.
+        params_json: JSON object handed to model_fn as params.
+        serving_input_fn_ref: 'package.module:serving_input_receiver_fn' when the model module has none.
+        use_tpu: Export the TPUEstimator graph for serving on CPU.
+    """
+    from estimator_kfp.components.export.task import run_export
 
     metadata = run_export(
         model_ref=model_ref,

@@ -12,9 +12,9 @@ import os
 import shutil
 from typing import Any
 
-from components import _io
-from components._estimator import EstimatorOptions, build_estimator, checkpoint_global_step, configure_logging, require_checkpoint, step_params
-from components._model_ref import parse_params, resolve_model
+from .. import _io
+from .._estimator import EstimatorOptions, build_estimator, checkpoint_global_step, configure_logging, require_checkpoint, step_params
+from .._model_ref import parse_params, resolve_model
 
 
 def run_export(

@@ -4,14 +4,22 @@
 from kfp import dsl
 from kfp.dsl import Markdown, Output
 
-from components import images
+from .. import images
 
 
 def gate_report(metric: str, value: float, threshold: float, passed: bool, report: Output[Markdown]):
-    """Writes a Markdown report of the gate's outcome and prints it."""
+    """Writes a Markdown report of the gate's outcome and prints it.
+
+    Args:
+        metric: Name of the gate metric.
+        value: The metric's value from evaluate.
+        threshold: The threshold the value was compared with.
+        passed: Whether the value met the threshold.
+        report: Output: the Markdown report, saying what to do when the gate failed.
+    """
     import os
 
-    from components.gate_report.task import render_gate_report
+    from estimator_kfp.components.gate_report.task import render_gate_report
 
     text = render_gate_report(passed=passed, metric=metric, value=value, threshold=threshold)
     os.makedirs(os.path.dirname(report.path) or ".", exist_ok=True)

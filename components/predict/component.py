@@ -4,7 +4,7 @@
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output
 
-from components import images
+from .. import images
 
 
 def predict(
@@ -19,9 +19,26 @@ def predict(
     max_predictions: int = 0,
     predict_keys: str = "",
     use_tpu: bool = False,
+    predict_dataset: Input[Dataset] = None,
 ):
-    """Batch-predicts with the checkpoint in `model`; `predictions` is a folder with predictions.jsonl/.tfrecord."""
-    from components.predict.task import run_predict
+    """Batch-predicts with the checkpoint in `model`; `predictions` is a folder with predictions.jsonl/.tfrecord.
+
+    Args:
+        model_ref: Model module 'package.module' (with model_fn, input_fn) or 'package.module:model_fn'.
+        model: Checkpoint directory to predict with; never written to.
+        predictions: Output folder with predictions.jsonl (one JSON object per example) or predictions.tfrecord.
+        params_json: JSON object handed to model_fn and input_fn as params.
+        input_fn_ref: 'package.module:input_fn' when the model module has no input_fn (or to override it).
+        predict_batch_size: Batch size, params['batch_size'] (0: input_fn decides).
+        predict_data: Data path or gs:// URI to predict on, handed to input_fn as params['data_path'].
+        output_format: 'jsonl' or 'tfrecord'.
+        max_predictions: Stop after this many examples (0: all of the input).
+        predict_keys: Comma-separated prediction keys to keep (empty: all).
+        use_tpu: Predict with TPUEstimator on a TPU.
+        predict_dataset: Optional Dataset artifact to predict on instead of predict_data.
+    """
+    from estimator_kfp.components._data import data_path
+    from estimator_kfp.components.predict.task import run_predict
 
     summary = run_predict(
         model_ref=model_ref,
@@ -30,7 +47,7 @@ def predict(
         params_json=params_json,
         input_fn_ref=input_fn_ref,
         predict_batch_size=predict_batch_size,
-        predict_data=predict_data,
+        predict_data=data_path("predict_data", predict_data, predict_dataset),
         output_format=output_format,
         max_predictions=max_predictions,
         predict_keys=predict_keys,

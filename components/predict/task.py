@@ -13,8 +13,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from components import _io
-from components._estimator import (
+from .. import _io
+from .._estimator import (
     EstimatorOptions,
     build_estimator,
     check_int,
@@ -23,7 +23,7 @@ from components._estimator import (
     require_checkpoint,
     step_params,
 )
-from components._model_ref import parse_params, resolve_model
+from .._model_ref import parse_params, resolve_model
 
 OUTPUT_FORMATS = {"jsonl": "predictions.jsonl", "tfrecord": "predictions.tfrecord"}
 

@@ -1,10 +1,15 @@
-"""KFP declaration of the train component: a thin shell over components.train.task."""
+"""KFP declaration of the train component: a thin shell over components.train.task.
+
+The same component runs as a pipeline step (kfp.local, a Vertex step) or, wrapped by
+pipelines.training_job, as the Vertex CustomJob itself: its `model` output is then written by the job
+that trained it.
+"""
 
 
 from kfp import dsl
-from kfp.dsl import Input, Model, Output
+from kfp.dsl import Dataset, Input, Model, Output
 
-from components import images
+from .. import images
 
 
 def train(
@@ -22,14 +27,39 @@ def train(
     save_checkpoints_secs: int = 120,
     log_step_count_steps: int = 50,
     tf_random_seed: int = -1,
+    iterations_per_loop: int = 0,
+    machine_type: str = "",
+    accelerator_type: str = "",
+    tpu_topology: str = "",
+    train_dataset: Input[Dataset] = None,
 ):
     """Trains the referenced model_fn for train_steps steps; `model` is the checkpoint directory.
 
-    init_model (optional, e.g. from dsl.importer) resumes training ('resume') or warm-starts ('warm_start').
+    Args:
+        model_ref: Model module 'package.module' (with model_fn, input_fn) or 'package.module:model_fn'.
+        model: Output checkpoint directory; its metadata holds global_step, checkpoint, TF version, machine.
+        params_json: JSON object handed to model_fn and input_fn as params.
+        input_fn_ref: 'package.module:input_fn' when the model module has no input_fn (or to override it).
+        train_steps: Steps to train beyond the starting checkpoint.
+        train_batch_size: Global batch size, params['batch_size'] (required > 0 with use_tpu).
+        train_data: Training data path or gs:// URI, handed to input_fn as params['data_path'].
+        init_model: Optional checkpoint directory to start from (e.g. from dsl.importer).
+        init_mode: 'resume' continues init_model's training; 'warm_start' starts a new run from its weights.
+        use_tpu: Train with TPUEstimator on the TPU attached to this VM.
+        save_checkpoints_steps: Checkpoint every N steps (0: the estimator's default cadence).
+        log_step_count_steps: Log loss and steps/sec every N steps.
+        tf_random_seed: Graph-level random seed (-1: none).
+        iterations_per_loop: TPU steps per host loop (0: TPUConfig's default).
+        machine_type: Machine the step runs on, recorded in the model's metadata for lineage.
+        accelerator_type: Accelerator the step runs on, recorded in the model's metadata.
+        tpu_topology: TPU topology the step runs on, recorded in the model's metadata.
+        train_dataset: Optional Dataset artifact to train on instead of train_data (its path is params['data_path']).
     """
-    from components.train.task import TrainRequest, run_train
+    from estimator_kfp.components._data import data_path
+    from estimator_kfp.components.train.task import TrainRequest
+    from estimator_kfp.components.train.vertex_dirs import train_in_job
 
-    summary = run_train(
+    summary = train_in_job(
         TrainRequest(
             model_ref=model_ref,
             output_model_dir=model.path,
@@ -37,7 +67,7 @@ def train(
             input_fn_ref=input_fn_ref,
             train_steps=train_steps,
             train_batch_size=train_batch_size,
-            train_data=train_data,
+            train_data=data_path("train_data", train_data, train_dataset),
             init_model_dir=init_model.path if init_model is not None else "",
             init_mode=init_mode,
             use_tpu=use_tpu,
@@ -45,9 +75,12 @@ def train(
             save_checkpoints_secs=save_checkpoints_secs,
             log_step_count_steps=log_step_count_steps,
             tf_random_seed=tf_random_seed,
+            iterations_per_loop=iterations_per_loop,
         )
     )
+    placement = {"machine_type": machine_type, "accelerator_type": accelerator_type, "tpu_topology": tpu_topology}
     model.metadata.update(summary)
+    model.metadata.update({name: value for name, value in placement.items() if value})
 
 
 def build(image: str = images.DEFAULT_IMAGE):

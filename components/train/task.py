@@ -1,7 +1,7 @@
 """Train: runs Estimator.train into a checkpoint directory (the `model` artifact of the train component).
 
 Also the container entry point for training as a Vertex custom job on TPU nodes:
-`python -m components.train.task --config gs://.../train_config.json --output-model-dir gs://.../model`.
+`python -m estimator_kfp.components.train.task --config gs://.../train_config.json --output-model-dir gs://.../model`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import os
 import sys
 from typing import Any, Sequence
 
-from components import _io
-from components._estimator import (
+from .. import _io
+from .._estimator import (
     EstimatorOptions,
     build_estimator,
     check_int,
@@ -24,7 +24,7 @@ from components._estimator import (
     require_checkpoint,
     step_params,
 )
-from components._model_ref import parse_params, resolve_model
+from .._model_ref import parse_params, resolve_model
 
 INIT_MODES = ("resume", "warm_start")
 # Periodic checkpoints bound what a hard kill (SIGKILL after the grace period, a lost VM) can lose; a
@@ -165,9 +165,9 @@ def _has_checkpoint(model_dir: str) -> bool:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m components.train.task",
+        prog="python -m estimator_kfp.components.train.task",
         description="Train an estimator model_fn into a checkpoint directory.",
-        epilog="Example: python -m components.train.task --model-ref example_models.classifier "
+        epilog="Example: python -m estimator_kfp.components.train.task --model-ref estimator_kfp.example_models.classifier "
         "--params-json '{\"hidden_units\": [16]}' --train-steps 300 --output-model-dir /tmp/model",
     )
     parser.add_argument("--config", default="", help="JSON file (or gs:// URI) with TrainRequest fields; flags override it")
@@ -208,6 +208,8 @@ def request_from_args(argv: Sequence[str] | None) -> TrainRequest:
     for name, value in vars(args).items():
         if name != "config" and value is not None:
             fields[name] = value
+    if not fields.get("output_model_dir") and os.environ.get("AIP_MODEL_DIR"):
+        fields["output_model_dir"] = os.environ["AIP_MODEL_DIR"]  # a Vertex CustomJob with base_output_directory
     missing = [name for name in ("model_ref", "output_model_dir") if not fields.get(name)]
     if missing:
         raise ValueError(f"Missing {', '.join('--' + m.replace('_', '-') for m in missing)} (or put them in --config).")
@@ -216,7 +218,9 @@ def request_from_args(argv: Sequence[str] | None) -> TrainRequest:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: trains, then prints the summary as JSON."""
-    summary = run_train(request_from_args(argv))
+    from .vertex_dirs import train_in_job
+
+    summary = train_in_job(request_from_args(argv))
     print(json.dumps(summary, default=str), flush=True)
     return 0
 

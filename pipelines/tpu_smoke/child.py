@@ -1,4 +1,4 @@
-"""One stage in this process: `python -m pipelines.tpu_smoke.child STAGE [--expected-cores N] --workdir D`.
+"""One stage in this process: `python -m estimator_kfp.pipelines.tpu_smoke.child STAGE [--expected-cores N] --workdir D`.
 
 Prints exactly one JSON line, marked so the parent finds it among TensorFlow's own output.
 """
@@ -16,26 +16,26 @@ STAGES = ("environment", "eager", "graph", "library")
 
 def run_stage(stage: str, expected_cores: int | None, workdir: str) -> dict:
     if stage == "environment":
-        from pipelines.tpu_smoke import environment
+        from . import environment
 
         return environment.run(expected_cores)
     if stage == "eager":
-        from pipelines.tpu_smoke import eager
+        from . import eager
 
         return eager.run(expected_cores)
     if stage == "graph":
-        from pipelines.tpu_smoke import graph
+        from . import graph
 
         return graph.run(expected_cores)
     if stage == "library":
-        from pipelines.tpu_smoke import library
+        from . import library
 
         return library.run(expected_cores, workdir=workdir)
     raise ValueError(f"stage must be one of {STAGES}; received stage={stage!r}.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.tpu_smoke.child")
+    parser = argparse.ArgumentParser(prog="python -m estimator_kfp.pipelines.tpu_smoke.child")
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--expected-cores", type=int, default=None)
     parser.add_argument("--workdir", required=True)

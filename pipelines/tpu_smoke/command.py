@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _machine(args: argparse.Namespace, *, default: bool):
-    from pipelines import tpu_machines
+    from .. import tpu_machines
 
     if args.machine_type is None:
         if not default:
@@ -65,16 +65,16 @@ def _labels(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     if args.here:
-        from pipelines import tpu_machines
-        from pipelines.tpu_smoke.runner import run_here
+        from .. import tpu_machines
+        from .runner import run_here
 
         results = run_here(machine=_machine(args, default=False), stage_timeout=args.stage_timeout,
                            libtpu_path=args.libtpu_path or tpu_machines.LIBTPU_PATH,
                            emit=lambda line: print(line, flush=True))
         return 0 if results[-1]["status"] == "pass" else 1
 
-    from components import images
-    from pipelines.tpu_smoke import job as smoke_job
+    from ...components import images
+    from . import job as smoke_job
 
     machine = _machine(args, default=True)
     job = smoke_job.build_custom_job(machine, image=args.image or images.TPU_IMAGE, stage_timeout=args.stage_timeout,

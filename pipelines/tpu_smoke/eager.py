@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.tpu_smoke import probe
+from . import probe
 
 
 def run(expected_cores: int | None = None) -> dict[str, Any]:

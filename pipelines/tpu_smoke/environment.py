@@ -6,7 +6,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from pipelines.tpu_smoke import probe
+from . import probe
 
 DISTRIBUTIONS = ("tensorflow", "tensorflow-tpu", "tensorflow-cpu", "libtpu", "libtpu-nightly", "protobuf", "keras",
                  "estimator-lib")

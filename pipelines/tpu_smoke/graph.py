@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.tpu_smoke import probe
+from . import probe
 
 # Ops that only appear once TensorFlow compiled and ran a replicated computation on TPU cores; a graph
 # that ran on the CPU instead has none of them in its partition graphs.

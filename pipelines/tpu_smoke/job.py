@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from components import images
-from pipelines import tpu_machines
+from ...components import images
+from .. import tpu_machines
 
 DISPLAY_NAME = "estimator-lib-tpu-smoke"
 

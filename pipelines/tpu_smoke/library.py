@@ -11,8 +11,8 @@ import math
 import os
 from typing import Any
 
-from pipelines.tpu_smoke import probe
-from pipelines.tpu_smoke.graph import TPU_EXECUTE_OPS
+from . import probe
+from .graph import TPU_EXECUTE_OPS
 
 ITERATIONS_PER_LOOP = 4
 MAX_STEPS = 9
@@ -81,7 +81,7 @@ def _graph_probe():
     import tensorflow as tf
 
     from estimator_lib import SessionRunHook
-    from pipelines.tpu_smoke.graph import partition_op_types, replicate_metadata
+    from .graph import partition_op_types, replicate_metadata
 
     class GraphProbe(SessionRunHook):
         def __init__(self):

@@ -16,9 +16,9 @@ import tempfile
 import time
 from typing import Callable, Optional
 
-from pipelines import tpu_machines
-from pipelines.tpu_smoke import probe
-from pipelines.tpu_smoke.child import MARKER
+from .. import tpu_machines
+from . import probe
+from .child import MARKER
 
 PJRT_VARIANTS = ("off", "on")
 TPU_STAGES = ("eager", "graph", "library")
@@ -41,7 +41,7 @@ def variant_env(base: dict[str, str], pjrt: Optional[str], libtpu_path: str) -> 
 def run_stage_process(stage: str, *, env: dict[str, str], timeout: float, expected_cores: Optional[int],
                       workdir: str, python: str = sys.executable) -> dict:
     """One stage in a child process: its JSON result, or timeout/crash with what the process left."""
-    command = [python, "-m", "pipelines.tpu_smoke.child", stage, "--workdir", workdir]
+    command = [python, "-m", "estimator_kfp.pipelines.tpu_smoke.child", stage, "--workdir", workdir]
     if expected_cores is not None:
         command += ["--expected-cores", str(expected_cores)]
     started = time.monotonic()

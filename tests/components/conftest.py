@@ -8,7 +8,7 @@ from components_testlib import MODEL_REF, TINY_PARAMS_JSON
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory):
     """A checkpoint directory trained for 40 steps by the train task."""
-    from components.train.task import TrainRequest, run_train
+    from estimator_kfp.components.train.task import TrainRequest, run_train
 
     model_dir = str(tmp_path_factory.mktemp("components") / "model")
     run_train(

@@ -10,7 +10,7 @@ import tempfile
 import pytest
 import tensorflow as tf
 
-from components.export.task import run_export
+from estimator_kfp.components.export.task import run_export
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
 from estimator_lib.storage import COMMIT_MARKER, NonEmptyTargetError, leftovers, publish
 

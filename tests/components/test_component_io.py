@@ -3,7 +3,7 @@
 import json
 import os
 
-from components import _io
+from estimator_kfp.components import _io
 
 
 def test_gs_uris_stay_uris_without_a_fuse_mount(monkeypatch, tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from components._model_ref import load_callable, parse_params, resolve_model
+from estimator_kfp.components._model_ref import load_callable, parse_params, resolve_model
 
 
 def test_module_reference_exposes_all_functions():

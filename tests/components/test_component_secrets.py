@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from components._uris import check_uri, redact_secrets
-from components.export.task import run_export
-from components.predict.task import run_predict
-from components.train.task import TrainRequest, run_train
+from estimator_kfp.components._uris import check_uri, redact_secrets
+from estimator_kfp.components.export.task import run_export
+from estimator_kfp.components.predict.task import run_predict
+from estimator_kfp.components.train.task import TrainRequest, run_train
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
-from pipelines import cli
-from pipelines.training_pipeline import compile_pipeline
+from estimator_kfp.pipelines import cli
+from estimator_kfp.pipelines.training_pipeline import compile_pipeline
 
 TOKEN = "ya29PLANTEDtoken0123456789"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -126,7 +126,7 @@ def test_cli_refuses_a_planted_token_and_never_prints_it(secret, template, tmp_p
 def test_train_task_process_with_a_planted_token_logs_nothing_of_it(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
     job = subprocess.run(
-        [sys.executable, "-m", "components.train.task", "--model-ref", MODEL_REF, "--params-json", TINY_PARAMS_JSON,
+        [sys.executable, "-m", "estimator_kfp.components.train.task", "--model-ref", MODEL_REF, "--params-json", TINY_PARAMS_JSON,
          "--train-steps", "2", "--output-model-dir", str(tmp_path / "model"), "--train-data", SECRET_URIS[0]],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=240,
     )

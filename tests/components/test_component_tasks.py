@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.evaluate.task import build_confusion_matrix, run_evaluate
-from components.export.task import run_export
-from components.predict.task import run_predict
-from components.train.task import TrainRequest, main as train_main, run_train
+from estimator_kfp.components.evaluate.task import build_confusion_matrix, run_evaluate
+from estimator_kfp.components.export.task import run_export
+from estimator_kfp.components.predict.task import run_predict
+from estimator_kfp.components.train.task import TrainRequest, main as train_main, run_train
 from estimator_lib.checkpoints import latest_checkpoint
 
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
@@ -176,8 +176,8 @@ def test_predict_validation(trained_model_dir, tmp_path):
 
 
 def test_use_tpu_builds_a_tpu_estimator_for_the_local_tpu(tmp_path):
-    from components._estimator import EstimatorOptions, build_estimator
-    from components._model_ref import resolve_model
+    from estimator_kfp.components._estimator import EstimatorOptions, build_estimator
+    from estimator_kfp.components._model_ref import resolve_model
 
     TPUEstimator = pytest.importorskip("estimator_lib.tpu").TPUEstimator  # the TPU support is optional
 
@@ -223,7 +223,7 @@ def test_train_with_an_own_callable_instance_trains(tmp_path):
 
 
 def test_a_second_train_step_on_a_busy_output_is_refused(tmp_path, monkeypatch):
-    from components.train import task as train_task
+    from estimator_kfp.components.train import task as train_task
     from estimator_lib.storage.lease import ModelDirBusyError, ModelDirLease
 
     monkeypatch.setattr(train_task, "LEASE_WAIT_SECS", 0.5)  # the default waits 90 s for a dead trainer's lease

@@ -22,7 +22,7 @@ TRAIN_STEPS = 300
 
 def _attempt(model_dir, stop_after_step=None, delay=0.0):
     """Runs the task; returns (exit code, steps it logged, first logged step)."""
-    command = [sys.executable, "-m", "components.train.task", "--model-ref", MODEL_REF, "--params-json",
+    command = [sys.executable, "-m", "estimator_kfp.components.train.task", "--model-ref", MODEL_REF, "--params-json",
                TINY_PARAMS_JSON, "--train-steps", str(TRAIN_STEPS), "--output-model-dir", model_dir,
                "--log-step-count-steps", "1"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}

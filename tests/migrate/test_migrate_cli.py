@@ -164,7 +164,7 @@ def test_python_dash_m_entry_point(tree):
 
 
 def test_project_cli_delegates_upgrade(tree, capsys):
-    from pipelines.cli import main as project_main
+    from estimator_kfp.pipelines.cli import main as project_main
 
     assert project_main(["upgrade", os.path.join(tree, "trainer", "task.py"), "--check"]) == 1
     assert "estimator-pipelines upgrade: 1 file(s) scanned, 1 would change" in capsys.readouterr().out

@@ -58,7 +58,7 @@ def test_upgrade_runs_without_tensorflow(tmp_path):
         import sys
         import estimator_lib.migrate
         from estimator_lib.migrate.cli import main
-        from pipelines.cli import main as pipelines_main
+        from estimator_kfp.pipelines.cli import main as pipelines_main
         assert pipelines_main(["upgrade", {str(program)!r}, "--check"]) == 1
         status = main([{str(program)!r}, "--in-place"])
         assert not any(name.split(".")[0] == "tensorflow" for name in sys.modules), "tensorflow was imported"

@@ -3,9 +3,8 @@
 import json
 
 import pytest
+from estimator_kfp.components.train.component import train_op
 from kfp import dsl, local
-
-from components.train.component import train_op
 
 PARAMS = {"hidden_units": [4], "n_examples": 32, "seed": 1}
 

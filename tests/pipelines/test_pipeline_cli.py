@@ -4,8 +4,7 @@ import importlib.util
 
 import pytest
 import yaml
-
-from pipelines import cli
+from estimator_kfp.pipelines import cli
 
 
 @pytest.mark.parametrize("command", ["run-local", "compile", "submit", "schedule", "tpu-smoke"])
@@ -31,9 +30,10 @@ def test_compile_writes_the_tpu_pipeline(tmp_path, capsys):
                      "--tpu-image", "example.com/tpu:1", "--image", "example.com/cpu:1", "--output", str(output)]) == 0
     assert f"Compiled the tpu pipeline to {output}" in capsys.readouterr().out
     document = yaml.safe_load(output.read_text())
-    plan = document["root"]["dag"]["tasks"]["tpu-train-job"]["inputs"]["parameters"]
-    assert plan["machine_type"]["runtimeValue"]["constant"] == "ct5lp-hightpu-8t"
-    assert plan["tpu_topology"]["runtimeValue"]["constant"] == "2x4"
+    parameters = document["root"]["inputDefinitions"]["parameters"]
+    assert parameters["machine_type"]["defaultValue"] == "ct5lp-hightpu-8t"
+    assert parameters["tpu_topology"]["defaultValue"] == "2x4"
+    assert parameters["training_image"]["defaultValue"] == "example.com/tpu:1"
     assert document["deploymentSpec"]["executors"]["exec-evaluate"]["container"]["image"] == "example.com/cpu:1"
 
 

@@ -2,12 +2,15 @@
 
 import pytest
 import yaml
-
-from pipelines.placement import GpuPlacement, TpuPlacement
-from pipelines.training_pipeline import build_training_pipeline, compile_pipeline
+from estimator_kfp.pipelines.placement import GpuPlacement, TpuPlacement
+from estimator_kfp.pipelines.training_pipeline import (
+    build_training_pipeline,
+    compile_pipeline,
+)
 
 IMAGE = "us-docker.pkg.dev/p/r/estimator-lib:test"
 TPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-tpu:test"
+GPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-gpu:test"
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +20,8 @@ def compiled(tmp_path_factory):
     for target in ("local", "gpu", "tpu"):
         path = compile_pipeline(
             target, str(root / f"{target}.yaml"), image=IMAGE,
-            gpu=GpuPlacement(accelerator_type="NVIDIA_L4", accelerator_count=2),
+            gpu=GpuPlacement(machine_type="g2-standard-24", accelerator_type="NVIDIA_L4", accelerator_count=2,
+                             gpu_image=GPU_IMAGE),
             tpu=TpuPlacement(machine_type="ct5lp-hightpu-8t", tpu_topology="2x4", replica_count=1, tpu_image=TPU_IMAGE),
         )
         with open(path) as handle:
@@ -46,7 +50,7 @@ def test_every_step_is_a_lightweight_component_in_the_project_image(compiled):
 
 def test_parameters_and_defaults(compiled):
     parameters = compiled["local"]["root"]["inputDefinitions"]["parameters"]
-    assert parameters["model_ref"]["defaultValue"] == "example_models.classifier"
+    assert parameters["model_ref"]["defaultValue"] == "estimator_kfp.example_models.classifier"
     assert parameters["train_steps"]["parameterType"] == "NUMBER_INTEGER"
     assert parameters["threshold"]["parameterType"] == "NUMBER_DOUBLE"
     assert {"params_json", "train_batch_size", "eval_batch_size", "predict_batch_size", "train_data", "eval_data",
@@ -81,32 +85,44 @@ def test_gate_branches_export_and_predict_only_when_the_metric_passes(compiled):
     assert any(">=" in text and "gate_value" in text and "threshold" in text for text in conditions_text)
 
 
-def test_gpu_target_asks_for_accelerators_on_training_only(compiled):
-    executors = compiled["gpu"]["deploymentSpec"]["executors"]
-    resources = executors["exec-train"]["container"]["resources"]
-    assert resources["accelerator"]["resourceType"] == "NVIDIA_L4"
-    assert resources["accelerator"]["resourceCount"] == "2"
-    assert "resources" not in executors["exec-evaluate"]["container"]
-
-
-def test_tpu_target_trains_in_a_custom_job_with_explicit_worker_pools(compiled):
-    document = compiled["tpu"]
+@pytest.mark.parametrize("target", ["gpu", "tpu"])
+def test_gpu_and_tpu_targets_train_in_a_custom_job_that_writes_the_model(compiled, target):
+    document = compiled[target]
     executors = document["deploymentSpec"]["executors"]
-    assert "exec-train" not in executors
-    job_executor = executors["exec-custom-training-job"]["container"]
-    assert "google_cloud_pipeline_components" in " ".join(job_executor["command"] + job_executor.get("args", []))
+    job = executors["exec-train"]["container"]
+    assert "google_cloud_pipeline_components.container.v1.custom_job.launcher" in job["command"]
+    assert executors["exec-evaluate"]["container"]["image"] == IMAGE
+    assert executors["exec-evaluate"]["container"]["resources"]["resourceMemoryLimit"] == "16G"
     tasks = _all_tasks(document)
-    plan = tasks["tpu-train-job"]["inputs"]["parameters"]
-    assert plan["machine_type"]["runtimeValue"]["constant"] == "ct5lp-hightpu-8t"
-    assert plan["tpu_topology"]["runtimeValue"]["constant"] == "2x4"
-    assert plan["tpu_image"]["runtimeValue"]["constant"] == TPU_IMAGE
-    assert plan["train_steps"]["componentInputParameter"] == "train_steps"
-    job = tasks["custom-training-job"]
-    assert job["inputs"]["parameters"]["worker_pool_specs"]["taskOutputParameter"] == {
-        "outputParameterKey": "worker_pool_specs", "producerTask": "tpu-train-job"}
-    assert job["retryPolicy"]["maxRetryCount"] == 2
-    assert "custom-training-job" in tasks["evaluate"]["dependentTasks"]
-    assert tasks["evaluate"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "tpu-train-job"
+    train = tasks["train"]
+    assert train["retryPolicy"]["maxRetryCount"] == 2
+    assert not train.get("cachingOptions", {}).get("enableCache", False)
+    # The step that trains is the step whose Model the rest reads: no planner allocates it before training.
+    assert tasks["evaluate"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "train"
+    assert document["components"]["comp-train"]["outputDefinitions"]["artifacts"]["model"]["artifactType"][
+        "schemaTitle"] == "system.Model"
+    inputs = train["inputs"]["parameters"]
+    assert inputs["train_steps"]["componentInputParameter"] == "train_steps"
+    assert inputs["labels"]["componentInputParameter"] == "job_labels"
+    assert inputs["strategy"]["componentInputParameter"] == "scheduling_strategy"
+    defaults = document["components"]["comp-train"]["inputDefinitions"]["parameters"]
+    assert defaults["service_account"]["defaultValue"] == "{{$.pipeline_service_account}}"
+    assert defaults["network"]["defaultValue"] == "{{$.pipeline_network}}"
+    assert defaults["encryption_spec_key_name"]["defaultValue"] == "{{$.pipeline_encryption_key_name}}"
+    assert defaults["base_output_directory"]["defaultValue"].startswith("{{$.pipeline_root}}/{{$.pipeline_job_uuid}}")
+    (pool,) = inputs["worker_pool_specs"]["runtimeValue"]["constant"]
+    assert pool["machine_spec"]["machine_type"] == "{{$.inputs.parameters['pipelinechannel--machine_type']}}"
+    assert pool["container_spec"]["image_uri"] == "{{$.inputs.parameters['pipelinechannel--training_image']}}"
+    parameters = document["root"]["inputDefinitions"]["parameters"]
+    if target == "tpu":
+        assert pool["machine_spec"]["tpu_topology"] == "{{$.inputs.parameters['pipelinechannel--tpu_topology']}}"
+        assert parameters["machine_type"]["defaultValue"] == "ct5lp-hightpu-8t"
+        assert parameters["training_image"]["defaultValue"] == TPU_IMAGE
+        assert inputs["use_tpu"]["runtimeValue"]["constant"] is True
+    else:
+        assert pool["machine_spec"]["accelerator_count"] == 2
+        assert parameters["accelerator_type"]["defaultValue"] == "NVIDIA_L4"
+        assert parameters["training_image"]["defaultValue"] == GPU_IMAGE
 
 
 def test_resume_variant_imports_the_initial_checkpoint(tmp_path):
@@ -119,13 +135,22 @@ def test_resume_variant_imports_the_initial_checkpoint(tmp_path):
     assert _all_tasks(document)["train"]["inputs"]["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
 
 
-def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_job_planner(tmp_path):
+def test_tpu_v2_v3_machines_are_compiled_in(tmp_path):
+    tpu = TpuPlacement(machine_type="cloud-tpu", tpu_topology="", accelerator_type="TPU_V3", tpu_image=TPU_IMAGE)
+    with open(compile_pipeline("tpu", str(tmp_path / "v3.yaml"), tpu=tpu)) as handle:
+        document = yaml.safe_load(handle)
+    (pool,) = _all_tasks(document)["train"]["inputs"]["parameters"]["worker_pool_specs"]["runtimeValue"]["constant"]
+    assert pool["machine_spec"] == {"machine_type": "cloud-tpu", "accelerator_type": "TPU_V3", "accelerator_count": 8}
+    assert "machine_type" not in document["root"]["inputDefinitions"]["parameters"]
+
+
+def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_training_job(tmp_path):
     path = compile_pipeline("tpu", str(tmp_path / "resume-tpu.yaml"), resume=True)
     with open(path) as handle:
         document = yaml.safe_load(handle)
-    plan = _all_tasks(document)["tpu-train-job"]["inputs"]
-    assert plan["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
-    assert plan["parameters"]["init_mode"]["componentInputParameter"] == "init_mode"
+    train = _all_tasks(document)["train"]["inputs"]
+    assert train["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
+    assert train["parameters"]["init_mode"]["componentInputParameter"] == "init_mode"
 
 
 @pytest.mark.parametrize(
@@ -135,9 +160,12 @@ def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_job_planner(tmp
         (lambda: build_training_pipeline("local", image=""), r"image must be a container image reference"),
         (lambda: build_training_pipeline("local", train_retries=-1), r"train_retries must be an integer >= 0"),
         (lambda: TpuPlacement(tpu_topology="two"), r"tpu_topology must be chips per dimension such as '2x2'"),
-        (lambda: TpuPlacement(machine_type="ct6e-standard-4t"), r"Starting with TPU v6e, TensorFlow isn't supported"),
+        (lambda: TpuPlacement(machine_type="ct6e-standard-4t"), r"machine_type='ct6e-standard-4t' is refused: TPU v6e"),
         (lambda: TpuPlacement(replica_count=2), r"replica_count must be 1 for a TPU worker pool"),
         (lambda: GpuPlacement(accelerator_count=0), r"accelerator_count must be an integer >= 1"),
+        (lambda: GpuPlacement(machine_type="big gpu"), r"machine_type must be a Vertex machine type"),
+        (lambda: GpuPlacement(replica_count=2), r"replica_count must be 1: multi-node GPU training .* is not built yet"),
+        (lambda: TpuPlacement(reservation="mine"), r"reservation must be '' \(Vertex decides\), 'any', 'none'"),
         (lambda: compile_pipeline("local", "out.txt"), r"package_path must end with .yaml"),
     ],
 )

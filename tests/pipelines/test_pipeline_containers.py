@@ -48,7 +48,10 @@ def _installed_extras(name):
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_image_copies_every_package_the_project_ships(name):
     copied = {source for keyword, arg in _instructions(name) if keyword == "COPY" for source in arg.split()[:-1]}
-    shipped = {pattern.rstrip("*") for pattern in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]}
+    setuptools = _pyproject()["tool"]["setuptools"]
+    folders = setuptools["package-dir"]
+    shipped = {folders.get(package, package.replace(".", "/")) for package in setuptools["packages"] if "." not in package}
+    shipped |= set(folders.values())
     assert shipped <= copied, f"{DOCKERFILES[name]} must COPY {sorted(shipped - copied)}"
     assert "pyproject.toml" in copied
     for source in copied:
@@ -74,7 +77,8 @@ def test_images_install_the_extras_the_tests_run_with():
 def test_the_entry_points_the_images_check_run_here():
     commands = []
     for name in sorted(DOCKERFILES):
-        checks = [arg for keyword, arg in _instructions(name) if keyword == "RUN" and "pip install" not in arg]
+        checks = [arg for keyword, arg in _instructions(name)
+                  if keyword == "RUN" and "pip install" not in arg and not arg.startswith("useradd")]
         assert checks, f"{DOCKERFILES[name]} runs no entry-point check"
         commands += [command.split(">")[0].strip() for check in checks for command in check.split("&&")]
     for command in dict.fromkeys(commands):  # both images check the same commands; run each once
@@ -86,7 +90,7 @@ def test_the_entry_points_the_images_check_run_here():
 
 
 def test_the_component_images_default_to_the_project_images():
-    from components import images
+    from estimator_kfp.components import images
 
     assert images.DEFAULT_IMAGE.endswith("/estimator-lib:0.1.0") or "ESTIMATOR_LIB_IMAGE" in os.environ
     assert images.TPU_IMAGE.endswith("/estimator-lib-tpu:0.1.0") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ
@@ -121,7 +125,7 @@ def test_the_tf220_constraints_fit_the_cpu_extra():
 
 
 def test_the_tpu_image_follows_vertex_recipe_for_libtpu_and_pjrt():
-    from pipelines import tpu_machines
+    from estimator_kfp.pipelines import tpu_machines
 
     env = {}
     for keyword, argument in _instructions("tpu"):
@@ -139,3 +143,43 @@ def test_the_readme_test_command_also_runs_the_library_tests_on_tf_2_20():
     assert "-c constraints/tf220.txt" in script
     assert 'pytest -q -p no:cacheprovider tests/estimator_lib tests/tpu' in script
     assert 'startswith("2.20.")' in script
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_images_use_a_pinned_base_and_run_as_a_non_root_user(name):
+    instructions = _instructions(name)
+    (base,) = [argument for keyword, argument in instructions if keyword == "FROM"]
+    assert re.match(r"^python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?$", base), base
+    keywords = [keyword for keyword, _ in instructions]
+    users = [argument for keyword, argument in instructions if keyword == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    last_install = max(i for i, (k, a) in enumerate(instructions) if k == "RUN" and "pip install" in a)
+    assert keywords.index("USER") > last_install  # installs as root, runs as the user
+
+
+def test_cloud_build_builds_and_tags_the_three_images_with_the_package_version():
+    import yaml
+    from estimator_kfp.components import images
+
+    with open(os.path.join(REPO, "containers", "cloudbuild.yaml")) as handle:
+        config = yaml.safe_load(handle)
+    tags = {}
+    for step in config["steps"]:
+        args = step["args"]
+        tags[step["id"]] = (args[args.index("-f") + 1], args[args.index("-t") + 1],
+                            next((a for a in args if a.startswith("TF_EXTRA=")), ""))
+    names = {target: image.rsplit("/", 1)[1].split(":")[0] for target, image in
+             (("cpu", images.RELEASE_IMAGE), ("gpu", images.GPU_IMAGE), ("tpu", images.TPU_IMAGE))
+             if image.startswith(images._DEFAULT_REPOSITORY)}
+    assert tags["cpu"] == ("containers/Dockerfile", "${_REPOSITORY}/estimator-lib:${_VERSION}", "TF_EXTRA=cpu")
+    assert tags["gpu"] == ("containers/Dockerfile", "${_REPOSITORY}/estimator-lib-gpu:${_VERSION}", "TF_EXTRA=gpu")
+    assert tags["tpu"] == ("containers/Dockerfile.tpu", "${_REPOSITORY}/estimator-lib-tpu:${_VERSION}", "")
+    assert sorted(config["images"]) == sorted(tag for _, tag, _ in tags.values())
+    for target, name in names.items():  # the images.py defaults name the same images
+        assert tags[target][1].startswith("${_REPOSITORY}/" + name + ":")
+    with open(os.path.join(REPO, "containers", "build_images.sh")) as handle:
+        script = handle.read()
+    command = re.search(r'VERSION=\$\((.*)\)', script).group(1)
+    version = subprocess.run(["sh", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=60).stdout.strip()
+    import estimator_lib
+
+    assert version == estimator_lib.__version__
+    assert "_VERSION=${VERSION}" in script and "--config containers/cloudbuild.yaml" in script

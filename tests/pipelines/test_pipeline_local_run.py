@@ -10,10 +10,10 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from estimator_kfp.pipelines import cli
+from estimator_kfp.pipelines.local_run import run_local
 
 from estimator_lib.checkpoints import latest_checkpoint
-from pipelines import cli
-from pipelines.local_run import run_local
 
 PARAMS_JSON = json.dumps({"hidden_units": [8], "learning_rate": 0.2, "n_examples": 128, "seed": 5})
 
@@ -40,7 +40,7 @@ def passed_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def failed_run(tmp_path_factory, passed_run):
     """Resumes the passed run's checkpoint (imported with dsl.importer) for 5 steps; gate at accuracy >= 1.01."""
-    from pipelines.training_pipeline import build_training_pipeline
+    from estimator_kfp.pipelines.training_pipeline import build_training_pipeline
 
     summary, _ = passed_run
     return run_local(

@@ -3,10 +3,9 @@
 import json
 
 import pytest
+from estimator_kfp.pipelines import cli, vertex
+from estimator_kfp.pipelines.training_pipeline import compile_pipeline
 from google.auth.credentials import AnonymousCredentials
-
-from pipelines import cli, vertex
-from pipelines.training_pipeline import compile_pipeline
 
 PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
 SERVICE_ACCOUNT = "trainer@my-project.iam.gserviceaccount.com"
@@ -91,12 +90,14 @@ def test_bad_cron(cron):
 def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
     common = ["--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
               "--param", "train_steps=77", "--param", "threshold=0.5", "--service-account", SERVICE_ACCOUNT,
-              "--label", "team=ml", "--disable-caching", "--dry-run"]
+              "--label", "team=ml", "--disable-caching", "--dry-run", "--allow-placeholder-image"]
     assert cli.main(["submit", *common]) == 0
-    request = json.loads(capsys.readouterr().out)
+    request = json.loads(capsys.readouterr().out)["createPipelineJobRequest"]
     assert request["parent"] == f"projects/{PROJECT}/locations/{REGION}"
     assert request["pipelineJob"]["serviceAccount"] == SERVICE_ACCOUNT
-    assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"train_steps": 77, "threshold": 0.5}
+    # --label also labels the training CustomJob (the tpu template's job_labels parameter).
+    assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"train_steps": 77, "threshold": 0.5,
+                                                                          "job_labels": {"team": "ml"}}
     assert cli.main(["schedule", *common, "--cron", "0 3 * * *", "--schedule-name", "nightly"]) == 0
     schedule = json.loads(capsys.readouterr().out)["schedule"]
     assert schedule["cron"] == "0 3 * * *" and schedule["displayName"] == "nightly"
@@ -104,7 +105,8 @@ def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
 
 
 def test_cli_reports_bad_parameters_without_a_traceback(template, capsys):
-    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT, "--dry-run"]
+    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT, "--dry-run",
+            "--allow-placeholder-image"]
     assert cli.main([*base, "--param", "train_steps=many"]) == 2
     assert "--param train_steps must be an integer; received 'many'" in capsys.readouterr().err
     assert cli.main([*base, "--param", "nope=1"]) == 2
@@ -120,6 +122,35 @@ def test_cli_submit_without_credentials_explains_how_to_get_them(template, capsy
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
     code = cli.main(["submit", "--template", template, "--project", PROJECT, "--region", REGION,
-                     "--pipeline-root", ROOT])
+                     "--pipeline-root", ROOT, "--allow-placeholder-image"])
     assert code == 2
     assert "no Google Cloud credentials found" in capsys.readouterr().err
+
+
+def test_the_placeholder_image_is_refused_unless_allowed(template, tmp_path, capsys):
+    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
+            "--dry-run"]
+    assert cli.main(base) == 2
+    error = capsys.readouterr().err
+    assert "runs steps in the placeholder image(s) ['us-docker.pkg.dev/your-project/estimator-lib/" in error
+    assert "add --allow-placeholder-image if this is intended" in error
+    assert cli.main([*base, "--allow-placeholder-image"]) == 0
+    output = tmp_path / "placeholder.yaml"
+    assert cli.main(["compile", "--target", "tpu", "--output", str(output)]) == 2
+    assert "The compiled tpu pipeline runs steps in the placeholder image(s)" in capsys.readouterr().err
+    assert not output.exists()  # nothing left to submit by mistake
+    assert cli.main(["compile", "--target", "tpu", "--output", str(output), "--allow-placeholder-image"]) == 0
+    assert cli.main(["compile", "--target", "local", "--output", str(output), "--image", "example.com/e:1"]) == 0
+
+
+def test_image_tags_come_from_the_package_version():
+    import os
+
+    from estimator_kfp.components import images
+
+    import estimator_lib
+
+    assert images.VERSION == estimator_lib.__version__
+    assert images.RELEASE_IMAGE.endswith(":" + estimator_lib.__version__)
+    for variable, image in (("ESTIMATOR_LIB_GPU_IMAGE", images.GPU_IMAGE), ("ESTIMATOR_LIB_TPU_IMAGE", images.TPU_IMAGE)):
+        assert variable in os.environ or image.endswith(":" + estimator_lib.__version__)

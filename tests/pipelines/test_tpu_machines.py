@@ -3,8 +3,8 @@
 import pytest
 from google.cloud import aiplatform_v1
 
-from pipelines import tpu_machines
-from pipelines.tpu_machines import TPU_MACHINES, check_replica_count, resolve, worker_pool_spec
+from estimator_kfp.pipelines import tpu_machines
+from estimator_kfp.pipelines.tpu_machines import TPU_MACHINES, check_replica_count, resolve, worker_pool_spec
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
 
-from pipelines import cli, tpu_machines
-from pipelines.tpu_smoke import job as smoke_job
-from pipelines.tpu_smoke import library, probe, runner
+from estimator_kfp.pipelines import cli, tpu_machines
+from estimator_kfp.pipelines.tpu_smoke import job as smoke_job
+from estimator_kfp.pipelines.tpu_smoke import library, probe, runner
 
 IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-tpu:test"
 
@@ -81,7 +81,7 @@ def test_cli_errors_are_one_line_messages(argv, message, capsys):
 def here_on_cpu(tmp_path_factory):
     """The real `tpu-smoke --here` on this CPU-only machine, as a user would run it."""
     completed = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "tpu-smoke", "--here", "--machine-type", "ct5lp-hightpu-4t",
+        [sys.executable, "-m", "estimator_kfp.pipelines.cli", "tpu-smoke", "--here", "--machine-type", "ct5lp-hightpu-4t",
          "--tpu-topology", "2x2", "--libtpu-path", str(tmp_path_factory.mktemp("no_libtpu") / "libtpu.so")],
         capture_output=True, text=True, timeout=1200,
     )
