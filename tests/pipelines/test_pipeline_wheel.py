@@ -22,8 +22,8 @@ NAMESPACE_FOLDERS = {"components": "estimator_kfp/components", "pipelines": "est
 
 USER_SCRIPT = textwrap.dedent('''
     import json, sys
-    import estimator_kfp.components.train.component as user_train        # the user's own packages ...
-    import estimator_kfp.pipelines.nightly as user_pipeline
+    import components.train.component as user_train        # the user's own packages ...
+    import pipelines.nightly as user_pipeline
     from estimator_kfp.components.train.component import build as build_train   # ... and ours, side by side
     from estimator_kfp.pipelines.training_pipeline import compile_pipeline
     import estimator_kfp, estimator_lib
@@ -109,3 +109,20 @@ def test_a_repo_with_its_own_components_and_pipelines_imports_ours_from_the_inst
     cli = subprocess.run([str(venv / "bin" / "estimator-pipelines"), "--help"], cwd=user, env=environment,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0 and "run-local" in cli.stdout
+
+
+def test_every_source_package_is_listed_in_pyproject():
+    """pyproject.toml lists its packages by name (the namespace mapping needs that): a new subpackage left
+    out would be missing from the wheel and the images, which only the slow wheel test would notice."""
+    import tomllib
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as handle:
+        listed = set(tomllib.load(handle)["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, installed_as in (("estimator_lib", "estimator_lib"), ("components", "estimator_kfp.components"),
+                              ("pipelines", "estimator_kfp.pipelines"),
+                              ("example_models", "estimator_kfp.example_models")):
+        for init in glob.glob(os.path.join(REPO, top, "**", "__init__.py"), recursive=True):
+            relative = os.path.relpath(os.path.dirname(init), os.path.join(REPO, top))
+            found.add(installed_as if relative == "." else installed_as + "." + relative.replace(os.sep, "."))
+    assert found - listed == set(), f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"

@@ -139,3 +139,15 @@ def test_replace_keeps_tpu_fields(tmp_path):
     assert local.tpu_master is None and local.save_checkpoints_steps == 5
     with pytest.raises(ValueError, match=r"replace\(\) cannot change \['iterations_per_loop'\]"):
         config.replace(iterations_per_loop=3)
+
+
+def test_a_grpc_master_is_also_the_evaluation_master_unless_one_is_given():
+    from estimator_lib.tpu import RunConfig as TPURunConfig
+
+    assert TPURunConfig(master="grpc://10.0.0.2:8470").evaluation_master == "grpc://10.0.0.2:8470"
+    assert TPURunConfig(master="grpc://10.0.0.2:8470", evaluation_master="").evaluation_master == ""
+    assert TPURunConfig(master="grpc://10.0.0.2:8470", evaluation_master="grpc://h:1").evaluation_master == "grpc://h:1"
+    # A TPU name is not a session target: the resolver turns it into one on the TPU path.
+    assert TPURunConfig(master="my-tpu").evaluation_master == ""
+    assert TPURunConfig(master="grpc://10.0.0.2:8470").replace(save_summary_steps=5).evaluation_master == (
+        "grpc://10.0.0.2:8470")
