@@ -47,6 +47,19 @@ def _check_listeners(listeners: Any) -> list:
     return listeners
 
 
+def _check_trainable_spec(raw: Any) -> None:
+    """A spec built for another mode has no train_op; say so instead of failing later on a None op.
+
+    (tf.estimator used whatever spec came back, so a TRAIN spec in evaluate() still works here too.)"""
+    spec_mode, train_op = getattr(raw, "mode", ModeKeys.TRAIN), getattr(raw, "train_op", "unknown")
+    if spec_mode != ModeKeys.TRAIN and train_op is None:
+        raise ValueError(
+            f"model_fn was called with mode={ModeKeys.TRAIN!r} but returned a spec built for mode={spec_mode!r}, "
+            "which has no train_op. Build the spec with the mode model_fn receives: "
+            "EstimatorSpec(mode, loss=..., train_op=...) when mode == ModeKeys.TRAIN."
+        )
+
+
 def _logger():
     return tf.get_logger()
 
@@ -219,6 +232,7 @@ class Estimator:
         # The one place model_fn is called, so Keras 3 state updates are kept on every strategy and at every K.
         window = state_updates.OpWindow()
         raw = call_with_declared_args(self._model_fn, available, role="model_fn")
+        _check_trainable_spec(raw)
         return state_updates.with_state_updates(raw, window)
 
     def _call_model_fn(self, features: Any, labels: Any, mode: str, config: RunConfig) -> EstimatorSpec:

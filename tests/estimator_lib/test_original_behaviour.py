@@ -206,3 +206,18 @@ def test_user_hooks_see_the_nan_step_before_training_stops(tmp_path):
         estimator.train(lambda: tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(8), hooks=[recorder])
     assert len(recorder.losses) == 3 and np.isnan(recorder.losses[-1])
     assert estimator.latest_checkpoint().endswith("model.ckpt-2")  # the NaN step is still not checkpointed
+
+
+def test_a_spec_built_for_eval_returned_in_training_is_named(tmp_path):
+    import estimator_lib as est
+
+    def model_fn(features, labels, mode):
+        w = tf.compat.v1.get_variable("w", [1], initializer=tf.compat.v1.zeros_initializer())
+        loss = tf.reduce_mean(tf.square(features["x"] * w - labels))
+        return est.EstimatorSpec(est.ModeKeys.EVAL, loss=loss)  # the mode is hard-coded, not model_fn's
+
+    def input_fn():
+        return tf.data.Dataset.from_tensors(({"x": [[1.0]]}, [[2.0]])).repeat()
+
+    with pytest.raises(ValueError, match=r"called with mode='train' but returned a spec built for mode='eval'"):
+        est.Estimator(model_fn, model_dir=str(tmp_path)).train(input_fn, max_steps=1)
