@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, checkpoints, loops, metrics, preemption, state_updates, warm_start
+from estimator_lib import _graph, checkpoints, disk_space, loops, metrics, preemption, state_updates, warm_start
 from estimator_lib.distribute import graph_mode
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
@@ -339,7 +339,8 @@ class Estimator:
             # MonitoredTrainingSession runs chief-only hooks before the others.
             (chief_hooks if config.is_chief else hooks).insert(0, nan_check.detector)
             hooks.append(nan_check.raiser)
-            with _graph.training_session(
+            # The disk-full check wraps the session, so the final save at its close is covered too.
+            with disk_space.named_when_full(self._model_dir, v1.get_default_graph()), _graph.training_session(
                 scaffold=scaffold,
                 config=config,
                 model_dir=self._model_dir,
