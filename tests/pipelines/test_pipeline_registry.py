@@ -103,7 +103,7 @@ def test_the_pipeline_uploads_and_batch_predicts_after_the_gate(tmp_path):
 def test_submit_experiment(tmp_path, capsys):
     template = compile_pipeline("local", str(tmp_path / "local.yaml"))
     base = ["submit", "--template", template, "--project", "p", "--region", "us-central1",
-            "--pipeline-root", "gs://b/root", "--dry-run", "--allow-placeholder-image"]
+            "--pipeline-root", "gs://bkt/root", "--dry-run", "--allow-placeholder-image"]
     assert cli.main([*base, "--experiment", "estimator-nightly"]) == 0
     assert json.loads(capsys.readouterr().out)["experiment"] == "estimator-nightly"
     assert cli.main([*base, "--experiment", "Nightly Runs"]) == 2
