@@ -87,6 +87,9 @@ def test_tpu_job_places_training_on_the_tpu_machine_with_topology_and_reservatio
     executor_input = json.loads(pool.container_spec.args[1])
     assert executor_input["inputs"]["parameterValues"]["use_tpu"] is True
     assert "model" in executor_input["outputs"]["artifacts"]  # the job writes the step's own Model output
+    # TPU v5e: TensorFlow on PJRT with libtpu as a pluggable device, set before TensorFlow loads (Vertex's recipe).
+    env = {variable.name: variable.value for variable in pool.container_spec.env}
+    assert env == {"NEXT_PLUGGABLE_DEVICE_USE_C_API": "true", "TF_PLUGGABLE_DEVICE_LIBRARY_PATH": "/lib/libtpu.so"}
 
 
 def test_machine_topology_and_image_are_run_time_parameters(templates):
@@ -112,6 +115,7 @@ def test_gpu_job_uses_the_gpu_image_and_machine(templates):
     assert pool.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_TESLA_T4
     assert pool.machine_spec.accelerator_count == 1
     assert pool.container_spec.image_uri == GPU_IMAGE
+    assert not pool.container_spec.env  # the TPU runtime's variables only go to TPU machines
     assert pool.disk_spec.boot_disk_size_gb == 100
 
 
