@@ -94,6 +94,10 @@ def build_train(
         spec, extra = step_fn(features, labels)
         return TrainComputation(spec.loss, spec.train_op, hooks, [spec], extra)
 
+    if not replicated and not isinstance(input_result, tf.data.Dataset):
+        # Tensors (an iterator's get_next(), a queue) are read once per session.run, not once per loop step;
+        # tf.estimator's TPUEstimator off the TPU ran one step per run with them, and so does this.
+        raise OneStepPerRunNeeded("an input_fn that returns tensors instead of a tf.data.Dataset")
     dataset = inputs.as_dataset(input_result)
     if replicated:
         iterator = make_replica_iterator(strategy, dataset)

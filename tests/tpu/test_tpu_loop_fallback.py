@@ -105,3 +105,29 @@ def test_a_logging_hook_on_model_tensors_falls_back_and_logs(init_checkpoint, tm
     (warning,) = _fallback_warnings(caplog)
     assert "LoggingTensorHook on model_fn tensors" in warning
     assert sum("my_loss = " in r.getMessage() for r in caplog.records) == MAX_STEPS
+
+
+def test_an_input_fn_returning_tensors_falls_back_and_trains(tmp_path, caplog):
+    """(features, labels) tensors from an iterator, as older TPU programs wrote input_fn: the original trained
+    with them off the TPU; here too, one step per run, with the warning."""
+    caplog.set_level(logging.WARNING)
+
+    def tensor_input_fn(params):
+        x = np.arange(64, dtype=np.float32).reshape([64, 1]) / 64
+        dataset = tf.data.Dataset.from_tensor_slices((x, 2 * x)).repeat().batch(params["batch_size"])
+        return v1.data.make_one_shot_iterator(dataset).get_next()
+
+    def model_fn(features, labels, mode, params):
+        w = v1.get_variable("w", [1], initializer=v1.zeros_initializer())
+        loss = tf.reduce_mean(tf.square(features * w - labels))
+        train_op = v1.train.GradientDescentOptimizer(0.5).minimize(loss, v1.train.get_global_step())
+        return tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op)
+
+    config = tpu.RunConfig(model_dir=str(tmp_path), tpu_config=tpu.TPUConfig(iterations_per_loop=K))
+    estimator = tpu.TPUEstimator(model_fn, use_tpu=False, train_batch_size=8, config=config)
+    recorder = StepRecorder()
+    estimator.train(tensor_input_fn, max_steps=MAX_STEPS, hooks=[recorder])
+    assert recorder.steps_after == list(range(1, MAX_STEPS + 1))
+    assert estimator.get_variable_value("w")[0] > 0.5  # it learned towards w = 2 from the tensors it read
+    (warning,) = _fallback_warnings(caplog)
+    assert "an input_fn that returns tensors instead of a tf.data.Dataset" in warning
