@@ -16,12 +16,14 @@ from estimator_lib.preemption import PREEMPTED_EXIT_CODE
 from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# As tf.estimator's, the progress line names the global step read before its run: "step = N" follows the run
+# that took the step from N to N + 1, so N + 1 is the step it completed.
 STEP_LINE = re.compile(r"INFO tensorflow: loss = \S+, step = (\d+)")
 TRAIN_STEPS = 300
 
 
 def _attempt(model_dir, stop_after_step=None, delay=0.0):
-    """Runs the task; returns (exit code, steps it logged, first logged step)."""
+    """Runs the task; returns (exit code, the steps it completed in order, its output)."""
     command = [sys.executable, "-m", "estimator_kfp.components.train.task", "--model-ref", MODEL_REF, "--params-json",
                TINY_PARAMS_JSON, "--train-steps", str(TRAIN_STEPS), "--output-model-dir", model_dir,
                "--log-step-count-steps", "1"]
@@ -35,7 +37,7 @@ def _attempt(model_dir, stop_after_step=None, delay=0.0):
             text.append(line)
             match = STEP_LINE.search(line)
             if match:
-                steps.append(int(match.group(1)))
+                steps.append(int(match.group(1)) + 1)
                 if stop_after_step is not None and steps[-1] >= stop_after_step:
                     if delay:
                         threading.Event().wait(delay)
