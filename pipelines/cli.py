@@ -255,20 +255,11 @@ def _step_resources(pairs: Sequence[str]) -> dict[str, tuple[str, str]]:
     return resources
 
 
-def _labels(pairs: Sequence[str]) -> dict[str, str] | None:
-    labels = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise ValueError(f"--label must look like key=value; received {pair!r}.")
-        labels[key] = value
-    return labels or None
-
-
 def build_job_from_args(args: argparse.Namespace, credentials=None):
     """The PipelineJob the submit/schedule arguments describe (no network)."""
     from . import vertex
     from .parameters import (
+        parse_labels,
         parse_parameters,
         template_parameter_defaults,
         template_parameter_types,
@@ -290,7 +281,7 @@ def build_job_from_args(args: argparse.Namespace, credentials=None):
     values = parse_parameters(args.param, types)
     _check_uris(args, values)
     vertex.check_tpu_machine(types, values, template_parameter_defaults(args.template))
-    labels = _labels(args.label)
+    labels = parse_labels(args.label) or None
     values.update(vertex.training_job_values(
         types, given=values, labels=labels, strategy=STRATEGIES.get(args.strategy), timeout=args.timeout,
         max_wait_duration=args.max_wait_duration, restart_job_on_worker_restart=args.restart_job_on_worker_restart,

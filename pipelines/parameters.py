@@ -53,6 +53,17 @@ def parse_parameters(pairs: Iterable[str], types: dict[str, str]) -> dict[str, A
     return values
 
 
+def parse_labels(pairs: Iterable[str]) -> dict[str, str]:
+    """Parses '--label key=value' pairs (submit, schedule and tpu-smoke take them alike)."""
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--label must look like key=value; received {pair!r}.")
+        labels[key] = value
+    return labels
+
+
 def _convert(name: str, raw: str, kind: str) -> Any:
     try:
         if kind == "int":

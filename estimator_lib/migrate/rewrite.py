@@ -300,13 +300,7 @@ def _resolve_use(
     With report_all, a chain the table does not know becomes an unmapped use instead of None.
     """
     local, qualified, node = reference
-    chain = [node]
-    while True:
-        parent = parents.get(chain[-1])
-        if isinstance(parent, cst.Attribute) and parent.value is chain[-1]:
-            chain.append(parent)
-        else:
-            break
+    chain = tf1.dotted_chain(node, parents)
     names = [get_full_name_for_node(n) for n in chain]
     if any(name is None or not name.startswith(local) for name in names):
         return None

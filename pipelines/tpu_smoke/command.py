@@ -53,16 +53,6 @@ def _machine(args: argparse.Namespace, *, default: bool):
     return tpu_machines.resolve(args.machine_type, args.tpu_topology, args.accelerator_type)
 
 
-def _labels(pairs: list[str]) -> dict[str, str]:
-    labels = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise ValueError(f"--label must look like key=value; received {pair!r}.")
-        labels[key] = value
-    return labels
-
-
 def run(args: argparse.Namespace) -> int:
     if args.here:
         from .. import tpu_machines
@@ -74,11 +64,12 @@ def run(args: argparse.Namespace) -> int:
         return 0 if results[-1]["status"] == "pass" else 1
 
     from ...components import images
+    from ..parameters import parse_labels
     from . import job as smoke_job
 
     machine = _machine(args, default=True)
     job = smoke_job.build_custom_job(machine, image=args.image or images.TPU_IMAGE, stage_timeout=args.stage_timeout,
-                                     labels=_labels(args.label) or None)
+                                     labels=parse_labels(args.label) or None)
     smoke_job.to_proto(job)  # fail here, offline, on anything Vertex's API would refuse to parse
     text = json.dumps(job, indent=2)
     if args.output:
