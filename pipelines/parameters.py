@@ -59,7 +59,7 @@ def parse_labels(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator or not key:
-            raise ValueError(f"--label must look like key=value; received {pair!r}.")
+            raise ValueError(f"--label must look like name=value (e.g. team=ml); received {pair!r}.")
         labels[key] = value
     return labels
 

@@ -59,3 +59,11 @@ def test_run_local_with_a_wrong_model_reference_fails_with_the_fix(tmp_path, cap
     captured = capsys.readouterr()
     assert "error: the local pipeline run failed" in captured.err and "Inner task failed: 'train'" in captured.err
     assert "cannot import module 'no_such_pkg_xyz.model'" in captured.out
+
+
+def test_a_malformed_label_is_named_in_full(capsys):
+    """The error survives the CLI's secret redaction (which masks 'key=...' text) intact."""
+    from estimator_kfp.pipelines import cli
+
+    assert cli.main(["tpu-smoke", "--label", "bad"]) != 0
+    assert "--label must look like name=value (e.g. team=ml); received 'bad'." in capsys.readouterr().err
