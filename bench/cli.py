@@ -16,18 +16,19 @@ import random
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from bench import apis, models, report, venv
 from bench.options import RunOptions
-from bench.runner import ALL_PATHS, K_PATHS, ORIGINAL_PATHS, RESULT_PREFIX
+from bench.runner import ALL_PATHS, ORIGINAL_PATHS, RESULT_PREFIX
 from bench.timing import WindowRule
 
-Variant = Tuple[str, str, int]  # (path, model, K)
+Variant = tuple[str, str, int]  # (path, model, K)
 
 # --quick: the variants issue 15's targets need, and whether each measures the K-independent extras
 # (time to first step is always measured; evaluate/predict/export only where marked).
-QUICK_PLAN: Tuple[Tuple[str, str, int, bool], ...] = (
+QUICK_PLAN: tuple[tuple[str, str, int, bool], ...] = (
     ("lib-est", "mlp", 1, True), ("tf215-est", "mlp", 1, True),
     ("lib-tpu", "mlp", 1, True), ("tf215-tpu", "mlp", 1, True),
     ("lib-tpu", "mlp", 100, False), ("hand", "mlp", 100, False),
@@ -42,11 +43,11 @@ SWEEP_PATHS = ("lib-tpu", "lib-tpu-xla", "hand", "keras")
 DEFAULT_PATHS = tuple(p for p in ALL_PATHS if not p.endswith("-xla"))
 
 
-def _csv(text: str) -> List[str]:
+def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: " + ",".join(models.MODELS))
     p.add_argument("--ks", default="1,10,100", help="steps per call for the K paths")
@@ -97,7 +98,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(window=window, export=not args.quick)
 
 
-def variants(args: argparse.Namespace) -> List[Variant]:
+def variants(args: argparse.Namespace) -> list[Variant]:
     if args.quick and not args.smoke:
         # --paths, --models and --ks narrow the plan (e.g. --ks 1 for the K=1 targets alone).
         return [
@@ -112,7 +113,7 @@ def variants(args: argparse.Namespace) -> List[Variant]:
     return out
 
 
-def available_paths(args: argparse.Namespace) -> Tuple[Dict[str, str], List[str]]:
+def available_paths(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
     """Maps each runnable path to its interpreter; returns messages about skipped paths."""
     notes, interpreters = [], {}
     original_python = None
@@ -139,7 +140,7 @@ def available_paths(args: argparse.Namespace) -> Tuple[Dict[str, str], List[str]
     return interpreters, notes
 
 
-def _env() -> Dict[str, str]:
+def _env() -> dict[str, str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONPATH=venv.REPO_ROOT)
     env.pop("TF_USE_LEGACY_KERAS", None)
     return env
@@ -152,7 +153,7 @@ def wants_extras(variant: Variant, quick: bool) -> bool:
     return variant[2] == 1
 
 
-def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float, quick: bool = False) -> Dict[str, Any]:
+def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float, quick: bool = False) -> dict[str, Any]:
     """Runs the variant in a fresh interpreter and returns its result line (or the failure)."""
     path, model, k = variant
     if not wants_extras(variant, quick):
@@ -173,7 +174,7 @@ def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float, qui
     return {"path": path, "model": model, "k": k, "ok": False, "error": f"exit {proc.returncode}, no result: {tail}"}
 
 
-def _progress(i: int, n: int, rep: int, variant: Variant, r: Dict[str, Any]) -> str:
+def _progress(i: int, n: int, rep: int, variant: Variant, r: dict[str, Any]) -> str:
     path, model, k = variant
     head = f"[{i}/{n}] rep {rep + 1} {path:9s} {model} K={k:<3d}"
     if not r.get("ok"):
@@ -183,7 +184,7 @@ def _progress(i: int, n: int, rep: int, variant: Variant, r: Dict[str, Any]) -> 
     return f"{head} {rate_s}, first step {r.get('ttfs_s', 0):.2f} s, load {r.get('loadavg_start', 0):.2f}"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report:
         results = []
@@ -204,7 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     opts = run_options(args)
     results_path = os.path.join(out_dir, "results.jsonl")
     print(f"[bench] {len(todo)} variants x {args.repeats} repeats -> {results_path}", flush=True)
-    results: List[Dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     broken: set = set()
     n, i = len(todo) * args.repeats, 0
     for rep in range(args.repeats):

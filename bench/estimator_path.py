@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from bench import measure, models
 from bench.options import RunOptions
@@ -18,7 +18,7 @@ from bench.timing import CallClock
 BIG = 10**9  # "never" for step-based schedules: checkpoints only at start and end
 
 
-def _hook_classes() -> Tuple[type, type]:
+def _hook_classes() -> tuple[type, type]:
     import tensorflow as tf
 
     class ClockHook(tf.compat.v1.train.SessionRunHook):
@@ -35,7 +35,7 @@ def _hook_classes() -> Tuple[type, type]:
         """Times every checkpoint save (global step, seconds)."""
 
         def __init__(self) -> None:
-            self.saves: List[Tuple[int, float]] = []
+            self.saves: list[tuple[int, float]] = []
             self._t0 = 0.0
 
         def before_save(self, session: Any, global_step_value: int) -> None:
@@ -49,7 +49,7 @@ def _hook_classes() -> Tuple[type, type]:
 
 
 def _make_estimator(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, model_dir: str, jit_compile: bool) -> Any:
-    common: Dict[str, Any] = dict(
+    common: dict[str, Any] = dict(
         model_dir=model_dir,
         tf_random_seed=0,
         save_checkpoints_steps=BIG,
@@ -73,7 +73,7 @@ def _make_estimator(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, model_
 
 
 def run(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, opts: RunOptions, workdir: str,
-        jit_compile: bool = False) -> Dict[str, Any]:
+        jit_compile: bool = False) -> dict[str, Any]:
     """Trains, then (with opts.extras) evaluates, checkpoints, exports and predicts; returns figures.
 
     Start-up figures come in wall seconds and in process CPU seconds (`*_cpu_s`): on a shared machine
@@ -102,7 +102,7 @@ def run(api: Any, cfg: models.ModelConfig, k: int, tpu: bool, opts: RunOptions, 
     if final_step != calls * k and final_step % calls == 0:
         # The original TPUEstimator ignores iterations_per_loop off-TPU: count the steps it ran.
         clock.steps_per_call = final_step // calls
-    out: Dict[str, Any] = dict(clock.summary(), train_total_s=train_total)
+    out: dict[str, Any] = dict(clock.summary(), train_total_s=train_total)
     out.update(final_step=final_step, steps_ok=final_step == calls * k, steps_per_call=final_step / calls)
     if saver.saves:
         step, seconds = saver.saves[-1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 
 def _describe(fetches: Any) -> Any:
@@ -22,7 +22,7 @@ def _describe(fetches: Any) -> Any:
     return getattr(fetches, "name", repr(fetches))
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--path", required=True)
     p.add_argument("--model", default="mlp")
@@ -37,7 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from bench.timing import WindowRule
 
     original = monitored_session._HookedSession._call_hook_before_run  # noqa: SLF001
-    seen: Dict[int, Any] = {}
+    seen: dict[int, Any] = {}
     count = [0]
 
     def recording(self, run_context, fetch_dict, user_feed_dict, options):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict
+from typing import Any
 
 from bench import measure, models
 from bench.options import RunOptions
@@ -59,14 +59,14 @@ def _build(cfg: models.ModelConfig, k: int) -> Any:
             return total_loss / tf.cast(n, tf.float32), correct
 
         @tf.function(input_signature=[tf.TensorSpec((None,) + cfg.input_shape, tf.float32, name="x")])
-        def serve(self, x: Any) -> Dict[str, Any]:
+        def serve(self, x: Any) -> dict[str, Any]:
             logits = models.forward(self.weights, x, cfg)
             return {"logits": logits, "classes": tf.argmax(logits, -1, output_type=tf.int32)}
 
     return strategy, Trainer()
 
 
-def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> Dict[str, Any]:
+def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> dict[str, Any]:
     """Trains with K steps a call, then (with opts.extras) the K-independent figures."""
     import tensorflow as tf
 
@@ -78,7 +78,7 @@ def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> Dict
         loss = float(trainer.train_k(iterator))
         if clock.record():
             break
-    out: Dict[str, Any] = dict(clock.summary(), train_total_s=time.perf_counter() - clock.start)
+    out: dict[str, Any] = dict(clock.summary(), train_total_s=time.perf_counter() - clock.start)
     out.update(final_step=int(trainer.step.numpy()), final_loss=loss)
     out["steps_ok"] = out["final_step"] == len(clock.ends) * k
 

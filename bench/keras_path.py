@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict
+from typing import Any
 
 from bench import measure, models
 from bench.options import RunOptions
@@ -58,7 +58,7 @@ def _callback(clock: CallClock) -> Any:
     return ClockCallback()
 
 
-def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> Dict[str, Any]:
+def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> dict[str, Any]:
     """Trains through fit, then (with opts.extras) the K-independent figures."""
     import keras
     import tensorflow as tf
@@ -68,7 +68,7 @@ def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> Dict
     clock.begin()
     model = _build(cfg, k)
     history = model.fit(models.make_dataset(cfg), epochs=1, steps_per_epoch=10**9, verbose=0, callbacks=[callback])
-    out: Dict[str, Any] = dict(clock.summary(), train_total_s=time.perf_counter() - clock.start)
+    out: dict[str, Any] = dict(clock.summary(), train_total_s=time.perf_counter() - clock.start)
     out.update(final_step=int(model.optimizer.iterations.numpy()), final_loss=float(history.history["loss"][-1]))
     out["steps_ok"] = out["final_step"] == len(clock.ends) * k
 
@@ -113,7 +113,7 @@ def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> Dict
     return out
 
 
-def _serve(model: Any, x: Any) -> Dict[str, Any]:
+def _serve(model: Any, x: Any) -> dict[str, Any]:
     import tensorflow as tf
 
     logits = model({"x": x}, training=False)

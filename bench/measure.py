@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict, Iterable, List
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -22,14 +23,14 @@ def tree_bytes(root: str) -> int:
     return total
 
 
-def steady_rate(ends: List[float], examples_per_item: int) -> float | None:
+def steady_rate(ends: list[float], examples_per_item: int) -> float | None:
     """Examples/sec between the first and the last item (the first absorbs start-up costs)."""
     if len(ends) < 2:
         return None
     return (len(ends) - 1) * examples_per_item / (ends[-1] - ends[0])
 
 
-def signature_figures(export_dir: str, batches: np.ndarray) -> Dict[str, Any]:
+def signature_figures(export_dir: str, batches: np.ndarray) -> dict[str, Any]:
     """Loads a SavedModel in eager TF and times its serving signature on `batches` [n, B, ...]."""
     import tensorflow as tf
 
@@ -52,7 +53,7 @@ def signature_figures(export_dir: str, batches: np.ndarray) -> Dict[str, Any]:
     }
 
 
-def _sync(outputs: Dict[str, Any]) -> None:
+def _sync(outputs: dict[str, Any]) -> None:
     for value in outputs.values():
         value.numpy()
 

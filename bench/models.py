@@ -9,7 +9,8 @@ exist in both TF 2.15 and TF 2.21 (`tf.compat.v1.get_variable`, v1 optimizers, v
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +22,11 @@ class ModelConfig:
     """One benchmark model: architecture, batch size and SGD learning rate."""
 
     name: str
-    input_shape: Tuple[int, ...]
+    input_shape: tuple[int, ...]
     num_classes: int
     batch_size: int
     learning_rate: float
-    hidden: Tuple[int, ...] = ()  # MLP hidden widths
+    hidden: tuple[int, ...] = ()  # MLP hidden widths
     channels: int = 0  # CNN width
     blocks: int = 0  # CNN residual blocks
 
@@ -34,7 +35,7 @@ class ModelConfig:
         return "cnn" if self.channels else "mlp"
 
 
-MODELS: Dict[str, ModelConfig] = {
+MODELS: dict[str, ModelConfig] = {
     # Overhead-bound: a step is a few small matmuls.
     "mlp": ModelConfig("mlp", (32,), 4, 64, 0.05, hidden=(64, 64)),
     # Compute-bound: five 3x3 convolutions over 16x16 images per step.
@@ -53,9 +54,9 @@ def get_config(name: str) -> ModelConfig:
     return MODELS[name]
 
 
-def param_shapes(cfg: ModelConfig) -> List[Tuple[str, Tuple[int, ...]]]:
+def param_shapes(cfg: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
     """Names and shapes of the trainable weights, in creation order."""
-    shapes: List[Tuple[str, Tuple[int, ...]]] = []
+    shapes: list[tuple[str, tuple[int, ...]]] = []
     if cfg.kind == "mlp":
         width = cfg.input_shape[0]
         for i, units in enumerate(cfg.hidden):
@@ -72,10 +73,10 @@ def param_shapes(cfg: ModelConfig) -> List[Tuple[str, Tuple[int, ...]]]:
     return shapes
 
 
-def initial_values(cfg: ModelConfig, seed: int = 0) -> Dict[str, np.ndarray]:
+def initial_values(cfg: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
     """Glorot-uniform kernels and zero biases, drawn from numpy so every path starts identical."""
     rng = np.random.default_rng(seed)
-    values: Dict[str, np.ndarray] = {}
+    values: dict[str, np.ndarray] = {}
     for name, shape in param_shapes(cfg):
         if name.endswith("bias"):
             values[name] = np.zeros(shape, np.float32)
@@ -87,7 +88,7 @@ def initial_values(cfg: ModelConfig, seed: int = 0) -> Dict[str, np.ndarray]:
     return values
 
 
-def forward(weights: Dict[str, Any], x: Any, cfg: ModelConfig) -> Any:
+def forward(weights: dict[str, Any], x: Any, cfg: ModelConfig) -> Any:
     """Logits for a batch; `weights` maps param names to variables or tensors."""
     import tensorflow as tf
 
@@ -116,7 +117,7 @@ def loss_fn(logits: Any, labels: Any) -> Any:
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
 
 
-def make_arrays(cfg: ModelConfig, n_batches: int = DATA_BATCHES, seed: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+def make_arrays(cfg: ModelConfig, n_batches: int = DATA_BATCHES, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Pre-batched features [n, B, ...] and int32 labels [n, B] from a random linear teacher."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n_batches, cfg.batch_size) + cfg.input_shape).astype(np.float32)
@@ -148,7 +149,7 @@ def make_dataset(cfg: ModelConfig, *, with_labels: bool = True, n_batches: int |
 # ---------------------------------------------------------------------------------------------
 
 
-def _graph_weights(cfg: ModelConfig) -> Dict[str, Any]:
+def _graph_weights(cfg: ModelConfig) -> dict[str, Any]:
     import tensorflow as tf
 
     weights = {}
@@ -166,7 +167,7 @@ def make_model_fn(cfg: ModelConfig, api: Any, *, tpu: bool) -> Callable[..., Any
     `TPUEstimatorSpec` (returned with `eval_metrics=(metric_fn, tensors)` as TPU code does).
     """
 
-    def metric_fn(labels: Any, logits: Any) -> Dict[str, Any]:
+    def metric_fn(labels: Any, logits: Any) -> dict[str, Any]:
         import tensorflow as tf
 
         classes = tf.argmax(logits, axis=-1, output_type=tf.int32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict
+from typing import Any
 
 from bench.timing import WindowRule
 
@@ -24,7 +24,7 @@ class RunOptions:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "RunOptions":
-        raw: Dict[str, Any] = json.loads(text)
+    def from_json(cls, text: str) -> RunOptions:
+        raw: dict[str, Any] = json.loads(text)
         window = WindowRule(**raw.pop("window", {}))
         return cls(window=window, **raw)

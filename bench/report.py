@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-Key = Tuple[str, str, int]  # (model, path, K)
+Key = tuple[str, str, int]  # (model, path, K)
 
 # Targets from the issue: K=100 throughput against the hand loop, per model.
 HAND_TARGETS = {"mlp": 0.95, "cnn": 0.98}
@@ -19,7 +20,7 @@ EVAL_CALL = 0.7
 XLA_K100 = 1.2
 
 
-def throughput_rule(model: str, path: str, k: int) -> Tuple[str, float]:
+def throughput_rule(model: str, path: str, k: int) -> tuple[str, float]:
     """('step_time', max ratio) or ('throughput', min ratio) of a path against its original."""
     if path.endswith("-xla"):
         return "throughput", XLA_K100 if k >= 100 else 1.0
@@ -28,7 +29,7 @@ def throughput_rule(model: str, path: str, k: int) -> Tuple[str, float]:
     return "throughput", 1.0
 
 
-def _median_of(value: Any) -> Optional[float]:
+def _median_of(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -39,7 +40,7 @@ def _median_of(value: Any) -> Optional[float]:
 class Stats:
     """Median and spread of one figure over the repeats of one variant."""
 
-    def __init__(self, values: Iterable[Optional[float]]) -> None:
+    def __init__(self, values: Iterable[float | None]) -> None:
         self.values = sorted(v for v in values if v is not None)
 
     @property
@@ -47,11 +48,11 @@ class Stats:
         return len(self.values)
 
     @property
-    def median(self) -> Optional[float]:
+    def median(self) -> float | None:
         return statistics.median(self.values) if self.values else None
 
     @property
-    def best(self) -> Optional[float]:
+    def best(self) -> float | None:
         """The largest value: for a rate, the run least disturbed by other work on the machine."""
         return self.values[-1] if self.values else None
 
@@ -67,30 +68,30 @@ class Stats:
         return f"{format(mid, fmt)} ({format(lo, fmt)}–{format(hi, fmt)})"
 
 
-def group(results: Sequence[Dict[str, Any]]) -> Dict[Key, List[Dict[str, Any]]]:
+def group(results: Sequence[dict[str, Any]]) -> dict[Key, list[dict[str, Any]]]:
     """Successful runs grouped by variant."""
-    groups: Dict[Key, List[Dict[str, Any]]] = {}
+    groups: dict[Key, list[dict[str, Any]]] = {}
     for r in results:
         if r.get("ok"):
             groups.setdefault((r["model"], r["path"], int(r["k"])), []).append(r)
     return groups
 
 
-def stat(groups: Dict[Key, List[Dict[str, Any]]], key: Key, field: str) -> Stats:
+def stat(groups: dict[Key, list[dict[str, Any]]], key: Key, field: str) -> Stats:
     """The figure `field` over a variant's runs (list-valued figures contribute their median)."""
     return Stats(_median_of(r.get(field)) for r in groups.get(key, []))
 
 
-def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def _fmt_ratio(x: Optional[float]) -> str:
+def _fmt_ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 
-def _ordered(keys: Iterable[Key]) -> List[Key]:
-    def order(key: Key) -> Tuple[str, int, int]:
+def _ordered(keys: Iterable[Key]) -> list[Key]:
+    def order(key: Key) -> tuple[str, int, int]:
         model, path, k = key
         rank = PATH_ORDER.index(path) if path in PATH_ORDER else len(PATH_ORDER)
         return (model, k, rank)
@@ -98,7 +99,7 @@ def _ordered(keys: Iterable[Key]) -> List[Key]:
     return sorted(keys, key=order)
 
 
-def throughput_table(groups: Dict[Key, List[Dict[str, Any]]], field: str = "steady_ex_s") -> str:
+def throughput_table(groups: dict[Key, list[dict[str, Any]]], field: str = "steady_ex_s") -> str:
     """Steady examples/sec per variant with its ratio to the hand loop (same K) and the original."""
     unit = "examples per CPU-second" if field == "cpu_ex_s" else "steady examples/s"
     lines = [
@@ -120,7 +121,7 @@ def throughput_table(groups: Dict[Key, List[Dict[str, Any]]], field: str = "stea
     return "\n".join(lines)
 
 
-def overhead_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
+def overhead_table(groups: dict[Key, list[dict[str, Any]]]) -> str:
     """Per-call overhead: call time at K=1 minus the per-step compute from the K sweep."""
     lines = [
         "| model | path | call at K=1 (ms) | compute per step (ms) | per-call overhead (ms) |",
@@ -145,12 +146,12 @@ def overhead_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def _mean_steps_per_call(groups: Dict[Key, List[Dict[str, Any]]], key: Key) -> float:
+def _mean_steps_per_call(groups: dict[Key, list[dict[str, Any]]], key: Key) -> float:
     values = [r.get("steps_per_call", key[2]) for r in groups.get(key, [])]
     return statistics.median(values) if values else key[2]
 
 
-def _step_seconds(groups: Dict[Key, List[Dict[str, Any]]], model: str, path: str) -> Optional[float]:
+def _step_seconds(groups: dict[Key, list[dict[str, Any]]], model: str, path: str) -> float | None:
     ks = sorted(k for m, p, k in groups if m == model and p == path)
     if len(ks) < 2:
         return None
@@ -181,7 +182,7 @@ EXTRA_COLUMNS = (
 )
 
 
-def extras_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
+def extras_table(groups: dict[Key, list[dict[str, Any]]]) -> str:
     """K-independent figures (measured in the K=1 runs): median (min–max)."""
     lines = []
     for model in sorted({m for m, _, _ in groups}):
@@ -203,12 +204,12 @@ def extras_table(groups: Dict[Key, List[Dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def target_checks(groups: Dict[Key, List[Dict[str, Any]]]) -> List[str]:
+def target_checks(groups: dict[Key, list[dict[str, Any]]]) -> list[str]:
     """One line per target of the issue: measured ratio (median over runs) and whether it is met."""
-    out: List[str] = []
+    out: list[str] = []
 
-    def check(label: str, ratio: Optional[float], ok: Optional[bool], rule: str, best: Optional[float] = None,
-              cpu: Optional[float] = None, cpu_label: str = "per CPU-second") -> None:
+    def check(label: str, ratio: float | None, ok: bool | None, rule: str, best: float | None = None,
+              cpu: float | None = None, cpu_label: str = "per CPU-second") -> None:
         if ok is None and "hand loop" not in label:
             return  # the comparison's other side was not run
         verdict = "not measured" if ok is None else ("MET" if ok else "MISSED")
@@ -217,7 +218,7 @@ def target_checks(groups: Dict[Key, List[Dict[str, Any]]]) -> List[str]:
         shown = "-" if ratio is None else f"{ratio:.3f}x"
         out.append(f"- {label}: {shown} ({rule}{extra}) — **{verdict}**")
 
-    def median(key: Key, field: str) -> Optional[float]:
+    def median(key: Key, field: str) -> float | None:
         return stat(groups, key, field).median
 
     models = sorted({m for m, _, _ in groups})
@@ -262,7 +263,7 @@ def target_checks(groups: Dict[Key, List[Dict[str, Any]]]) -> List[str]:
     return out
 
 
-def machine_line(results: Sequence[Dict[str, Any]]) -> str:
+def machine_line(results: Sequence[dict[str, Any]]) -> str:
     """Load average seen by the runs, and the TensorFlow versions."""
     loads = [r["loadavg_start"] for r in results if "loadavg_start" in r]
     versions = sorted({f"{r['path']}: TF {r['tf_version']}" for r in results if r.get("tf_version")})
@@ -275,7 +276,7 @@ def machine_line(results: Sequence[Dict[str, Any]]) -> str:
     )
 
 
-def render(results: Sequence[Dict[str, Any]]) -> str:
+def render(results: Sequence[dict[str, Any]]) -> str:
     """The whole report as Markdown."""
     groups = group(results)
     failures = [r for r in results if not r.get("ok")]
@@ -294,7 +295,7 @@ def render(results: Sequence[Dict[str, Any]]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def render_targets(results: Sequence[Dict[str, Any]]) -> str:
+def render_targets(results: Sequence[dict[str, Any]]) -> str:
     """What `python -m bench --quick` prints: the machine line, the target lines and any failures."""
     groups = group(results)
     lines = [f"Machine: {machine_line(results)}", "", *(target_checks(groups) or ["(nothing to compare)"])]

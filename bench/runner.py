@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 RESULT_PREFIX = "BENCH_RESULT "
 
@@ -29,7 +30,7 @@ ORIGINAL_PATHS = ("tf215-est", "tf215-tpu")  # run in the TF 2.15 virtual enviro
 ALL_PATHS = LIB_PATHS + ORIGINAL_PATHS
 
 
-def _runner_for(path: str) -> Callable[..., Dict[str, Any]]:
+def _runner_for(path: str) -> Callable[..., dict[str, Any]]:
     """Imports the path's machinery (and TensorFlow) and returns run(cfg, k, opts, workdir)."""
     if path == "hand":
         from bench import hand_path
@@ -45,18 +46,18 @@ def _runner_for(path: str) -> Callable[..., Dict[str, Any]]:
     tpu = path.removesuffix("-xla").endswith("-tpu")
     api = apis.estimator_lib_api(tpu) if path.startswith("lib-") else apis.tf_estimator_api(tpu)
 
-    def run(cfg: Any, k: int, opts: Any, workdir: str) -> Dict[str, Any]:
+    def run(cfg: Any, k: int, opts: Any, workdir: str) -> dict[str, Any]:
         return estimator_path.run(api, cfg, k, tpu, opts, workdir, jit_compile=jit)
 
     return run
 
 
-def run_variant(path: str, model: str, k: int, opts_json: Optional[str], workdir: Optional[str]) -> Dict[str, Any]:
+def run_variant(path: str, model: str, k: int, opts_json: str | None, workdir: str | None) -> dict[str, Any]:
     """Runs one variant and returns its figures; failures come back as ok=False with the error."""
     from bench import models
     from bench.options import RunOptions
 
-    result: Dict[str, Any] = {
+    result: dict[str, Any] = {
         "path": path, "model": model, "k": k, "ok": False,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg_start": os.getloadavg()[0],
     }
@@ -88,7 +89,7 @@ def run_variant(path: str, model: str, k: int, opts_json: Optional[str], workdir
     return result
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", required=True, help=f"one of {', '.join(ALL_PATHS)}")
     parser.add_argument("--model", required=True)

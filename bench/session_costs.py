@@ -26,12 +26,13 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from collections.abc import Callable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _graph(cfg: Any) -> Tuple[Any, Any, Any, Any]:
+def _graph(cfg: Any) -> tuple[Any, Any, Any, Any]:
     import tensorflow as tf
 
     from bench import models
@@ -54,11 +55,11 @@ class _SpecApi:
         TRAIN, EVAL, PREDICT = "train", "eval", "infer"
 
     @staticmethod
-    def EstimatorSpec(**kwargs: Any) -> Dict[str, Any]:  # noqa: N802 - mirrors the class it stands in for
+    def EstimatorSpec(**kwargs: Any) -> dict[str, Any]:  # noqa: N802 - mirrors the class it stands in for
         return kwargs
 
 
-def _variants(cfg: Any, workdir: str) -> Dict[str, Callable[[], Tuple[Callable[[], Any], Callable[[], None]]]]:
+def _variants(cfg: Any, workdir: str) -> dict[str, Callable[[], tuple[Callable[[], Any], Callable[[], None]]]]:
     """name -> factory returning (one_run, close) on a freshly built graph and session."""
     import tensorflow as tf
 
@@ -135,7 +136,7 @@ def _hook(name: str, step: Any, loss: Any, workdir: str) -> Any:
     raise ValueError(f"Unknown hook: received {name!r}; choose one of {HOOKS}.")
 
 
-def _time(one_run: Callable[[], Any], runs: int) -> Tuple[float, float]:
+def _time(one_run: Callable[[], Any], runs: int) -> tuple[float, float]:
     for _ in range(50):
         one_run()
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -144,7 +145,7 @@ def _time(one_run: Callable[[], Any], runs: int) -> Tuple[float, float]:
     return (time.perf_counter() - wall0) / runs * 1e6, (time.process_time() - cpu0) / runs * 1e6
 
 
-def main(argv: List[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="mlp")
     p.add_argument("--runs", type=int, default=2000)
@@ -166,7 +167,7 @@ def main(argv: List[str] | None = None) -> int:
                 p.error(f"unknown variant(s) {unknown}; choose from {','.join(variants)}")
             variants = {k: variants[k] for k in wanted}
         sessions = {name: make() for name, make in variants.items()}
-        figures: Dict[str, List[Tuple[float, float]]] = {name: [] for name in sessions}
+        figures: dict[str, list[tuple[float, float]]] = {name: [] for name in sessions}
         for _ in range(args.rounds):
             for name, (one_run, _) in sessions.items():
                 figures[name].append(_time(one_run, args.runs))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from typing import Dict, List, Optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +36,11 @@ class CallClock:
         self.rule = rule
         self.steps_per_call = steps_per_call
         self.batch_size = batch_size
-        self.start: Optional[float] = None
+        self.start: float | None = None
         self._cpu_start = 0.0
         self._cpu_first = 0.0
-        self.ends: List[float] = []
-        self._warm_index: Optional[int] = None
+        self.ends: list[float] = []
+        self._warm_index: int | None = None
         self._cpu_warm = 0.0  # process CPU seconds (all threads) when the window opened
         self._cpu_end = 0.0
 
@@ -69,11 +68,11 @@ class CallClock:
             return True
         return calls >= rule.min_calls and now - self.ends[self._warm_index] >= rule.min_seconds
 
-    def summary(self) -> Dict[str, float]:
+    def summary(self) -> dict[str, float]:
         """Time to first call, steady examples/sec and call times over the window."""
         if self.start is None or not self.ends:
             raise ValueError("CallClock.summary() needs begin() and at least one record().")
-        out: Dict[str, float] = {
+        out: dict[str, float] = {
             "ttfs_s": self.ends[0] - self.start,
             "ttfs_cpu_s": self._cpu_first - self._cpu_start,
             "calls_total": len(self.ends),

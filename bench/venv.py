@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from typing import Optional, Tuple
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_DIR = os.path.join(REPO_ROOT, ".venvs", "tf215-bench")
@@ -23,7 +22,7 @@ def venv_python(venv_dir: str = VENV_DIR) -> str:
     return os.path.join(venv_dir, "bin", "python")
 
 
-def ensure_venv(venv_dir: str = VENV_DIR, create: bool = True, log=print) -> Tuple[Optional[str], str]:
+def ensure_venv(venv_dir: str = VENV_DIR, create: bool = True, log=print) -> tuple[str | None, str]:
     """Returns (python of a working venv, message), or (None, why not) without raising.
 
     A venv is reused when its marker file exists. TF 2.15 publishes wheels for Python 3.9-3.11

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._model_ref import ModelFunctions
 

@@ -11,7 +11,8 @@ stored.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from estimator_lib.storage.errors import InvalidStorageURIError
 from estimator_lib.storage.uri import parse_uri

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import tensorflow as tf
 from tensorflow.python.training import monitored_session as _tf_monitored

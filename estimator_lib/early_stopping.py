@@ -8,7 +8,8 @@ evaluator task writing to the same model directory. Put the hook in `TrainSpec.h
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -30,8 +31,8 @@ class _StopOnPredicateHook(tf.compat.v1.train.SessionRunHook):
     def __init__(
         self,
         should_stop_fn: Callable[[], bool],
-        run_every_secs: Optional[float],
-        run_every_steps: Optional[int],
+        run_every_secs: float | None,
+        run_every_steps: int | None,
         multi_worker_config: Any = None,
     ):
         self._should_stop_fn = should_stop_fn
@@ -74,7 +75,7 @@ class _StopOnPredicateHook(tf.compat.v1.train.SessionRunHook):
             run_context.request_stop()
 
 
-def _multi_worker_config(estimator: Any, run_every_steps: Optional[int]) -> Any:
+def _multi_worker_config(estimator: Any, run_every_steps: int | None) -> Any:
     """The estimator's config when it trains with a multi-worker strategy (then steps are required)."""
     config = getattr(estimator, "config", None)
     if config is None or not multi_worker.is_multi_worker(getattr(config, "train_distribute", None)):
@@ -114,7 +115,7 @@ def _check_common(estimator: Any, metric_name: Any, eval_dir: Any, min_steps: An
 
 def _results_after(eval_dir: str, min_steps: int, metric_name: str) -> list:
     """[(step, value)] for evaluations at global step >= min_steps, oldest first."""
-    results: Dict[int, Dict[str, float]] = read_eval_results(eval_dir_pattern(eval_dir))
+    results: dict[int, dict[str, float]] = read_eval_results(eval_dir_pattern(eval_dir))
     out = []
     for step in sorted(results):
         if step < min_steps:
@@ -163,10 +164,10 @@ def stop_if_higher_hook(
     estimator: Any,
     metric_name: str,
     threshold: float,
-    eval_dir: Optional[str] = None,
+    eval_dir: str | None = None,
     min_steps: int = 0,
-    run_every_secs: Optional[float] = 60,
-    run_every_steps: Optional[int] = None,
+    run_every_secs: float | None = 60,
+    run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training once an evaluation at step >= min_steps has `metric_name` > `threshold`.
 
@@ -179,10 +180,10 @@ def stop_if_lower_hook(
     estimator: Any,
     metric_name: str,
     threshold: float,
-    eval_dir: Optional[str] = None,
+    eval_dir: str | None = None,
     min_steps: int = 0,
-    run_every_secs: Optional[float] = 60,
-    run_every_steps: Optional[int] = None,
+    run_every_secs: float | None = 60,
+    run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training once an evaluation at step >= min_steps has `metric_name` < `threshold`."""
     return _threshold_hook(operator.lt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps)
@@ -192,10 +193,10 @@ def stop_if_no_increase_hook(
     estimator: Any,
     metric_name: str,
     max_steps_without_increase: int,
-    eval_dir: Optional[str] = None,
+    eval_dir: str | None = None,
     min_steps: int = 0,
-    run_every_secs: Optional[float] = 60,
-    run_every_steps: Optional[int] = None,
+    run_every_secs: float | None = 60,
+    run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training when `metric_name` has not increased for `max_steps_without_increase` global steps.
 
@@ -209,10 +210,10 @@ def stop_if_no_decrease_hook(
     estimator: Any,
     metric_name: str,
     max_steps_without_decrease: int,
-    eval_dir: Optional[str] = None,
+    eval_dir: str | None = None,
     min_steps: int = 0,
-    run_every_secs: Optional[float] = 60,
-    run_every_steps: Optional[int] = None,
+    run_every_secs: float | None = 60,
+    run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training when `metric_name` has not decreased for `max_steps_without_decrease` global steps."""
     return _plateau_hook(operator.lt, estimator, metric_name, max_steps_without_decrease, eval_dir, min_steps, run_every_secs, run_every_steps)

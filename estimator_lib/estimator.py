@@ -11,7 +11,8 @@ import copy
 import os
 import tempfile
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -246,7 +247,7 @@ class Estimator:
         steps: int | None = None,
         max_steps: int | None = None,
         saving_listeners: Iterable | None = None,
-    ) -> "Estimator":
+    ) -> Estimator:
         """Trains until `steps` more steps, `max_steps` in all, the end of input, or a hook says stop."""
         if self._config.task_type in ("evaluator", "ps"):
             raise ValueError(
@@ -367,7 +368,7 @@ class Estimator:
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         return []
 
-    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list, nan_check: "_NanCheck | None" = None) -> list:
+    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list, nan_check: _NanCheck | None = None) -> list:
         config = self._config
         chief_hooks: list = []
         existing_saver_hooks = [h for h in other_hooks if isinstance(h, v1.train.CheckpointSaverHook)]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import abc
 import os
-from typing import Any, Callable, Dict, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import tensorflow as tf
 
@@ -35,7 +36,7 @@ class Exporter(abc.ABC):
         checkpoint_path: str,
         eval_result: Mapping[str, Any],
         is_the_final_export: bool,
-    ) -> Optional[bytes]:
+    ) -> bytes | None:
         """Exports the model at `checkpoint_path` under `export_path` if this exporter wants to.
 
         Returns the export directory (bytes, as `export_saved_model` does), or None when nothing
@@ -63,7 +64,7 @@ def _check_receiver_fn(fn: Any) -> Callable:
     return fn
 
 
-def _check_assets_extra(assets_extra: Any) -> Optional[Dict[str, str]]:
+def _check_assets_extra(assets_extra: Any) -> dict[str, str] | None:
     if assets_extra is None:
         return None
     if not isinstance(assets_extra, Mapping) or not all(
@@ -76,7 +77,7 @@ def _check_assets_extra(assets_extra: Any) -> Optional[Dict[str, str]]:
     return dict(assets_extra)
 
 
-def _check_exports_to_keep(exports_to_keep: Any) -> Optional[int]:
+def _check_exports_to_keep(exports_to_keep: Any) -> int | None:
     if exports_to_keep is None:
         return None
     if isinstance(exports_to_keep, bool) or not isinstance(exports_to_keep, int) or exports_to_keep <= 0:
@@ -116,7 +117,7 @@ def complete_exports(export_path: str) -> list:
     return [directory for _, directory in sorted(found)]
 
 
-def garbage_collect_exports(export_path: str, exports_to_keep: Optional[int], protect: Optional[str]) -> list:
+def garbage_collect_exports(export_path: str, exports_to_keep: int | None, protect: str | None) -> list:
     """Deletes all but the newest `exports_to_keep` complete exports; never deletes `protect`.
 
     Each victim is first renamed out of the timestamp pattern, then deleted, so a crash in the middle
@@ -148,9 +149,9 @@ class _SavedModelExporter(Exporter):
         self,
         name: str,
         serving_input_receiver_fn: Callable,
-        assets_extra: Optional[Mapping[str, str]] = None,
+        assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
-        exports_to_keep: Optional[int] = 5,
+        exports_to_keep: int | None = 5,
     ) -> None:
         self._name = _check_name(name)
         self._serving_input_receiver_fn = _check_receiver_fn(serving_input_receiver_fn)
@@ -185,12 +186,12 @@ class LatestExporter(_SavedModelExporter):
         self,
         name: str,
         serving_input_receiver_fn: Callable,
-        assets_extra: Optional[Mapping[str, str]] = None,
+        assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
-        exports_to_keep: Optional[int] = 5,
+        exports_to_keep: int | None = 5,
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep)
-        self._last: Optional[tuple] = None  # (checkpoint_path, export dir)
+        self._last: tuple | None = None  # (checkpoint_path, export dir)
 
     def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
         if self._last and self._last[0] == checkpoint_path and tf.io.gfile.exists(_as_str(self._last[1])):
@@ -207,7 +208,7 @@ class FinalExporter(_SavedModelExporter):
         self,
         name: str,
         serving_input_receiver_fn: Callable,
-        assets_extra: Optional[Mapping[str, str]] = None,
+        assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep=None)
@@ -241,12 +242,12 @@ class BestExporter(_SavedModelExporter):
     def __init__(
         self,
         name: str = "best_exporter",
-        serving_input_receiver_fn: Optional[Callable] = None,
-        event_file_pattern: Optional[str] = "eval/*.tfevents.*",
+        serving_input_receiver_fn: Callable | None = None,
+        event_file_pattern: str | None = "eval/*.tfevents.*",
         compare_fn: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = loss_smaller,
-        assets_extra: Optional[Mapping[str, str]] = None,
+        assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
-        exports_to_keep: Optional[int] = 5,
+        exports_to_keep: int | None = 5,
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep)
         if not callable(compare_fn):
@@ -266,21 +267,21 @@ class BestExporter(_SavedModelExporter):
             )
         self._compare_fn = compare_fn
         self._event_file_pattern = event_file_pattern
-        self._best_eval_result: Optional[Dict[str, Any]] = None
-        self._loaded_model_dir: Optional[str] = None
+        self._best_eval_result: dict[str, Any] | None = None
+        self._loaded_model_dir: str | None = None
 
     @property
-    def event_file_pattern(self) -> Optional[str]:
+    def event_file_pattern(self) -> str | None:
         return self._event_file_pattern
 
     @property
-    def best_eval_result(self) -> Optional[Dict[str, Any]]:
+    def best_eval_result(self) -> dict[str, Any] | None:
         return None if self._best_eval_result is None else dict(self._best_eval_result)
 
-    def _is_better(self, best: Optional[Mapping[str, Any]], current: Mapping[str, Any]) -> bool:
+    def _is_better(self, best: Mapping[str, Any] | None, current: Mapping[str, Any]) -> bool:
         return best is None or bool(self._compare_fn(best_eval_result=best, current_eval_result=current))
 
-    def _load_best(self, model_dir: str, current_step: Optional[int]) -> None:
+    def _load_best(self, model_dir: str, current_step: int | None) -> None:
         """Folds the earlier evaluations on disk into the best result, except the current one."""
         from estimator_lib.training.eval_events import read_eval_results  # avoids an import cycle
 

@@ -11,7 +11,8 @@ A "step function" calls model_fn for one batch and returns its spec. This module
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 

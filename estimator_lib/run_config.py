@@ -379,7 +379,7 @@ class RunConfig:
     # True: the model_fn's training ops are compiled with XLA (see _graph.xla_scope and docs/benchmarks.md).
     jit_compile = property(lambda self: self._jit_compile)
 
-    def replace(self, **kwargs: Any) -> "RunConfig":
+    def replace(self, **kwargs: Any) -> RunConfig:
         """Returns a copy with some fields changed; only the constructor's arguments may change.
 
         The copy keeps this config's class, extra attributes and cluster role: TF_CONFIG is not read again.
@@ -403,7 +403,7 @@ class RunConfig:
         changed._set_fields(fields)  # noqa: SLF001 - a fresh copy of this class
         return changed
 
-    def _rebuild(self, values: dict) -> "RunConfig":
+    def _rebuild(self, values: dict) -> RunConfig:
         return type(self)(**values)
 
     def __repr__(self) -> str:

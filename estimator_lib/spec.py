@@ -6,7 +6,8 @@ Each field has one small validator; `TPUEstimatorSpec` reuses the ones it shares
 from __future__ import annotations
 
 import collections
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import tensorflow as tf
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .local_run import DEFAULT_PIPELINE_ROOT
 from .training_job import STRATEGIES

@@ -37,7 +37,7 @@ class RunContext:
     persistent_resource_id: str = ""
 
     @classmethod
-    def from_pipeline_job(cls, pipeline_job: Any, *, project: str, location: str) -> "RunContext":
+    def from_pipeline_job(cls, pipeline_job: Any, *, project: str, location: str) -> RunContext:
         """From an aiplatform_v1 PipelineJob (e.g. a CreatePipelineJobRequest's pipeline_job)."""
         return cls(
             project=project, location=location, pipeline_root=pipeline_job.runtime_config.gcs_output_directory,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # KFP component-spec type names and compiled-YAML parameterType names, to one kind each.
 _KINDS = {

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 VERTEX_TPU_GUIDE = "https://cloud.google.com/vertex-ai/docs/training/training-with-tpu-vm"
 V6E_LIMITATION = "Starting with TPU v6e, TensorFlow isn't supported for training"
@@ -91,7 +92,7 @@ def _chips(topology: str) -> int:
     return count
 
 
-def _optional_str(name: str, value: Optional[str]) -> Optional[str]:
+def _optional_str(name: str, value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -99,7 +100,7 @@ def _optional_str(name: str, value: Optional[str]) -> Optional[str]:
     return value.strip()
 
 
-def resolve(machine_type: str, tpu_topology: Optional[str] = None, accelerator_type: Optional[str] = None) -> TpuMachine:
+def resolve(machine_type: str, tpu_topology: str | None = None, accelerator_type: str | None = None) -> TpuMachine:
     """The table row for a requested TPU machine, or a ValueError naming the value, the rule and the fix.
 
     Refuses TPU v6e (Vertex: no TensorFlow training), v4/v5p and unknown machine types, a missing
@@ -131,7 +132,7 @@ def resolve(machine_type: str, tpu_topology: Optional[str] = None, accelerator_t
     return machine
 
 
-def _pick_accelerator(machine_type: str, rows: list[TpuMachine], accelerator_type: Optional[str]) -> TpuMachine:
+def _pick_accelerator(machine_type: str, rows: list[TpuMachine], accelerator_type: str | None) -> TpuMachine:
     allowed = sorted({m.accelerator_type for m in rows})
     if machine_type == "cloud-tpu" and accelerator_type is None:
         raise ValueError(
@@ -153,7 +154,7 @@ def _pick_accelerator(machine_type: str, rows: list[TpuMachine], accelerator_typ
     )
 
 
-def _check_topology(machine: TpuMachine, tpu_topology: Optional[str]) -> None:
+def _check_topology(machine: TpuMachine, tpu_topology: str | None) -> None:
     name = machine.machine_type
     if tpu_topology is None:
         if machine.generation == "v5e":

@@ -10,7 +10,6 @@
 
 import inspect
 import json
-from typing import Optional
 
 from kfp import dsl
 from kfp.dsl import Model
@@ -58,12 +57,12 @@ def build_training_pipeline(
     target: str = "local",
     *,
     image: str = images.DEFAULT_IMAGE,
-    gpu: Optional[GpuPlacement] = None,
-    tpu: Optional[TpuPlacement] = None,
+    gpu: GpuPlacement | None = None,
+    tpu: TpuPlacement | None = None,
     cache_training: bool = False,
     train_retries: int = 2,
     resume: bool = False,
-    resources: Optional[dict] = None,
+    resources: dict | None = None,
     register_model: bool = False,
     vertex_batch_predict: bool = False,
 ):

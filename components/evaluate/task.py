@@ -129,6 +129,7 @@ def _parse_class_names(class_names: str) -> list[str] | None:
 def collect_class_labels(functions: ModelFunctions, params: dict[str, Any], eval_steps: int):
     """Runs the EVAL input eagerly and returns (int labels, '') or (None, why they are not class ids)."""
     import tensorflow as tf
+
     from estimator_lib.mode_keys import ModeKeys
 
     result = call_input_fn(functions, ModeKeys.EVAL, dict(params))

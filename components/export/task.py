@@ -13,7 +13,14 @@ import shutil
 from typing import Any
 
 from .. import _io
-from .._estimator import EstimatorOptions, build_estimator, checkpoint_global_step, configure_logging, require_checkpoint, step_params
+from .._estimator import (
+    EstimatorOptions,
+    build_estimator,
+    checkpoint_global_step,
+    configure_logging,
+    require_checkpoint,
+    step_params,
+)
 from .._model_ref import parse_params, resolve_model
 
 

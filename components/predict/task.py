@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,7 @@ def run_predict(
 ) -> dict[str, Any]:
     """Writes predictions for the PREDICT input (all of it, or max_predictions rows); returns a summary."""
     import tensorflow as tf
+
     from estimator_lib.mode_keys import ModeKeys
 
     if output_format not in OUTPUT_FORMATS:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 MODEL_DIR = "AIP_MODEL_DIR"
 CHECKPOINT_DIR = "AIP_CHECKPOINT_DIR"
@@ -29,7 +30,7 @@ class VertexDirs:
     tensorboard_log_dir: str = ""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "VertexDirs":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> VertexDirs:
         environ = os.environ if environ is None else environ
         return cls(
             model_dir=environ.get(MODEL_DIR, ""),

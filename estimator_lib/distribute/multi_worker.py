@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import tensorflow as tf
 
@@ -26,8 +26,8 @@ WORKER = "worker"
 EVALUATOR = "evaluator"
 _TRAINING_JOBS = ("chief", "master", "worker")
 
-_servers: Dict[Tuple[str, int], Any] = {}
-_scratch_dirs: Dict[Tuple[str, int], str] = {}
+_servers: dict[tuple[str, int], Any] = {}
+_scratch_dirs: dict[tuple[str, int], str] = {}
 
 
 def _cluster(config: Any) -> dict:
@@ -141,7 +141,7 @@ def scratch_dir(config: Any) -> str:
     return _scratch_dirs[key]
 
 
-def training_session_args(strategy: Any, config: Any, base: v1.ConfigProto) -> Optional[dict]:
+def training_session_args(strategy: Any, config: Any, base: v1.ConfigProto) -> dict | None:
     """master/is_chief/config for the training session of a multi-worker task, or None when not multi-worker.
 
     Every task initialises (is_chief=True for the session creator): the variable initialisers are
@@ -182,7 +182,7 @@ _AGREEMENT_KEY_BASE = 1 << 28  # far above the keys strategies allocate (they co
 _AGREEMENT_COLLECTION = "estimator_lib_multi_worker_agreements"
 
 
-def agreement_op(config: Any) -> Tuple[tf.Tensor, tf.Tensor]:
+def agreement_op(config: Any) -> tuple[tf.Tensor, tf.Tensor]:
     """(flag placeholder, max of the flag over all training tasks) in the current graph.
 
     Lets hooks take one decision together (e.g. stop now): every task must run the reduction at the same
@@ -225,7 +225,7 @@ def mark_finished(model_dir: str, global_step: int) -> None:
     tf.io.gfile.rename(temp, path, overwrite=True)
 
 
-def finished_step(model_dir: str) -> Optional[int]:
+def finished_step(model_dir: str) -> int | None:
     """The step the chief finished training at, or None while it trains."""
     path = os.path.join(model_dir, FINISHED_MARKER)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Mapping
+from collections.abc import Mapping
 
 import tensorflow as tf
 

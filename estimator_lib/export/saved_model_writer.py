@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
@@ -81,7 +82,7 @@ def _copy_assets_extra(assets_extra: dict, export_dir: str) -> None:
         tf.io.gfile.copy(source, target, overwrite=True)
 
 
-def build_serving_graph(estimator: "Estimator", serving_input_receiver_fn: Callable, mode: str = ModeKeys.PREDICT):
+def build_serving_graph(estimator: Estimator, serving_input_receiver_fn: Callable, mode: str = ModeKeys.PREDICT):
     """Builds receiver + model_fn(PREDICT) in the current graph; returns (receiver, spec)."""
     receiver = _check_receiver(serving_input_receiver_fn())
     labels = None
@@ -91,7 +92,7 @@ def build_serving_graph(estimator: "Estimator", serving_input_receiver_fn: Calla
 
 def export(
     *,
-    estimator: "Estimator",
+    estimator: Estimator,
     export_dir_base: str,
     serving_input_receiver_fn: Callable,
     assets_extra: dict | None,

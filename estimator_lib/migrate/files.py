@@ -6,7 +6,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 # Directories never entered when walking a tree: VCS data, caches, virtual environments.
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 with warnings.catch_warnings():
     # libcst imports its type-inference provider, which warns that mypy_extensions.TypedDict is deprecated.
@@ -369,7 +370,7 @@ def _choose_anchor(plan: _Plan, module: cst.Module, bindings: list[_Binding], pa
         if not isinstance(statement, cst.SimpleStatementLine):
             continue
         for small in statement.body:
-            if isinstance(small, cst.Import) and any(_PACKAGE == get_full_name_for_node(a.name) and a.asname is None
+            if isinstance(small, cst.Import) and any(get_full_name_for_node(a.name) == _PACKAGE and a.asname is None
                                                      for a in small.names):
                 plan.add_import = False  # already imported at module level
                 return

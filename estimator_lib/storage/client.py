@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from estimator_lib.storage.errors import (
     BucketNotFoundError,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from estimator_lib.storage import client as client_lib
 from estimator_lib.storage import local

@@ -12,7 +12,7 @@ import datetime
 import hashlib
 import json
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from estimator_lib.storage.errors import IntegrityError, NotCommittedError
 from estimator_lib.storage.uri import safe_relative_path
@@ -30,7 +30,7 @@ class FileDigest:
     crc32c: str
     md5: str
 
-    def mismatch(self, other: "FileDigest") -> str | None:
+    def mismatch(self, other: FileDigest) -> str | None:
         """A short description of the first difference, or None when equal."""
         for field in ("size", "crc32c", "md5"):
             mine, theirs = getattr(self, field), getattr(other, field)
@@ -83,14 +83,14 @@ class Manifest:
     def to_json(self) -> str:
         body = {
             "format": MANIFEST_FORMAT,
-            "committed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "committed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "metadata": dict(self.metadata),
             "files": {name: dataclasses.asdict(d) for name, d in sorted(self.files.items())},
         }
         return json.dumps(body, indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes, *, source: str) -> "Manifest":
+    def from_json(cls, text: str | bytes, *, source: str) -> Manifest:
         """Parses a marker; a marker that is not ours or is malformed counts as not committed."""
         try:
             body = json.loads(text)

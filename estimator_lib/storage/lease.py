@@ -102,7 +102,7 @@ class ModelDirLease:
         _log.warning("Took over the expired writer lease of %s (held by %s).", self.model_dir,
                      {k: holder.get(k) for k in ("host", "pid")} if holder else "an unreadable lease")
 
-    def acquire(self) -> "ModelDirLease":
+    def acquire(self) -> ModelDirLease:
         if "://" in self.model_dir:
             _log.warning("No writer lease on %s: leases work on local paths only (see estimator_lib.storage.lease).",
                          self.model_dir)
@@ -160,7 +160,7 @@ class ModelDirLease:
             if holder and holder.get("owner") == self.owner:
                 os.remove(self.path)
 
-    def __enter__(self) -> "ModelDirLease":
+    def __enter__(self) -> ModelDirLease:
         return self.acquire()
 
     def __exit__(self, *exc_info) -> None:

@@ -11,7 +11,7 @@ import errno
 import os
 import shutil
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from estimator_lib.storage.errors import NonEmptyTargetError, NotADirectoryTargetError
 

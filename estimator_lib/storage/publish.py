@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import uuid
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from estimator_lib.storage.errors import NonEmptyTargetError, NotCommittedError
 from estimator_lib.storage.integrity import COMMIT_MARKER, Manifest, list_local_files, manifest_for_files, verify_file

@@ -43,7 +43,7 @@ class StorageLocation:
             return f"gs://{self.bucket}/{self.path}" if self.path else f"gs://{self.bucket}"
         return self.path
 
-    def join(self, *parts: str) -> "StorageLocation":
+    def join(self, *parts: str) -> StorageLocation:
         """A child location; each part is checked so that it stays below this one."""
         relative = safe_relative_path("/".join(parts))
         if self.is_gcs:

@@ -13,7 +13,8 @@ See docs/tpu.md ("How a step is replicated") for the reasons and the TensorFlow 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 

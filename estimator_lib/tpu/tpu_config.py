@@ -165,7 +165,7 @@ class RunConfig(_BaseRunConfig):
         """The TPU address or name given by the user (None: resolve from the environment)."""
         return self._tpu_master
 
-    def _rebuild(self, values: dict) -> "RunConfig":
+    def _rebuild(self, values: dict) -> RunConfig:
         if values.get("master") == _BaseRunConfig.master.fget(self):
             values["master"] = self._tpu_master
         return type(self)(**values)

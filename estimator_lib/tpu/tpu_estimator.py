@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf

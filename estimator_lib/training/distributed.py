@@ -9,7 +9,8 @@ graph-mode collective training and are refused with a message saying what to do 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -46,7 +47,7 @@ def run_evaluator(
     train_spec: TrainSpec,
     eval_specs: tuple,
     sleep: Callable[[float], None] = time.sleep,
-) -> Dict[int, RoundResult]:
+) -> dict[int, RoundResult]:
     """The evaluator: evaluate each new checkpoint (throttled) until the last one has been evaluated.
 
     The last checkpoint is the one at max_steps, or the one the chief marks as final when training ended
@@ -64,9 +65,9 @@ def run_evaluator(
     if start_delay:
         _log.info("Evaluator waits start_delay_secs=%s before the first evaluation.", start_delay)
         sleep(start_delay)
-    results: Dict[int, RoundResult] = {}
-    last_checkpoint: Optional[str] = None
-    last_step: Optional[int] = None
+    results: dict[int, RoundResult] = {}
+    last_checkpoint: str | None = None
+    last_step: int | None = None
     while True:
         checkpoint = latest_checkpoint(model_dir)
         if checkpoint is None or checkpoint == last_checkpoint:
@@ -97,7 +98,7 @@ def run_evaluator(
             sleep(remaining)
 
 
-def run_distributed(estimator: Any, train_spec: TrainSpec, eval_specs: tuple) -> Dict[int, RoundResult]:
+def run_distributed(estimator: Any, train_spec: TrainSpec, eval_specs: tuple) -> dict[int, RoundResult]:
     """Runs this task's role from `estimator.config`; chief/worker return {} (they do not evaluate)."""
     config = estimator.config
     role = multi_worker.task_role(config)

@@ -7,7 +7,6 @@ hooks recover their state from them after a restart instead of keeping a second 
 from __future__ import annotations
 
 import os
-from typing import Dict
 
 import numpy as np
 import tensorflow as tf
@@ -29,13 +28,13 @@ def _scalar(value) -> float | None:
     return None
 
 
-def read_eval_results(file_pattern: str) -> Dict[int, Dict[str, float]]:
+def read_eval_results(file_pattern: str) -> dict[int, dict[str, float]]:
     """Returns {global_step: {metric_name: value}} from every event file matching `file_pattern`.
 
     Only scalar summaries are kept. A truncated record at the end of a file still being written is
     ignored (the writer finishes it later), so this is safe to call while an evaluation runs.
     """
-    results: Dict[int, Dict[str, float]] = {}
+    results: dict[int, dict[str, float]] = {}
     for path in sorted(tf.io.gfile.glob(file_pattern)):
         try:
             for event in tf.compat.v1.train.summary_iterator(path):

@@ -7,7 +7,7 @@ new checkpoint it finds), so both evaluate and export the same way.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -20,8 +20,8 @@ class RoundResult(NamedTuple):
     """What one EvalSpec produced for one checkpoint."""
 
     checkpoint_path: str
-    metrics: Dict[str, Any]
-    export_results: List[bytes]
+    metrics: dict[str, Any]
+    export_results: list[bytes]
     is_final: bool
 
 
@@ -30,7 +30,7 @@ def export_dir(estimator: Any, exporter_name: str) -> str:
     return os.path.join(estimator.model_dir, "export", exporter_name)
 
 
-def _global_step(metrics: Dict[str, Any]) -> Optional[int]:
+def _global_step(metrics: dict[str, Any]) -> int | None:
     step = metrics.get("global_step")
     return None if step is None else int(step)
 
@@ -38,7 +38,7 @@ def _global_step(metrics: Dict[str, Any]) -> Optional[int]:
 class Evaluation:
     """Evaluates checkpoints with the EvalSpecs and exports after each evaluation."""
 
-    def __init__(self, estimator: Any, eval_specs: tuple, max_steps: Optional[int]) -> None:
+    def __init__(self, estimator: Any, eval_specs: tuple, max_steps: int | None) -> None:
         self._estimator = estimator
         self._specs = eval_specs
         self._max_steps = max_steps
@@ -47,7 +47,7 @@ class Evaluation:
     def specs(self) -> tuple:
         return self._specs
 
-    def reached_max_steps(self, metrics: Dict[str, Any]) -> bool:
+    def reached_max_steps(self, metrics: dict[str, Any]) -> bool:
         step = _global_step(metrics)
         return self._max_steps is not None and step is not None and step >= self._max_steps
 
@@ -60,7 +60,7 @@ class Evaluation:
         final = final or self.reached_max_steps(metrics)
         return self.export(spec, checkpoint_path, metrics, final)
 
-    def export(self, spec: EvalSpec, checkpoint_path: str, metrics: Dict[str, Any], final: bool) -> RoundResult:
+    def export(self, spec: EvalSpec, checkpoint_path: str, metrics: dict[str, Any], final: bool) -> RoundResult:
         """Runs the spec's exporters on an evaluated checkpoint."""
         exports = []
         for exporter in spec.exporters:

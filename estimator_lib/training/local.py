@@ -8,7 +8,7 @@ is exactly a checkpoint on disk.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 import tensorflow as tf
 
@@ -29,20 +29,20 @@ class EvaluateNewCheckpoints(tf.compat.v1.train.CheckpointSaverListener):
     def __init__(self, estimator: Any, evaluation: Evaluation) -> None:
         self._estimator = estimator
         self._evaluation = evaluation
-        self._last_start: Dict[int, float] = {}
-        self._results: Dict[int, RoundResult] = {}
+        self._last_start: dict[int, float] = {}
+        self._results: dict[int, RoundResult] = {}
         self._first_save = True
         self.ended = False
 
     @property
-    def results(self) -> Dict[int, RoundResult]:
+    def results(self) -> dict[int, RoundResult]:
         """The newest RoundResult of each EvalSpec (by index)."""
         return dict(self._results)
 
     def begin(self) -> None:
         self._first_save = True
 
-    def _checkpoint_at(self, step: int) -> Optional[str]:
+    def _checkpoint_at(self, step: int) -> str | None:
         path = latest_checkpoint(self._estimator.model_dir)
         if path is None or not path.endswith(f"-{step}"):
             _log.warning("Checkpoint for step %d not found (latest is %s); skipping its evaluation.", step, path)
@@ -96,7 +96,7 @@ def check_checkpointing(estimator: Any) -> None:
         )
 
 
-def run_local(estimator: Any, train_spec: TrainSpec, eval_specs: tuple) -> Dict[int, RoundResult]:
+def run_local(estimator: Any, train_spec: TrainSpec, eval_specs: tuple) -> dict[int, RoundResult]:
     """Trains to `train_spec.max_steps`, evaluating new checkpoints; returns each spec's final round."""
     check_checkpointing(estimator)
     evaluation = Evaluation(estimator, eval_specs, train_spec.max_steps)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any
 
 from estimator_lib.distribute import multi_worker
 from estimator_lib.training.distributed import run_distributed
@@ -22,8 +23,8 @@ def _check_estimator(estimator: Any) -> None:
 def train_and_evaluate(
     estimator: Any,
     train_spec: TrainSpec,
-    eval_spec: Union[EvalSpec, Sequence[EvalSpec]],
-) -> Tuple[Optional[Union[Dict[str, Any], Dict[str, Dict[str, Any]]]], Union[List[bytes], Dict[str, List[bytes]]]]:
+    eval_spec: EvalSpec | Sequence[EvalSpec],
+) -> tuple[dict[str, Any] | dict[str, dict[str, Any]] | None, list[bytes] | dict[str, list[bytes]]]:
     """Trains `estimator` and evaluates (and exports) its checkpoints along the way.
 
     Without a cluster in TF_CONFIG: one process trains to `train_spec.max_steps`, evaluates new checkpoints

@@ -7,7 +7,8 @@ validator so a bad value fails when the spec is built, not an hour into a run.
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, Iterable, Optional, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -27,7 +28,7 @@ def _check_input_fn(spec: str, input_fn: Any) -> Callable:
     return input_fn
 
 
-def _check_steps(spec: str, field: str, value: Any) -> Optional[int]:
+def _check_steps(spec: str, field: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -65,7 +66,7 @@ def _check_instances(spec: str, field: str, values: Any, kind: type, kind_name: 
     return values
 
 
-def _check_name(name: Any) -> Optional[str]:
+def _check_name(name: Any) -> str | None:
     if name is None:
         return None
     if not isinstance(name, str) or not name:
@@ -78,7 +79,7 @@ def _check_name(name: Any) -> Optional[str]:
     return name
 
 
-def _check_exporters(exporters: Any, name: Optional[str]) -> tuple:
+def _check_exporters(exporters: Any, name: str | None) -> tuple:
     exporters = _check_instances("EvalSpec", "exporters", exporters, Exporter, "Exporter")
     seen: set = set()
     for exporter in exporters:
@@ -112,10 +113,10 @@ class TrainSpec(
     def __new__(
         cls,
         input_fn: Callable,
-        max_steps: Optional[int] = None,
-        hooks: Optional[Sequence[_SessionRunHook]] = None,
-        saving_listeners: Optional[Sequence[_CheckpointSaverListener]] = None,
-    ) -> "TrainSpec":
+        max_steps: int | None = None,
+        hooks: Sequence[_SessionRunHook] | None = None,
+        saving_listeners: Sequence[_CheckpointSaverListener] | None = None,
+    ) -> TrainSpec:
         return super().__new__(
             cls,
             input_fn=_check_input_fn("TrainSpec", input_fn),
@@ -146,13 +147,13 @@ class EvalSpec(
     def __new__(
         cls,
         input_fn: Callable,
-        steps: Optional[int] = 100,
-        name: Optional[str] = None,
-        hooks: Optional[Sequence[_SessionRunHook]] = None,
-        exporters: Optional[Exporter | Sequence[Exporter]] = None,
+        steps: int | None = 100,
+        name: str | None = None,
+        hooks: Sequence[_SessionRunHook] | None = None,
+        exporters: Exporter | Sequence[Exporter] | None = None,
         start_delay_secs: float = 120,
         throttle_secs: float = 600,
-    ) -> "EvalSpec":
+    ) -> EvalSpec:
         name = _check_name(name)
         return super().__new__(
             cls,

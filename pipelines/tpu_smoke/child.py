@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 MARKER = "TPU_SMOKE_RESULT "
 STAGES = ("environment", "eager", "graph", "library")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ...components import images
 from .. import tpu_machines
@@ -21,7 +21,7 @@ def smoke_command(machine: tpu_machines.TpuMachine, stage_timeout: float) -> lis
 
 
 def build_custom_job(machine: tpu_machines.TpuMachine, *, image: str, stage_timeout: float = 600.0,
-                     display_name: str = DISPLAY_NAME, labels: Optional[dict[str, str]] = None) -> dict[str, Any]:
+                     display_name: str = DISPLAY_NAME, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The CustomJob as a dict in the REST field names (parse it with aiplatform_v1.CustomJob(**job)).
 
     The container gets the machine's runtime variables (PJRT on for v5e, off for v2/v3) even though the
@@ -65,8 +65,8 @@ def sdk_job(job: dict[str, Any], *, project: str, region: str, staging_bucket: s
     )
 
 
-def submit(job: dict[str, Any], *, project: str, region: str, staging_bucket: str, service_account: Optional[str] = None,
-           network: Optional[str] = None, wait: bool = False):
+def submit(job: dict[str, Any], *, project: str, region: str, staging_bucket: str, service_account: str | None = None,
+           network: str | None = None, wait: bool = False):
     """Submits the job; with wait=True blocks until it ends (the stage lines are in the job's logs)."""
     custom_job = sdk_job(job, project=project, region=region, staging_bucket=staging_bucket)
     if wait:

@@ -81,6 +81,7 @@ def _graph_probe():
     import tensorflow as tf
 
     from estimator_lib import SessionRunHook
+
     from .graph import partition_op_types, replicate_metadata
 
     class GraphProbe(SessionRunHook):

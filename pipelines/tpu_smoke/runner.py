@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .. import tpu_machines
 from . import probe
@@ -25,7 +25,7 @@ TPU_STAGES = ("eager", "graph", "library")
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def variant_env(base: dict[str, str], pjrt: Optional[str], libtpu_path: str) -> dict[str, str]:
+def variant_env(base: dict[str, str], pjrt: str | None, libtpu_path: str) -> dict[str, str]:
     """`base` with the PJRT variables off or on (None: as they are), and this package importable."""
     env = dict(base)
     if pjrt == "off":
@@ -38,7 +38,7 @@ def variant_env(base: dict[str, str], pjrt: Optional[str], libtpu_path: str) -> 
     return env
 
 
-def run_stage_process(stage: str, *, env: dict[str, str], timeout: float, expected_cores: Optional[int],
+def run_stage_process(stage: str, *, env: dict[str, str], timeout: float, expected_cores: int | None,
                       workdir: str, python: str = sys.executable) -> dict:
     """One stage in a child process: its JSON result, or timeout/crash with what the process left."""
     command = [python, "-m", "estimator_kfp.pipelines.tpu_smoke.child", stage, "--workdir", workdir]
@@ -66,7 +66,7 @@ def run_stage_process(stage: str, *, env: dict[str, str], timeout: float, expect
     return probe.result(stage, probe.CRASH, error=reason, stderr_tail=tail, seconds=seconds)
 
 
-def summarize(results: list[dict], machine: Optional[tpu_machines.TpuMachine]) -> dict:
+def summarize(results: list[dict], machine: tpu_machines.TpuMachine | None) -> dict:
     """pass when the environment and every TPU stage pass on the runtime the machine uses (either
     runtime when the machine is unknown); no_tpu when nothing found a TPU."""
     variants = ["on" if tpu_machines.uses_pjrt(machine) else "off"] if machine else list(PJRT_VARIANTS)
@@ -84,10 +84,10 @@ def summarize(results: list[dict], machine: Optional[tpu_machines.TpuMachine]) -
                         statuses={f"{s}" + (f"/pjrt_{v}" if v else ""): st for (s, v), st in by_name.items()})
 
 
-def run_here(*, machine: Optional[tpu_machines.TpuMachine] = None, expected_cores: Optional[int] = None,
+def run_here(*, machine: tpu_machines.TpuMachine | None = None, expected_cores: int | None = None,
              stage_timeout: float = 600.0, libtpu_path: str = tpu_machines.LIBTPU_PATH,
              stages: tuple[str, ...] = TPU_STAGES, emit: Callable[[str], None] = print,
-             workdir: Optional[str] = None, python: str = sys.executable) -> list[dict]:
+             workdir: str | None = None, python: str = sys.executable) -> list[dict]:
     """Every stage on this machine, printed as it finishes; the last line is the summary."""
     if machine is not None and expected_cores is None:
         expected_cores = machine.cores

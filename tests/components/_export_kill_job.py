@@ -14,9 +14,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tensorflow as tf  # noqa: E402
-
-from estimator_kfp.components.export.task import run_export  # noqa: E402
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON  # noqa: E402
+from estimator_kfp.components.export.task import run_export  # noqa: E402
+
 from estimator_lib.storage import publish  # noqa: E402
 
 

@@ -1,7 +1,6 @@
 """Fixtures for the component tasks: one tiny trained model shared by the tests of a module."""
 
 import pytest
-
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
 
 

@@ -9,9 +9,9 @@ import tempfile
 
 import pytest
 import tensorflow as tf
-
-from estimator_kfp.components.export.task import run_export
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
+from estimator_kfp.components.export.task import run_export
+
 from estimator_lib.storage import COMMIT_MARKER, NonEmptyTargetError, leftovers, publish
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,7 +1,6 @@
 """Resolving model references and params: the errors a pipeline user sees for a wrong reference."""
 
 import pytest
-
 from estimator_kfp.components._model_ref import load_callable, parse_params, resolve_model
 
 

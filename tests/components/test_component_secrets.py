@@ -6,12 +6,11 @@ import subprocess
 import sys
 
 import pytest
-
+from components_testlib import MODEL_REF, TINY_PARAMS_JSON
 from estimator_kfp.components._uris import check_uri, redact_secrets
 from estimator_kfp.components.export.task import run_export
 from estimator_kfp.components.predict.task import run_predict
 from estimator_kfp.components.train.task import TrainRequest, run_train
-from components_testlib import MODEL_REF, TINY_PARAMS_JSON
 from estimator_kfp.pipelines import cli
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
 

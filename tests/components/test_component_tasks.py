@@ -6,14 +6,14 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
+from components_testlib import MODEL_REF, TINY_PARAMS_JSON
 from estimator_kfp.components.evaluate.task import build_confusion_matrix, run_evaluate
 from estimator_kfp.components.export.task import run_export
 from estimator_kfp.components.predict.task import run_predict
-from estimator_kfp.components.train.task import TrainRequest, main as train_main, run_train
-from estimator_lib.checkpoints import latest_checkpoint
+from estimator_kfp.components.train.task import TrainRequest, run_train
+from estimator_kfp.components.train.task import main as train_main
 
-from components_testlib import MODEL_REF, TINY_PARAMS_JSON
+from estimator_lib.checkpoints import latest_checkpoint
 
 
 def _step(model_dir):
@@ -224,6 +224,7 @@ def test_train_with_an_own_callable_instance_trains(tmp_path):
 
 def test_a_second_train_step_on_a_busy_output_is_refused(tmp_path, monkeypatch):
     from estimator_kfp.components.train import task as train_task
+
     from estimator_lib.storage.lease import ModelDirBusyError, ModelDirLease
 
     monkeypatch.setattr(train_task, "LEASE_WAIT_SECS", 0.5)  # the default waits 90 s for a dead trainer's lease

@@ -10,8 +10,8 @@ import sys
 import threading
 
 import pytest
-
 from components_testlib import MODEL_REF, TINY_PARAMS_JSON
+
 from estimator_lib.preemption import PREEMPTED_EXIT_CODE
 from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from est_testlib import TRAINED_STEPS, linear_model_fn, make_input_fn
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.run_config import RunConfig
 

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import RecordingHook, linear_model_fn, make_data, make_input_fn
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.run_config import RunConfig

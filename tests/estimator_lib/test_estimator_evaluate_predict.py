@@ -9,11 +9,17 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from est_testlib import (
+    TRAINED_STEPS,
+    RecordingHook,
+    linear_model_fn,
+    linear_net,
+    make_data,
+    make_input_fn,
+    read_scalars,
+)
 
-from est_testlib import TRAINED_STEPS, RecordingHook, linear_model_fn, linear_net, make_data, make_input_fn, read_scalars
 from estimator_lib.estimator import Estimator
-from estimator_lib.mode_keys import ModeKeys
-from estimator_lib.run_config import RunConfig
 from estimator_lib.spec import EstimatorSpec
 
 v1 = tf.compat.v1

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import linear_model_fn, linear_net, make_data, make_input_fn
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.export import (
     ClassificationOutput,

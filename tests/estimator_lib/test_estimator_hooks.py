@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import RecordingHook, checkpoint_steps, linear_model_fn, linear_net, make_data, make_input_fn
+
 from estimator_lib import hooks as hooks_module
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys

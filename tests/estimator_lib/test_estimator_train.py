@@ -12,8 +12,8 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import RecordingHook, checkpoint_steps, linear_model_fn, make_data, make_input_fn, read_scalars
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.hooks import CheckpointSaverListener, NanLossDuringTrainingError, SessionRunHook
 from estimator_lib.mode_keys import ModeKeys

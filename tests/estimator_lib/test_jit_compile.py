@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import linear_model_fn, make_input_fn
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.run_config import RunConfig
 from estimator_lib.tpu import RunConfig as TPURunConfig

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import make_data
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.hooks import SessionRunHook
 from estimator_lib.mode_keys import ModeKeys

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as _tensorflow
+from est_testlib import make_data, make_input_fn
 
 import estimator_lib
-from est_testlib import make_data, make_input_fn
 from estimator_lib.estimator import Estimator
 from estimator_lib.run_config import RunConfig
 

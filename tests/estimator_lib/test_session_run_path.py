@@ -11,8 +11,8 @@ import collections
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import linear_model_fn, make_input_fn
+
 from estimator_lib import _graph
 from estimator_lib.estimator import Estimator
 from estimator_lib.hooks import NanLossDuringTrainingError, _all_finite
@@ -99,9 +99,8 @@ def test_feeds_and_trace_options_go_through_session_run():
 def test_two_hooks_feeding_the_same_tensor_are_refused_as_in_tensorflow():
     graph, step, increment, doubled, fed = _counter_graph()
     hooks = [_ScriptedHook([v1.train.SessionRunArgs(None, feed_dict={fed: 1.0})]) for _ in range(2)]
-    with _session(graph, hooks) as session:
-        with pytest.raises(RuntimeError, match="Same tensor is fed by two hooks"):
-            session.run(increment)
+    with _session(graph, hooks) as session, pytest.raises(RuntimeError, match="Same tensor is fed by two hooks"):
+        session.run(increment)
 
 
 def test_callables_are_capped_per_session():

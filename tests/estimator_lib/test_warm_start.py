@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from est_testlib import linear_model_fn, make_input_fn
+
 from estimator_lib.estimator import Estimator
 from estimator_lib.export import build_raw_serving_input_receiver_fn
 from estimator_lib.hooks import SessionRunHook

@@ -150,7 +150,7 @@ def test_image_tags_come_from_the_package_version():
 
     import estimator_lib
 
-    assert images.VERSION == estimator_lib.__version__
+    assert estimator_lib.__version__ == images.VERSION
     assert images.RELEASE_IMAGE.endswith(":" + estimator_lib.__version__)
     for variable, image in (("ESTIMATOR_LIB_GPU_IMAGE", images.GPU_IMAGE), ("ESTIMATOR_LIB_TPU_IMAGE", images.TPU_IMAGE)):
         assert variable in os.environ or image.endswith(":" + estimator_lib.__version__)

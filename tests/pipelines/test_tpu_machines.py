@@ -1,10 +1,9 @@
 """The Vertex TPU machine table: what is accepted, what is refused and why, and the worker pool it yields."""
 
 import pytest
-from google.cloud import aiplatform_v1
-
 from estimator_kfp.pipelines import tpu_machines
 from estimator_kfp.pipelines.tpu_machines import TPU_MACHINES, check_replica_count, resolve, worker_pool_spec
+from google.cloud import aiplatform_v1
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import aiplatform_v1
-
 from estimator_kfp.pipelines import cli, tpu_machines
 from estimator_kfp.pipelines.tpu_smoke import job as smoke_job
 from estimator_kfp.pipelines.tpu_smoke import library, probe, runner
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform_v1
 
 IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-tpu:test"
 

@@ -8,7 +8,6 @@ import tensorflow as tf
 from tpu_testlib import TRAINED_STEPS, estimator, model_fn_list, train_input_fn
 
 
-
 @pytest.fixture(scope="session")
 def trained_dir(tmp_path_factory) -> str:
     """model_dir of a model trained TRAINED_STEPS steps; read-only (pass it as checkpoint_path)."""

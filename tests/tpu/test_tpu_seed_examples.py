@@ -6,8 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from tpu_testlib import TRAINED_STEPS
-from tpu_testlib import EVAL_X, EVAL_Y, estimator, eval_input_fn, model_fn_dict, model_fn_list, numpy_eval
+from tpu_testlib import (
+    EVAL_X,
+    EVAL_Y,
+    TRAINED_STEPS,
+    estimator,
+    eval_input_fn,
+    model_fn_dict,
+    model_fn_list,
+    numpy_eval,
+)
 
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec

@@ -13,8 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tensorflow as tf  # noqa: E402
-
 import tiny_model  # noqa: E402
+
 from estimator_lib.estimator import Estimator  # noqa: E402
 from estimator_lib.run_config import RunConfig  # noqa: E402
 

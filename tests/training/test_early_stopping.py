@@ -4,9 +4,9 @@ import os
 
 import pytest
 import tensorflow as tf
-
 import tiny_model
 from tiny_model import make_estimator
+
 from estimator_lib import early_stopping
 from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate
 

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 import tensorflow as tf
-
 import tiny_model
 from tiny_model import make_estimator
+
 from estimator_lib.exporters import BestExporter, FinalExporter, LatestExporter, complete_exports, loss_smaller
 
 

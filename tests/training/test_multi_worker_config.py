@@ -5,8 +5,8 @@ import json
 
 import pytest
 import tensorflow as tf
-
 import tiny_model
+
 from estimator_lib import early_stopping
 from estimator_lib.distribute import multi_worker
 from estimator_lib.estimator import Estimator

@@ -14,10 +14,10 @@ import sys
 import threading
 
 import pytest
+from test_multi_worker import _PORT_TAKEN, _free_ports
 
 from estimator_lib.preemption import PREEMPTED_EXIT_CODE
 from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
-from test_multi_worker import _PORT_TAKEN, _free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_SECS = 180

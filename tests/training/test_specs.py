@@ -2,8 +2,8 @@
 
 import pytest
 import tensorflow as tf
-
 import tiny_model
+
 from estimator_lib.exporters import BestExporter, FinalExporter, LatestExporter
 from estimator_lib.training import EvalSpec, TrainSpec
 from estimator_lib.training.specs import check_eval_specs

@@ -5,9 +5,9 @@ import os
 
 import pytest
 import tensorflow as tf
-
 import tiny_model
 from tiny_model import make_estimator
+
 from estimator_lib.exporters import BestExporter, FinalExporter, LatestExporter, complete_exports
 from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate
 from estimator_lib.training.eval_events import read_eval_results
