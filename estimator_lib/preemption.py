@@ -43,9 +43,9 @@ class TrainingPreempted(SystemExit):
 
     def __str__(self) -> str:
         return (
-            f"Training was preempted (SIGTERM); a checkpoint at global step {self.global_step} is in "
-            f"{self.model_dir}. Exiting with code {PREEMPTED_EXIT_CODE} so the orchestrator retries; the next "
-            "attempt resumes from that checkpoint."
+            f"Training was preempted (SIGTERM or a preemption notice); a checkpoint at global step "
+            f"{self.global_step} is in {self.model_dir}. Exiting with code {PREEMPTED_EXIT_CODE} so the "
+            "orchestrator retries; the next attempt resumes from that checkpoint."
         )
 
 
@@ -78,7 +78,8 @@ _active: list[PreemptionNotice] = []  # the notice of the innermost sigterm_noti
 
 @contextlib.contextmanager
 def sigterm_notice() -> Iterator[PreemptionNotice]:
-    """Within the block, SIGTERM sets the returned notice instead of killing the process.
+    """Within the block, SIGTERM (or GCE's metadata preemption notice, `estimator_lib.metadata_notice`) sets
+    the returned notice instead of killing the process.
 
     Python runs signal handlers only in the main thread, between bytecodes: a SIGTERM during a
     `session.run` is handled when the run returns, so the step in flight completes. Outside the main
@@ -88,26 +89,33 @@ def sigterm_notice() -> Iterator[PreemptionNotice]:
     if _active:
         yield _active[-1]
         return
+    from estimator_lib import metadata_notice
+
     notice = PreemptionNotice()
-    if threading.current_thread() is not threading.main_thread():
-        tf.get_logger().info("Not in the main thread: SIGTERM keeps its default action during training.")
+    watcher = metadata_notice.start_watching(notice)  # GCE's preemption notice, when there is a metadata server
+    try:
+        if threading.current_thread() is not threading.main_thread():
+            tf.get_logger().info("Not in the main thread: SIGTERM keeps its default action during training.")
+            _active.append(notice)
+            try:
+                yield notice
+            finally:
+                _active.pop()
+            return
+
+        def on_sigterm(signum, frame):  # noqa: ARG001 - the signal module's signature
+            notice.request("SIGTERM")
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
         _active.append(notice)
         try:
             yield notice
         finally:
             _active.pop()
-        return
-
-    def on_sigterm(signum, frame):  # noqa: ARG001 - the signal module's signature
-        notice.request("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    _active.append(notice)
-    try:
-        yield notice
+            signal.signal(signal.SIGTERM, previous)
     finally:
-        _active.pop()
-        signal.signal(signal.SIGTERM, previous)
+        if watcher is not None:
+            watcher.stop()
 
 
 class PreemptionHook(tf.compat.v1.train.SessionRunHook):
@@ -124,6 +132,14 @@ class PreemptionHook(tf.compat.v1.train.SessionRunHook):
         if multi_worker.is_multi_worker(getattr(self._config, "train_distribute", None)):
             self._agreement = multi_worker.agreement_op(self._config)
 
+    def after_create_session(self, session, coord) -> None:
+        # A notice that came during graph building or the restore stops training before its first step (and
+        # so without a new checkpoint). Multi-worker trainers must agree on the step, so they stop after one.
+        if self._agreement is None and self._notice.requested:
+            self.stopped = True
+            tf.get_logger().warning("Preempted before the first step: stopping training.")
+            coord.request_stop()
+
     def before_run(self, run_context):
         if self._agreement is None:
             return None
@@ -131,10 +147,7 @@ class PreemptionHook(tf.compat.v1.train.SessionRunHook):
         return tf.compat.v1.train.SessionRunArgs(agreed, feed_dict={flag: 1.0 if self._notice.requested else 0.0})
 
     def after_run(self, run_context, run_values) -> None:
-        if self._agreement is not None:
-            stop = run_values.results > 0
-        else:
-            stop = self._notice.requested
+        stop = run_values.results > 0 if self._agreement is not None else self._notice.requested
         if stop and not self.stopped:
             self.stopped = True
             tf.get_logger().warning("Preempted: stopping training to write a final checkpoint.")
