@@ -23,6 +23,7 @@ from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
 from estimator_lib.hooks import NanLossHook, StepLogHook
 from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.resume_saver import ResumingCheckpointSaverHook
 from estimator_lib.run_config import RunConfig
 from estimator_lib.spec import EstimatorSpec, check_hooks, check_metric_names
 
@@ -635,7 +636,7 @@ class _NanRaiser(v1.train.SessionRunHook):
             raise self._check.error
 
 
-class _SaverSkippingNanSteps(v1.train.CheckpointSaverHook):
+class _SaverSkippingNanSteps(ResumingCheckpointSaverHook):
     """The Estimator's saver: it never checkpoints a step whose loss was NaN (the original could)."""
 
     def __init__(self, nan_check: _NanCheck | None, *args, **kwargs):
@@ -652,7 +653,7 @@ class _FinalCheckpointHook(v1.train.SessionRunHook):
     """With periodic checkpoints disabled, still save once at the end (as the original did)."""
 
     def __init__(self, model_dir: str, scaffold, listeners: list):
-        self._hook = v1.train.CheckpointSaverHook(model_dir, save_steps=10**12, scaffold=scaffold, listeners=listeners)
+        self._hook = ResumingCheckpointSaverHook(model_dir, save_steps=10**12, scaffold=scaffold, listeners=listeners)
 
     def begin(self):
         self._hook.begin()
