@@ -110,10 +110,9 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
             warm_start_from = init_dir
         else:
             start_step = checkpoint_global_step(init_checkpoint)
-            if tf.io.gfile.exists(model_dir) and _has_checkpoint(model_dir):
-                pass  # a retried attempt: keep its newer checkpoints
-            elif os.path.abspath(init_dir) != os.path.abspath(model_dir):
-                _io.copy_tree(init_dir, model_dir)
+            from estimator_lib.storage.seed import seed_model_dir
+
+            seed_model_dir(init_dir, model_dir)  # whole or not at all; a retry keeps a complete earlier copy
     tf.io.gfile.makedirs(model_dir)
     if "://" not in model_dir:  # this step is the one writer of its output: clear a killed save's staging
         from estimator_lib.storage.leftovers import remove_checkpoint_temps
@@ -156,12 +155,6 @@ def _train_or_fail_loudly(estimator: Any, input_fn: Any, target_step: int, model
             f"in {model_dir}; the step fails instead of passing on an incomplete model. Remove the sys.exit call "
             "from model_fn/input_fn."
         ) from None
-
-
-def _has_checkpoint(model_dir: str) -> bool:
-    from estimator_lib.checkpoints import latest_checkpoint
-
-    return latest_checkpoint(model_dir) is not None
 
 
 def _parser() -> argparse.ArgumentParser:
