@@ -7,9 +7,11 @@ still being renewed and is refused with the holder's host, pid and expiry. A lea
 is taken over once it expired, or at once when its process is known dead (same host, pid gone); a
 takeover renames the stale file away first, so of two trainers racing for it only one succeeds.
 
-Local paths only (and a FUSE mount that honours O_EXCL and rename). A gs:// model_dir would need
-generation preconditions (`if_generation_match`); the local GCS emulator ignores them, so that path could
-not be tested here and is not implemented: `ModelDirLease` logs a warning and does nothing for gs://.
+A gs:// model_dir gets the bucket lease instead (`gcs_lease.GcsModelDirLease`: an object written with
+Cloud Storage generation preconditions). So does a path under the Cloud Storage FUSE mount `/gcs/<bucket>/...`
+(Vertex AI's): FUSE is not POSIX (Cloud Storage FUSE docs, "Limitations and differences from POSIX file
+systems"), so neither an O_EXCL create nor a rename there is an atomic test-and-set between machines, while
+the bucket's own preconditions are. Other URL schemes get no lease (a warning says so).
 """
 
 from __future__ import annotations
@@ -23,11 +25,24 @@ import time
 import uuid
 
 LEASE_FILE = ".writer_lease.json"
+GCS_FUSE_ROOT = "/gcs"  # where Vertex AI mounts Cloud Storage (gs://b/x is /gcs/b/x)
 _log = logging.getLogger("estimator_lib.storage")
 
 
 class ModelDirBusyError(FileExistsError):
     """Another live trainer holds the model_dir's lease."""
+
+
+def bucket_uri_for(model_dir: str, fuse_root: str | None = None) -> str | None:
+    """The gs:// URI whose bucket lease guards `model_dir` (a gs:// URI, or a path under a mounted Cloud
+    Storage FUSE root), or None when the file lease applies."""
+    if model_dir.startswith("gs://"):
+        return model_dir
+    root = GCS_FUSE_ROOT if fuse_root is None else fuse_root
+    absolute = os.path.abspath(model_dir)
+    if "://" not in model_dir and absolute.startswith(root.rstrip("/") + "/") and os.path.ismount(root):
+        return "gs://" + absolute[len(root.rstrip("/")) + 1:]
+    return None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -54,7 +69,13 @@ class ModelDirLease:
         self.owner = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.lost = False
+        self._lost = False
+        self._bucket_lease = None
+
+    @property
+    def lost(self) -> bool:
+        """True once another trainer took the lease over while we held it."""
+        return self._lost or bool(self._bucket_lease is not None and self._bucket_lease.lost)
 
     # ---- the lease file ---------------------------------------------------------------------------
     def _body(self) -> bytes:
@@ -103,9 +124,16 @@ class ModelDirLease:
                      {k: holder.get(k) for k in ("host", "pid")} if holder else "an unreadable lease")
 
     def acquire(self) -> ModelDirLease:
+        bucket_uri = bucket_uri_for(self.model_dir)
+        if bucket_uri is not None:
+            from estimator_lib.storage.gcs_lease import GcsModelDirLease
+
+            self._bucket_lease = GcsModelDirLease(bucket_uri, ttl_secs=self.ttl_secs, wait_secs=self.wait_secs,
+                                                  busy_error=ModelDirBusyError).acquire()
+            return self
         if "://" in self.model_dir:
-            _log.warning("No writer lease on %s: leases work on local paths only (see estimator_lib.storage.lease).",
-                         self.model_dir)
+            _log.warning("No writer lease on %s: leases cover local paths, /gcs and gs:// only "
+                         "(see estimator_lib.storage.lease).", self.model_dir)
             return self
         os.makedirs(self.model_dir, exist_ok=True)
         deadline = time.monotonic() + self.wait_secs
@@ -122,10 +150,10 @@ class ModelDirLease:
             if time.monotonic() >= deadline:
                 left = float(holder["expires_at"]) - time.time()
                 raise ModelDirBusyError(
-                    f"model_dir {self.model_dir} is being written by another trainer (host {holder.get('host')}, pid "
-                    f"{holder.get('pid')}; its lease {LEASE_FILE} was renewed and expires in {left:.0f} s). Two trainers "
-                    "in one model_dir overwrite each other's checkpoints. Wait for it to finish, stop it, or train "
-                    f"into another model_dir; a crashed trainer's lease expires after {self.ttl_secs:.0f} s."
+                    f"model_dir {self.model_dir} is being written by another trainer (host {holder.get('host')}, "
+                    f"pid {holder.get('pid')}; its lease {LEASE_FILE} was renewed and expires in {left:.0f} s). Two "
+                    "trainers in one model_dir overwrite each other's checkpoints. Wait for it to finish, stop it, or "
+                    f"train into another model_dir; a crashed trainer's lease expires after {self.ttl_secs:.0f} s."
                 )
             time.sleep(min(1.0, self.ttl_secs / 4))
         self._thread = threading.Thread(target=self._renew_loop, name="model-dir-lease", daemon=True)
@@ -139,7 +167,7 @@ class ModelDirLease:
             except FileNotFoundError:
                 holder = None
             if not holder or holder.get("owner") != self.owner:
-                self.lost = True
+                self._lost = True
                 _log.error("Lost the writer lease of %s to another trainer; its checkpoints may overwrite ours.",
                            self.model_dir)
                 return
@@ -149,6 +177,10 @@ class ModelDirLease:
             os.replace(temporary, self.path)
 
     def release(self) -> None:
+        if self._bucket_lease is not None:
+            self._bucket_lease.release()
+            self._bucket_lease = None
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
