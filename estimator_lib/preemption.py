@@ -11,6 +11,9 @@ and calls its listeners (the bucket mirror), as at the normal end of training. `
 ends with a failure status that a retrying orchestrator (KFP `set_retry`, Vertex custom job restarts)
 re-runs; the next attempt resumes from the checkpoint.
 
+On Compute Engine (or where ESTIMATOR_LIB_METADATA_URL points) the metadata server's preemption notice sets
+the same flag (`estimator_lib.metadata_notice`); a flag set before the first step stops training before it.
+
 Multi-worker collective training must stop every worker at the same step or the all-reduce of the ones
 still running hangs. There the hook feeds its local flag into a max all-reduce fetched with every
 training step (`multi_worker.agreement_op`): when any worker has been told to stop, all stop after the
