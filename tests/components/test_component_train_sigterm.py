@@ -22,12 +22,15 @@ STEP_LINE = re.compile(r"INFO tensorflow: loss = \S+, step = (\d+)")
 TRAIN_STEPS = 300
 
 
-def _attempt(model_dir, stop_after_step=None, delay=0.0):
-    """Runs the task; returns (exit code, the steps it completed in order, its output)."""
+def _attempt(model_dir, stop_after_step=None, delay=0.0, preempt=None, env_extra=None):
+    """Runs the task; returns (exit code, the steps it completed in order, its output). Once the step
+    `stop_after_step` is reported, `preempt(process)` runs (default: send it SIGTERM)."""
     command = [sys.executable, "-m", "estimator_kfp.components.train.task", "--model-ref", MODEL_REF, "--params-json",
                TINY_PARAMS_JSON, "--train-steps", str(TRAIN_STEPS), "--output-model-dir", model_dir,
                "--log-step-count-steps", "1"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env_extra or {})}
+    preempt = preempt or (lambda process: process.send_signal(signal.SIGTERM))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
     watchdog = threading.Timer(240, process.kill)
     watchdog.start()
@@ -41,7 +44,7 @@ def _attempt(model_dir, stop_after_step=None, delay=0.0):
                 if stop_after_step is not None and steps[-1] >= stop_after_step:
                     if delay:
                         threading.Event().wait(delay)
-                    process.send_signal(signal.SIGTERM)
+                    preempt(process)
                     stop_after_step = None
         process.wait(timeout=120)
     finally:
@@ -72,3 +75,30 @@ def test_sigterm_saves_exits_143_and_the_retry_resumes(tmp_path):
     print("\nTRAIN TASK SIGTERM FIGURES")
     for figure in figures:
         print(figure)
+
+
+@pytest.mark.slow
+def test_the_metadata_preemption_notice_makes_the_task_exit_143_and_the_retry_resumes(tmp_path):
+    """The task process on a "spot VM": its metadata server (a real local one) turns instance/preempted TRUE."""
+    from _metadata_server import MetadataServer, spot_vm_values
+
+    from estimator_lib.metadata_notice import URL_ENV
+
+    server = MetadataServer(spot_vm_values())
+    model_dir = str(tmp_path / "model")
+    env = {URL_ENV: server.url}
+    try:
+        code, steps, text = _attempt(model_dir, 20, preempt=lambda _: server.set("instance/preempted", "TRUE"),
+                                     env_extra=env)
+        assert code == PREEMPTED_EXIT_CODE, text[-3000:]
+        assert "Preemption notice (metadata server: instance/preempted = TRUE)" in text
+        saved = checkpoint_step(find_restorable_checkpoint(model_dir))
+        assert saved == steps[-1] < TRAIN_STEPS  # the step reached is saved: 0 steps lost
+        server.set("instance/preempted", "FALSE")  # the retry runs on a VM that is not being preempted
+        code, resumed, text = _attempt(model_dir, env_extra=env)
+        assert code == 0, text[-3000:]
+        assert resumed[0] == saved + 1 and resumed[-1] == TRAIN_STEPS
+    finally:
+        server.close()
+    print(f"\nTRAIN TASK METADATA NOTICE: notice after step 20, last step run {steps[-1]}, saved {saved}, "
+          f"steps lost {steps[-1] - saved}; the retry resumed at {resumed[0]} and finished at {resumed[-1]}")
