@@ -68,6 +68,7 @@ def test_a_copy_killed_after_any_file_is_cleared_and_copied_again(init_dir, tmp_
         _killed_copy(init_dir, target, copied)
         assert seed.seed_model_dir(init_dir, target) == "copied"
         assert _same_files(init_dir, target), copied
+    print(f"\nSEED KILL STAGES: {len(order) + 1} (after 0..{len(order)} of {order}); every retry copied it whole")
     # A complete copy (an earlier attempt may have trained on in it) is kept.
     assert seed.seed_model_dir(init_dir, str(tmp_path / f"killed-after-{len(order)}")) == "kept"
 
