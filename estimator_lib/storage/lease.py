@@ -38,10 +38,14 @@ def bucket_uri_for(model_dir: str, fuse_root: str | None = None) -> str | None:
     Storage FUSE root), or None when the file lease applies."""
     if model_dir.startswith("gs://"):
         return model_dir
-    root = GCS_FUSE_ROOT if fuse_root is None else fuse_root
+    root = (GCS_FUSE_ROOT if fuse_root is None else fuse_root).rstrip("/")
     absolute = os.path.abspath(model_dir)
-    if "://" not in model_dir and absolute.startswith(root.rstrip("/") + "/") and os.path.ismount(root):
-        return "gs://" + absolute[len(root.rstrip("/")) + 1:]
+    if "://" in model_dir or not absolute.startswith(root + "/"):
+        return None
+    bucket_path = absolute[len(root) + 1:]
+    # All buckets mounted at the root (Vertex AI), or one bucket mounted at root/<bucket>.
+    if os.path.ismount(root) or os.path.ismount(os.path.join(root, bucket_path.split("/", 1)[0])):
+        return "gs://" + bucket_path
     return None
 
 

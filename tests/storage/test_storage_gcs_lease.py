@@ -134,3 +134,17 @@ def test_a_model_dir_on_the_gcs_fuse_mount_takes_the_bucket_lease(fuse_root, gcs
         with pytest.raises(ModelDirBusyError, match=rf"gs://{gcs_bucket}/model is being written by another"):
             ModelDirLease(f"gs://{gcs_bucket}/model", ttl_secs=3, wait_secs=0).acquire()
     assert not os.path.exists(os.path.join(on_mount, LEASE_FILE))  # nothing went through the file system
+
+
+def test_a_bucket_mounted_on_its_own_under_the_root_maps_too(tmp_path):
+    root = tmp_path / "gcs"
+    (root / "bkt").mkdir(parents=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(root / "bkt")],
+                            capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        assert lease_lib.bucket_uri_for(str(root / "bkt" / "run" / "model"), str(root)) == "gs://bkt/run/model"
+        assert lease_lib.bucket_uri_for(str(root / "other" / "model"), str(root)) is None  # not mounted
+    finally:
+        subprocess.run(["umount", "-l", str(root / "bkt")], check=True, timeout=30)
