@@ -17,6 +17,7 @@ import threading
 import time
 
 import pytest
+from testlib.processes import python_env
 
 from estimator_lib.preemption import PREEMPTED_EXIT_CODE
 from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
@@ -70,10 +71,8 @@ def _on(tag, value=None):
 
 
 def _env(extra=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.update(extra or {})
-    return env
+    """The job imports this checkout and testlib (its TPU model) through python_env's PYTHONPATH."""
+    return python_env(TF_CPP_MIN_LOG_LEVEL="2", **(extra or {}))
 
 
 def _run_schedule(kind, model_dir, schedule, max_steps, env, log, mirror=None, client=None):
@@ -117,7 +116,7 @@ def test_sigterm_estimator_saves_mirrors_and_resumes(gcs_emulator, gcs_bucket, g
         ("during the mirror upload of a save", _on("SAVED", 50), 0.0),
         ("during the start-up save of the restored step", _on("SAVING"), 0.0),
     ]
-    for index in range(EXTRA_ROUNDS):
+    for _ in range(EXTRA_ROUNDS):
         schedule.append(("random moment", _on("STEP", 1), rng.uniform(0.0, 0.04)))
     env = _env({"STORAGE_EMULATOR_HOST": gcs_emulator})
     figures = _run_schedule("estimator", str(tmp_path / "model"), schedule, 200, env, str(tmp_path / "jobs.log"),
