@@ -75,6 +75,7 @@ def test_images_install_the_extras_the_tests_run_with():
         )
 
 
+@pytest.mark.slow
 def test_the_entry_points_the_images_check_run_here():
     commands = []
     for name in sorted(DOCKERFILES):

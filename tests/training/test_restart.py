@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 from testlib.processes import python_env
 
@@ -24,6 +25,7 @@ def _run(model_dir, kill_at):
     )
 
 
+@pytest.mark.slow
 def test_killed_job_resumes_and_keeps_the_best_export(tmp_path):
     model_dir = str(tmp_path / "model")
     best_dir = os.path.join(model_dir, "export", "best")
