@@ -44,7 +44,8 @@ def test_throttle_and_single_training_input(tmp_path, throttle_secs, evaluations
         TrainSpec(counting_input_fn(calls), max_steps=30),
         EvalSpec(
             linear.eval_input_fn(), steps=None, hooks=[hook], throttle_secs=throttle_secs,
-            exporters=[LatestExporter("latest", linear.serving_input_receiver_fn), FinalExporter("final", linear.serving_input_receiver_fn)],
+            exporters=[LatestExporter("latest", linear.serving_input_receiver_fn),
+                       FinalExporter("final", linear.serving_input_receiver_fn)],
         ),
     )
     assert hook.evaluations == evaluations
@@ -62,7 +63,8 @@ def test_several_eval_specs_and_a_finished_model(tmp_path):
     estimator = make_estimator(tmp_path / "model", save_checkpoints_steps=10)
     specs = [
         EvalSpec(linear.eval_input_fn(1), steps=None, name="a", throttle_secs=0,
-                 exporters=BestExporter("best_a", linear.serving_input_receiver_fn, event_file_pattern="eval_a/*.tfevents.*")),
+                 exporters=BestExporter("best_a", linear.serving_input_receiver_fn,
+                                        event_file_pattern="eval_a/*.tfevents.*")),
         EvalSpec(linear.eval_input_fn(2), steps=1, name="b", throttle_secs=10**6),
     ]
     metrics, exports = train_and_evaluate(estimator, TrainSpec(linear.train_input_fn(), max_steps=20), specs)
