@@ -67,7 +67,6 @@ def test_batch_norm_moving_statistics_follow_numpy_on_one_device(tmp_path):
     _check_moving_stats(estimator, replicas=1)
 
 
-@pytest.mark.slow
 def test_batch_norm_moving_statistics_follow_numpy_under_mirrored_strategy(tmp_path):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     config = RunConfig(train_distribute=strategy, log_step_count_steps=0)
@@ -141,7 +140,6 @@ def test_eval_after_training_uses_the_learned_statistics(tmp_path):
     assert abs(result["centred"]) < 0.5
 
 
-@pytest.mark.slow
 def test_batch_norm_moving_statistics_with_replicas_inside_the_iterations_loop(tmp_path):
     """TPUEstimator on two replicas (virtual CPUs) with iterations_per_loop=5: the loop body calls model_fn
     once per replica, and the replicas' copies are averaged after each step, inside the loop."""

@@ -29,7 +29,6 @@ print(json.dumps(missing))
 """
 
 
-@pytest.mark.slow
 def test_every_target_name_resolves_after_a_plain_import_estimator_lib():
     """Rewritten code reads `import estimator_lib` then `estimator_lib.tpu.TPUEstimator`: every target the
     table writes must resolve that way in a fresh interpreter (subpackages imported by the package itself)."""
