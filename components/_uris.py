@@ -4,8 +4,8 @@ Every path a step reads or writes (artifact paths, data paths, configs) and ever
 Vertex goes through `check_uri` before use: `estimator_lib.storage.parse_uri` (schemes, bucket names,
 user info, query strings, `..` in object paths) plus what a hand-typed reference gets wrong (spaces around
 it, `gs:/bucket` and other broken scheme separators, `..` in local paths, control characters). Errors never
-echo a secret: `redact_secrets` masks user info and query strings in any text before it is printed or
-stored.
+echo a secret: `redact_secrets` masks credential-shaped text (user info, query strings, token-like values)
+before it is printed or stored, and leaves the rest of the message readable.
 """
 
 from __future__ import annotations
@@ -24,19 +24,36 @@ _BROKEN_SCHEME = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]+):(?!//)")
 _KNOWN_SCHEME = re.compile(r"^(?P<scheme>gs|gcs|file|https?|s3)(?P<separator>:[/\\]*)", re.IGNORECASE)
 _USER_INFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*:[/\\]*)[^/@\s'\"]*@")
 _BARE_USER_INFO = re.compile(r"(?P<start>^|[\s'\"(=])[^/@\s'\":]+:[^/@\s'\"]*@")
-_QUERY = re.compile(r"\?[^\s'\"]*")
-_SECRET_WORDS = re.compile(
-    r"(?i)\b(access_token|token|sig|signature|x-goog-signature|x-goog-credential|key|api_key|password|secret)"
-    r"=[^&\s'\"]+"
+# A query string: `?name=value...` up to white space or a quote (signed URLs carry their signature there).
+# A bare `?` ending a question is not one.
+_QUERY = re.compile(r"\?[^\s'\"=?#&]+=[^\s'\"]*")
+# Names whose value is a secret whatever it looks like.
+_SECRET_NAMES = re.compile(r"(?i)\b(password|passwd|secret|client_secret|private_key)=[^&\s'\"]+")
+# Everyday words (`key=` in a label error, `token=` in a tokenizer message): masked only when the value looks
+# like a credential, that is 16 or more token characters mixing letters and digits.
+_CREDENTIAL_NAMES = re.compile(
+    r"(?i)\b(access_token|refresh_token|id_token|token|sig|signature|x-goog-signature|x-goog-credential|key|"
+    r"api_key|apikey|credential|credentials)=(?=[\w.~+/%=-]*[A-Za-z])(?=[\w.~+/%=-]*[0-9])[\w.~+/%=-]{16,}"
+)
+# Credentials recognisable on their own: Google OAuth access tokens, API keys and PEM private keys.
+_KNOWN_CREDENTIALS = re.compile(
+    r"\bya29\.[A-Za-z0-9._-]+|\bAIza[A-Za-z0-9_-]{35}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
+    re.DOTALL,
 )
 
 
 def redact_secrets(text: Any) -> str:
-    """`text` with user info (`//user:key@`), query strings and `name=secret` pairs masked."""
+    """`text` with credential-shaped parts masked: user info (`//user:key@`), `?name=value` query strings,
+    the value of `password=`/`secret=`, a credential-looking value after `key=`/`token=`/`sig=`..., and
+    OAuth tokens, API keys and private keys anywhere. The rest of the message stays readable (a `key=team`
+    label error, a question mark) so that the user can still act on it."""
     text = str(text)
+    text = _KNOWN_CREDENTIALS.sub("<redacted>", text)
     text = _USER_INFO.sub(r"\g<scheme><redacted>@", text)
     text = _BARE_USER_INFO.sub(r"\g<start><redacted>@", text)
-    text = _SECRET_WORDS.sub(lambda match: f"{match.group(1)}=<redacted>", text)
+    text = _SECRET_NAMES.sub(lambda match: f"{match.group(1)}=<redacted>", text)
+    text = _CREDENTIAL_NAMES.sub(lambda match: f"{match.group(1)}=<redacted>", text)
     return _QUERY.sub("?<redacted>", text)
 
 

@@ -77,6 +77,28 @@ class Estimator:
         params: dict | None = None,
         warm_start_from: Any = None,
     ):
+        """Checks `model_fn` and the configuration up front, so a typo fails here rather than mid-training.
+
+        Args:
+            model_fn: Builds the model for one mode. It may declare any of `features`, `labels`, `mode`,
+                `params` and `config` (only those it declares are passed) and returns an `EstimatorSpec`.
+                It is called once per graph: once for each `train`, `evaluate`, `predict` or export call.
+            model_dir: Where checkpoints, summaries and evaluation results live. Falls back to
+                `config.model_dir`, then to a new temporary directory (logged as a warning, since nothing
+                written there survives the machine).
+            config: A `RunConfig`; `RunConfig()` when None. Its cluster fields come from `TF_CONFIG`.
+            params: Hyperparameters handed to `model_fn` (and to an `input_fn` that declares `params`).
+                Deep-copied, so later changes to the caller's dict do not leak into training.
+            warm_start_from: A checkpoint path, SavedModel directory or `WarmStartSettings` whose variables
+                initialise a model that has no checkpoint of its own yet.
+
+        Raises:
+            TypeError: `model_fn` is not callable, or `params` is not a dict.
+            ValueError: `model_fn` has no `features` argument or declares one the Estimator cannot supply;
+                `params` are given but `model_fn` takes none; `config` is not a `RunConfig`; `model_dir`
+                and `config.model_dir` name different directories; `warm_start_from` is neither a path nor
+                a `WarmStartSettings`.
+        """
         if not callable(model_fn):
             raise TypeError(f"model_fn must be callable; received {model_fn!r} of type {type(model_fn).__name__}.")
         names, takes_kwargs = declared_args(model_fn)
@@ -147,6 +169,12 @@ class Estimator:
 
     # ---- checkpoints --------------------------------------------------------------------------------
     def latest_checkpoint(self) -> str | None:
+        """The newest checkpoint in `model_dir` that can be read.
+
+        Returns:
+            Its path prefix (`model_dir/model.ckpt-N`), or None before the first checkpoint. A truncated or
+            corrupt newest checkpoint (a crash during a save) is skipped for the one before it.
+        """
         return checkpoints.latest_checkpoint(self._model_dir)
 
     def _require_checkpoint(self) -> str:
@@ -159,9 +187,28 @@ class Estimator:
         return latest
 
     def get_variable_names(self) -> list[str]:
+        """The names of the variables saved in the latest checkpoint.
+
+        Returns:
+            Every name in the checkpoint, global step and optimizer slots included.
+
+        Raises:
+            ValueError: `model_dir` holds no checkpoint yet.
+        """
         return [name for name, _ in tf.train.list_variables(self._require_checkpoint())]
 
     def get_variable_value(self, name: str | list[str]) -> Any:
+        """Reads variables from the latest checkpoint, without building a graph.
+
+        Args:
+            name: A variable name as `get_variable_names()` lists it, or a list of names.
+
+        Returns:
+            A NumPy array for one name; a list of arrays, in the same order, for a list of names.
+
+        Raises:
+            ValueError: There is no checkpoint yet, or a name is not in it (the message names it).
+        """
         reader = tf.train.load_checkpoint(self._require_checkpoint())
         names = [name] if isinstance(name, str) else list(name)
         for item in names:
@@ -174,6 +221,14 @@ class Estimator:
         return values[0] if isinstance(name, str) else values
 
     def eval_dir(self, name: str | None = None) -> str:
+        """The directory `evaluate(name=name)` writes its TensorBoard events to.
+
+        Args:
+            name: The evaluation's name; several names keep several evaluations (validation, test) apart.
+
+        Returns:
+            `model_dir/eval` without a name, `model_dir/eval_<name>` with one.
+        """
         return os.path.join(self._model_dir, "eval" if not name else f"eval_{name}")
 
     # ---- extension points for TPUEstimator ----------------------------------------------------------
@@ -249,7 +304,36 @@ class Estimator:
         max_steps: int | None = None,
         saving_listeners: Iterable | None = None,
     ) -> Estimator:
-        """Trains until `steps` more steps, `max_steps` in all, the end of input, or a hook says stop."""
+        """Trains the model, resuming from the newest readable checkpoint in `model_dir`.
+
+        Training stops at `steps` more steps, at `max_steps` in all, when `input_fn`'s data runs out, or when
+        a hook asks it to. A checkpoint is written on the `RunConfig` cadence and always at the end, so the
+        next call (or a restarted process) resumes where this one stopped.
+
+        Args:
+            input_fn: Returns a `tf.data.Dataset` of `(features, labels)` (or a `(features, labels)` tuple).
+                It may declare `params`, `config`, `mode` and `input_context`. With `train_distribute` its
+                batches are global and are split across the replicas.
+            hooks: `SessionRunHook`s run with the training session, after the built-in ones.
+            steps: How many steps to add to the checkpoint's step. Relative, so calling
+                `train(steps=100)` twice trains 200 steps.
+            max_steps: The global step to stop at. Absolute, so a repeated call (a retried job) is a no-op
+                once it is reached. Give `steps` or `max_steps`, not both.
+            saving_listeners: `CheckpointSaverListener`s called around every checkpoint save, e.g. to copy
+                checkpoints elsewhere.
+
+        Returns:
+            This estimator, so calls can be chained (`estimator.train(...).evaluate(...)`).
+
+        Raises:
+            ValueError: Both `steps` and `max_steps` are given, either is not a positive int, or this task
+                (from `TF_CONFIG`) is an evaluator or parameter server, which do not train.
+            TypeError: `hooks` or `saving_listeners` hold objects of the wrong type.
+            NanLossDuringTrainingError: The loss became NaN; the step that produced it is not checkpointed.
+            TrainingPreempted: The process got SIGTERM. The step (or `iterations_per_loop` loop) in flight
+                finished and was checkpointed first. A `SystemExit` with code 143, so an uncaught one ends
+                the process with the code a retrying orchestrator reads as "run me again".
+        """
         if self._config.task_type in ("evaluator", "ps"):
             raise ValueError(
                 f"train() was called on task type {self._config.task_type!r} (from TF_CONFIG), which does not train. "
@@ -407,7 +491,30 @@ class Estimator:
         checkpoint_path: str | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
-        """Evaluates the newest (or given) checkpoint; returns metrics plus 'loss' and 'global_step'."""
+        """Computes the `eval_metric_ops` (and the mean loss) of one checkpoint over `input_fn`'s data.
+
+        The results also go to TensorBoard events in `eval_dir(name)`, with the checkpoint's path, which is
+        what `BestExporter` and the early-stopping hooks read later.
+
+        Args:
+            input_fn: Returns the evaluation data, as for `train`. Without `steps` it must end (no
+                `repeat()`), or evaluation never finishes.
+            steps: Evaluate at most this many batches; None runs until the data ends.
+            hooks: `SessionRunHook`s run with the evaluation session.
+            checkpoint_path: A checkpoint prefix or a directory holding checkpoints; None takes the newest
+                in `model_dir` (and a newer one if that is garbage-collected while evaluation starts). With
+                no checkpoint at all, the model is evaluated with its initial values and a warning is logged.
+            name: Keeps this evaluation apart from others (see `eval_dir`).
+
+        Returns:
+            A dict of metric name to value, plus `loss` (the mean loss over the batches) and `global_step`
+            (the evaluated checkpoint's step).
+
+        Raises:
+            ValueError: `steps` is not a positive int, `name` is empty or contains '/', `checkpoint_path`
+                is not a readable checkpoint, or a metric name is reserved (`loss`, `global_step`).
+            TypeError: `hooks` hold objects of the wrong type.
+        """
         _check_positive_int("steps", steps)
         user_hooks = list(check_hooks(hooks, "hooks"))
         if name is not None and (not isinstance(name, str) or "/" in name or not name):
@@ -518,7 +625,30 @@ class Estimator:
         checkpoint_path: str | None = None,
         yield_single_examples: bool = True,
     ) -> Iterator[Any]:
-        """Yields predictions one example (or one batch) at a time, until input_fn's data runs out."""
+        """Runs `model_fn`'s predictions over `input_fn`'s data, lazily.
+
+        A generator: nothing runs until it is iterated, and a session stays open while it is, so stop
+        iterating (or close it) to free the session.
+
+        Args:
+            input_fn: Returns the features (a `Dataset` of features or of `(features, labels)`; labels are
+                ignored). It must end, or the generator never does.
+            predict_keys: The prediction keys to return (a str or a list); None returns them all.
+            hooks: `SessionRunHook`s run with the prediction session.
+            checkpoint_path: As for `evaluate`: a checkpoint prefix or directory, or None for the newest.
+            yield_single_examples: True yields one example at a time (the batch dimension split off);
+                False yields whole batches, which is faster for large outputs.
+
+        Yields:
+            One prediction per example (a dict when `predictions` is a dict, else an array), or one batch.
+
+        Raises:
+            ValueError: `predict_keys` names keys the predictions do not have, or is given while the
+                predictions are not a dict; `checkpoint_path` is not a readable checkpoint; with
+                `yield_single_examples`, a prediction has no batch dimension or the predictions disagree on
+                their batch size.
+            TypeError: `hooks` hold objects of the wrong type.
+        """
         user_hooks = list(check_hooks(hooks, "hooks"))
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
@@ -557,7 +687,29 @@ class Estimator:
         as_text: bool = False,
         checkpoint_path: str | None = None,
     ) -> bytes:
-        """Writes a SavedModel under export_dir_base/<timestamp>; the directory appears only when complete."""
+        """Exports a checkpoint as a SavedModel for serving.
+
+        The SavedModel is written to `export_dir_base/temp-<timestamp>` and renamed to
+        `export_dir_base/<timestamp>` once complete, so a reader (or a crash) never sees half an export.
+
+        Args:
+            export_dir_base: The directory that holds one timestamped subdirectory per export.
+            serving_input_receiver_fn: Takes no arguments and returns a `ServingInputReceiver` (or
+                `TensorServingInputReceiver`): the placeholders a request feeds and the features built from
+                them. `model_fn` is called with them in PREDICT mode.
+            assets_extra: Extra files to ship with the model: {destination path inside `assets.extra`:
+                source path}.
+            as_text: Also write `saved_model.pbtxt`, a readable copy for debugging.
+            checkpoint_path: The checkpoint to export; None takes the newest in `model_dir`.
+
+        Returns:
+            The export's path, as bytes (as tf.estimator returned it).
+
+        Raises:
+            ValueError: There is no checkpoint to export, `checkpoint_path` is not a readable checkpoint,
+                `export_dir_base` is not a path, `serving_input_receiver_fn` is not callable, or an
+                `assets_extra` entry leaves `assets.extra/` or names a missing file.
+        """
         if not export_dir_base or not isinstance(export_dir_base, (str, bytes, os.PathLike)):
             raise ValueError(f"export_dir_base must be a directory path; received {export_dir_base!r}.")
         if not callable(serving_input_receiver_fn):
@@ -592,7 +744,20 @@ class Estimator:
         checkpoint_path: str | None = None,
         strip_default_attrs: bool = True,
     ) -> bytes:
-        """The TF1 name of export_saved_model; default attributes are always stripped."""
+        """`export_saved_model` under its TF 1.x name, for code written against it.
+
+        Args:
+            export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path: As for
+                `export_saved_model`.
+            strip_default_attrs: Accepted for compatibility and ignored: default-valued attributes are
+                always stripped, which lets TensorFlow binaries older than the exporting one load the model.
+
+        Returns:
+            The export's path, as bytes.
+
+        Raises:
+            ValueError: As for `export_saved_model`.
+        """
         return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
 
 

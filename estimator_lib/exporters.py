@@ -39,8 +39,19 @@ class Exporter(abc.ABC):
     ) -> bytes | None:
         """Exports the model at `checkpoint_path` under `export_path` if this exporter wants to.
 
-        Returns the export directory (bytes, as `export_saved_model` does), or None when nothing
-        was exported.
+        `train_and_evaluate` calls it after each evaluation; a subclass decides whether this one is worth
+        exporting.
+
+        Args:
+            estimator: The Estimator that was evaluated; its `export_saved_model` does the writing.
+            export_path: The directory that holds this exporter's timestamped exports.
+            checkpoint_path: The checkpoint that was just evaluated.
+            eval_result: That evaluation's metrics (with `loss` and `global_step`).
+            is_the_final_export: True for the evaluation after training ended.
+
+        Returns:
+            The export directory (bytes, as `export_saved_model` returns it), or None when nothing was
+            exported.
         """
 
 
@@ -180,6 +191,18 @@ class LatestExporter(_SavedModelExporter):
 
     A checkpoint already exported by this object is not exported again (the final export of a checkpoint
     that was just evaluated returns the existing directory).
+
+    Args:
+        name: The directory under `model_dir/export/` this exporter writes to; no path separators.
+        serving_input_receiver_fn: As for `Estimator.export_saved_model`.
+        assets_extra: As for `Estimator.export_saved_model`: {destination inside `assets.extra`: source}.
+        as_text: Also write the readable `saved_model.pbtxt`.
+        exports_to_keep: How many complete exports to keep (oldest removed first); None keeps all.
+
+    Raises:
+        ValueError: `name` is empty or contains a path separator, or `exports_to_keep` is not a positive int.
+        TypeError: `serving_input_receiver_fn` is not callable, `assets_extra` is not a dict of str to str,
+            or `as_text` is not a bool.
     """
 
     def __init__(
@@ -202,7 +225,19 @@ class LatestExporter(_SavedModelExporter):
 
 
 class FinalExporter(_SavedModelExporter):
-    """Exports once, after the final evaluation of `train_and_evaluate`."""
+    """Exports once, after the final evaluation of `train_and_evaluate`.
+
+    Args:
+        name: The directory under `model_dir/export/` this exporter writes to; no path separators.
+        serving_input_receiver_fn: As for `Estimator.export_saved_model`.
+        assets_extra: As for `Estimator.export_saved_model`: {destination inside `assets.extra`: source}.
+        as_text: Also write the readable `saved_model.pbtxt`.
+
+    Raises:
+        ValueError: `name` is empty or contains a path separator.
+        TypeError: `serving_input_receiver_fn` is not callable, `assets_extra` is not a dict of str to str,
+            or `as_text` is not a bool.
+    """
 
     def __init__(
         self,
@@ -236,7 +271,27 @@ class BestExporter(_SavedModelExporter):
     `compare_fn(best_eval_result, current_eval_result) -> bool` returns True when the current result is
     better. On first use the best earlier result is read back from the evaluation event files matching
     `event_file_pattern` (relative to the model directory), so a restarted job does not export a model
-    worse than one exported before the restart. `event_file_pattern=None` starts from scratch.
+    worse than one exported before the restart. `event_file_pattern=None` starts from scratch. The first
+    export into an empty directory always happens, so a run always leaves a model.
+
+    Args:
+        name: The directory under `model_dir/export/` this exporter writes to (default 'best_exporter'); no
+            path separators.
+        serving_input_receiver_fn: As for `Estimator.export_saved_model`.
+        assets_extra: As for `Estimator.export_saved_model`: {destination inside `assets.extra`: source}.
+        as_text: Also write the readable `saved_model.pbtxt`.
+        event_file_pattern: Where earlier evaluation results are read from, relative to the model
+            directory: `eval/*.tfevents.*` for an unnamed EvalSpec, `eval_<name>/*.tfevents.*` for a named
+            one. None ignores earlier results.
+        compare_fn: `(best_eval_result, current_eval_result) -> bool`, called with those keyword names;
+            True when the current result is better. The default, `loss_smaller`, compares `loss`.
+        exports_to_keep: How many complete exports to keep (oldest removed first); None keeps all.
+
+    Raises:
+        ValueError: `name` is empty or contains a path separator, `exports_to_keep` is not a positive int, or
+            `event_file_pattern` is an absolute path.
+        TypeError: `serving_input_receiver_fn` or `compare_fn` is not callable, `assets_extra` is not a dict
+            of str to str, `as_text` is not a bool, or `event_file_pattern` is not a non-empty str or None.
     """
 
     def __init__(

@@ -162,7 +162,46 @@ def _global_id(cluster: dict, chief_type: str, task_type: str, task_id: int) -> 
 
 
 class RunConfig:
-    """Configuration of an Estimator run; immutable after construction, change it with `replace()`."""
+    """Configuration of an Estimator run; immutable after construction, change it with `replace()`.
+
+    Every argument is checked when the config is built, so a bad value fails before a graph is. The cluster
+    (`task_type`, `task_id`, `is_chief`, `num_worker_replicas`, `master`, `cluster_spec`) is read from the
+    `TF_CONFIG` environment variable at construction, which is how a multi-worker job tells each process
+    its role.
+
+    Args:
+        model_dir: Where checkpoints and summaries go. `TF_CONFIG` may name it too; both must then agree.
+        tf_random_seed: The graph-level seed of every graph the Estimator builds (reproducible runs).
+        save_summary_steps: Write summaries (the loss, `tf.summary` ops) every this many steps; 0 turns
+            them off.
+        save_checkpoints_steps: Checkpoint every this many steps. Give this or `save_checkpoints_secs`, not
+            both; neither means every 600 seconds. A checkpoint is also written when training ends.
+        save_checkpoints_secs: Checkpoint every this many seconds (the default, 600, when neither is given).
+        session_config: A `tf.compat.v1.ConfigProto` for the sessions (threads, device placement).
+        keep_checkpoint_max: How many recent checkpoints to keep; older ones are deleted. 0 or None keeps all.
+        keep_checkpoint_every_n_hours: Also keep one checkpoint per this many hours, beyond
+            `keep_checkpoint_max`.
+        log_step_count_steps: Log the loss, step and steps/sec every this many steps; 0 turns it off.
+        train_distribute: A `tf.distribute` strategy for training (MirroredStrategy over GPUs or virtual
+            CPUs, MultiWorkerMirroredStrategy, a TPU strategy); None trains on one device.
+        device_fn: Accepted for compatibility with tf.estimator; device placement comes from the strategy.
+        protocol: None or 'grpc', the only protocol the cluster servers speak.
+        eval_distribute: A `tf.distribute` strategy for evaluation; None evaluates on one device.
+        experimental_distribute: Refused: pass `train_distribute` / `eval_distribute` instead.
+        experimental_max_worker_delay_secs: Accepted for compatibility with tf.estimator.
+        session_creation_timeout_secs: How long a worker waits for the chief to initialise the model
+            before giving up.
+        checkpoint_save_graph_def: Write the graph to the model directory (`graph.pbtxt`, and a `.meta` file
+            with each checkpoint); False saves the disk and time a very large graph costs.
+        jit_compile: Compile each training step with XLA.
+
+    Raises:
+        ValueError: An argument has the wrong type or a negative value (the message names it and the rule);
+            both checkpoint cadences are given; `experimental_distribute` is given; `model_dir` disagrees
+            with `TF_CONFIG`'s; `TF_CONFIG` is not valid JSON or describes an impossible cluster (an
+            evaluator inside the cluster, two chiefs, a task not in the cluster).
+        TypeError: `TF_CONFIG`'s `service` is not an object.
+    """
 
     _REPLACEABLE = (
         "model_dir",

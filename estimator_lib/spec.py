@@ -245,7 +245,38 @@ _SPEC_FIELDS = (
 
 
 class EstimatorSpec(collections.namedtuple("EstimatorSpec", _SPEC_FIELDS)):
-    """Everything an Estimator needs from one `model_fn` call, validated on construction."""
+    """Everything an Estimator needs from one `model_fn` call, validated on construction so that a mistake
+    is reported where `model_fn` made it, not later inside a session.
+
+    Which fields are required depends on `mode`: TRAIN needs `loss` and `train_op`, EVAL needs `loss`,
+    PREDICT needs `predictions`. Every tensor must belong to the graph `model_fn` is building.
+
+    Args:
+        mode: The `ModeKeys` value `model_fn` was called with.
+        predictions: A tensor or a dict of str to tensor (not sparse); what `predict()` yields and,
+            without `export_outputs`, what the exported model serves.
+        loss: A scalar tensor. A single-element shape such as [1] or [1, 1] is reshaped to a scalar, as
+            tf.estimator did.
+        train_op: The op (or tensor) that runs one optimisation step; it should also increment the global
+            step, which is what stops training at `max_steps`.
+        eval_metric_ops: A dict of metric name to a `(value, update_op)` pair (`tf.compat.v1.metrics.*`)
+            or to a Keras metric object whose `update_state` was called in `model_fn`.
+        export_outputs: A dict of signature name to `ClassificationOutput`, `RegressionOutput` or
+            `PredictOutput`, one signature each. A single entry also becomes `serving_default`; several
+            need one named `serving_default`. None serves `predictions` as `serving_default`.
+        training_chief_hooks: `SessionRunHook`s run only on the chief during training.
+        training_hooks: `SessionRunHook`s run on every worker during training.
+        scaffold: A `tf.compat.v1.train.Scaffold` to customise initialisation, the saver or the summary op.
+        evaluation_hooks: `SessionRunHook`s run during evaluation.
+        prediction_hooks: `SessionRunHook`s run during prediction.
+
+    Raises:
+        ValueError: `mode` is not a `ModeKeys` value; a field the mode requires is missing; `loss` holds more
+            than one element; a tensor comes from another graph; several `export_outputs` and none named
+            `serving_default`.
+        TypeError: A field has the wrong type (the message names the field and what it takes), or a hooks
+            field is a single hook rather than a list.
+    """
 
     __slots__ = ()
 

@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs, then runs it. Used by the README and by .ci/run.
-# Without arguments it then runs the estimator_lib and tpu tests again on TensorFlow 2.20 (the TPU image's
-# version) in their own virtual environment, created on first use with constraints/tf220.txt. It lives
+# Installs what the test suite needs, lints, then runs the tests. Used by the README and by .ci/run.
+#
+#   scripts/test.sh                 everything, as CI runs it: `ruff check .`, the whole pytest suite, then the
+#                                   estimator_lib and tpu tests again on TensorFlow 2.20
+#   scripts/test.sh --fast [ARGS]   local work: `ruff check .`, then pytest -m "not slow" [ARGS] (the tests
+#                                   marked slow, the TF 2.20 run and nothing else are left out)
+#   scripts/test.sh ARGS            `ruff check .`, then pytest ARGS only (e.g. one file or -k NAME)
+#
+# A ruff finding fails the command before any test runs (the rules are in pyproject.toml, [tool.ruff]).
+# The TF 2.20 run uses its own virtual environment, created on first use with constraints/tf220.txt. It lives
 # outside the checkout (ESTIMATOR_LIB_TF220_VENV, default ~/.cache/estimator-lib/venvs/tf220) so that a
-# fresh clone, as CI makes, does not download TensorFlow again. Arguments go to the main pytest run only;
-# ESTIMATOR_LIB_SKIP_TF220=1 skips the TF 2.20 run.
+# fresh clone, as CI makes, does not download TensorFlow again. ESTIMATOR_LIB_SKIP_TF220=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+  fast=1
+  shift
+fi
 python -m pip install --quiet --disable-pip-version-check -e '.[all]'
+echo "== ruff check . =="
+python -m ruff check .
+if [ "$fast" = "1" ]; then
+  exec python -m pytest -q -m "not slow" "$@"
+fi
 python -m pytest -q "$@"
 if [ "$#" -gt 0 ] || [ "${ESTIMATOR_LIB_SKIP_TF220:-0}" = "1" ]; then
   exit 0

@@ -60,6 +60,13 @@ def channels_last(data_format: Any) -> bool:
     return data_format == "channels_last"
 
 
+def positive_int(value: Any, name: str) -> int:
+    """`units` / `filters`: a positive int (a bool is refused, though Python counts it as an int)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int; received {value!r}.")
+    return value
+
+
 def refuse(**unsupported: Any) -> None:
     """Arguments of the v1 layers this module does not implement: an error rather than silent neglect."""
     given = sorted(name for name, value in unsupported.items() if value not in (None, False))
@@ -113,3 +120,33 @@ class Layer:
             name, shape=shape, dtype=dtype or self.dtype or tf.float32, initializer=initializer,
             regularizer=regularizer, trainable=self.trainable if trainable is None else trainable,
         )
+
+
+class KernelLayer(Layer):
+    """What Dense and Conv2D share: a kernel, an optional bias, an activation, their initializers and
+    regularizers, and the same refused arguments (constraints, activity regularizer). Subclasses keep the v1
+    signature (users pass these positionally) and hand the shared part here by keyword."""
+
+    def __init__(self, *, activation: Any, use_bias: bool, kernel_initializer: Any, bias_initializer: Any,
+                 kernel_regularizer: Any, bias_regularizer: Any, activity_regularizer: Any, kernel_constraint: Any,
+                 bias_constraint: Any, trainable: bool, name: str | None, **kwargs: Any):
+        refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+               bias_constraint=bias_constraint)
+        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),
+                         dtype=kwargs.pop("dtype", None))
+        self.activation = activation_fn(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer or v1.zeros_initializer()
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+
+    def kernel(self, shape: list) -> tf.Variable:
+        return self.variable("kernel", shape, self.kernel_initializer, self.kernel_regularizer)
+
+    def add_bias_and_activate(self, outputs: tf.Tensor, width: int, data_format: str | None = None) -> tf.Tensor:
+        """`activation(outputs + bias)`, each part only when configured (bias variable `<scope>/bias`)."""
+        if self.use_bias:
+            bias = self.variable("bias", [width], self.bias_initializer, self.bias_regularizer)
+            outputs = tf.nn.bias_add(outputs, bias, data_format=data_format)
+        return self.activation(outputs) if self.activation is not None else outputs

@@ -6,12 +6,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from estimator_lib.layers._base import Layer, activation_fn, channels_last, pad_of, pair, refuse
-
-v1 = tf.compat.v1
+from estimator_lib.layers._base import KernelLayer, Layer, channels_last, pad_of, pair, positive_int
 
 
-class Conv2D(Layer):
+class Conv2D(KernelLayer):
     base_name = "conv2d"
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
@@ -20,24 +18,17 @@ class Conv2D(Layer):
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, trainable: bool = True,
                  name: str | None = None, **kwargs: Any):
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"filters must be a positive int; received {filters!r}.")
-        refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-               bias_constraint=bias_constraint)
-        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),
-                         dtype=kwargs.pop("dtype", None))
-        self.filters = filters
+        self.filters = positive_int(filters, "filters")
+        super().__init__(activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, trainable=trainable,
+                         name=name, **kwargs)
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.strides = pair(strides, "strides")
         self.padding = pad_of(padding)
         self.nhwc = channels_last(data_format)
         self.dilation_rate = pair(dilation_rate, "dilation_rate")
-        self.activation = activation_fn(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer or v1.zeros_initializer()
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         if inputs.shape.rank != 4:
@@ -45,15 +36,11 @@ class Conv2D(Layer):
                 f"Conv2D needs 4-D inputs (batch, height, width, channels); received shape {inputs.shape}."
             )
         channels = inputs.shape[-1 if self.nhwc else 1]
-        kernel = self.variable("kernel", [*self.kernel_size, channels, self.filters], self.kernel_initializer,
-                               self.kernel_regularizer)
+        kernel = self.kernel([*self.kernel_size, channels, self.filters])
         data_format = "NHWC" if self.nhwc else "NCHW"
         outputs = tf.nn.conv2d(inputs, kernel, strides=self.strides, padding=self.padding,
                                data_format=data_format, dilations=self.dilation_rate)
-        if self.use_bias:
-            bias = self.variable("bias", [self.filters], self.bias_initializer, self.bias_regularizer)
-            outputs = tf.nn.bias_add(outputs, bias, data_format=data_format)
-        return self.activation(outputs) if self.activation is not None else outputs
+        return self.add_bias_and_activate(outputs, self.filters, data_format)
 
 
 def conv2d(inputs: Any, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",

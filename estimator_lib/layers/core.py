@@ -6,45 +6,33 @@ from typing import Any
 
 import tensorflow as tf
 
-from estimator_lib.layers._base import Layer, activation_fn, refuse
-
-v1 = tf.compat.v1
+from estimator_lib.layers._base import KernelLayer, Layer, positive_int
 
 
-class Dense(Layer):
+class Dense(KernelLayer):
     base_name = "dense"
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True, kernel_initializer: Any = None,
                  bias_initializer: Any = None, kernel_regularizer: Any = None, bias_regularizer: Any = None,
                  activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
                  trainable: bool = True, name: str | None = None, **kwargs: Any):
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive int; received {units!r}.")
-        refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-               bias_constraint=bias_constraint)
-        super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),
-                         dtype=kwargs.pop("dtype", None))
-        self.units = units
-        self.activation = activation_fn(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer or v1.zeros_initializer()
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
+        self.units = positive_int(units, "units")
+        super().__init__(activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, bias_constraint=bias_constraint, trainable=trainable,
+                         name=name, **kwargs)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         depth = inputs.shape[-1]
         if depth is None:
             raise ValueError(f"The last dimension of the inputs to Dense must be known; received shape {inputs.shape}.")
-        kernel = self.variable("kernel", [depth, self.units], self.kernel_initializer, self.kernel_regularizer)
+        kernel = self.kernel([depth, self.units])
         if inputs.shape.rank == 2:
             outputs = tf.matmul(inputs, kernel)
         else:
             outputs = tf.tensordot(inputs, kernel, [[inputs.shape.rank - 1], [0]])
-        if self.use_bias:
-            bias = self.variable("bias", [self.units], self.bias_initializer, self.bias_regularizer)
-            outputs = tf.nn.bias_add(outputs, bias)
-        return self.activation(outputs) if self.activation is not None else outputs
+        return self.add_bias_and_activate(outputs, self.units)
 
 
 def dense(inputs: Any, units: int, activation: Any = None, use_bias: bool = True, kernel_initializer: Any = None,

@@ -56,7 +56,32 @@ class TPUConfig(
         ],
     )
 ):
-    """TPU settings. `iterations_per_loop` steps (or seconds, as "30s") run inside one session.run."""
+    """TPU settings. `iterations_per_loop` steps (or seconds, as "30s") run inside one session.run.
+
+    Running several steps per `session.run` is what keeps a TPU busy: between runs the host has to
+    feed it, and hooks and summaries run. Hooks therefore see loop boundaries, not every step.
+
+    Args:
+        iterations_per_loop: Steps per `session.run` (a positive int), or a duration such as '30s', '5m' or
+            '1h' after which the loop ends at the next step boundary.
+        num_shards: Accepted for compatibility; the replica count comes from the resolved strategy.
+        num_cores_per_replica: None or 1; model parallelism (more cores per replica) is not supported.
+        per_host_input_for_training: How `input_fn`'s batches reach the replicas: True (PER_HOST_V1, one
+            global batch split across replicas), False (PER_SHARD_V1, per-replica batches) or an
+            `InputPipelineConfig` value; see docs/tpu.md for the batch size each sees.
+        tpu_job_name: Accepted for compatibility and unused.
+        initial_infeed_sleep_secs: Accepted for compatibility and unused (there is no separate infeed).
+        input_partition_dims: Spatial partitioning is not supported; must be None.
+        eval_training_input_configuration: An `InputPipelineConfig` value, accepted for compatibility.
+        experimental_host_call_every_n_steps: A positive int, accepted for compatibility; `host_call` runs
+            every step, or at the end of each loop when `iterations_per_loop` > 1.
+
+    Raises:
+        ValueError: `iterations_per_loop` is neither a positive int nor a duration; `num_shards` is not a
+            positive int; `num_cores_per_replica` is above 1; `per_host_input_for_training` or
+            `eval_training_input_configuration` is not a known value; `input_partition_dims` is given;
+            `experimental_host_call_every_n_steps` is not a positive int.
+    """
 
     def __new__(
         cls,
@@ -123,7 +148,21 @@ class TPUConfig(
 
 
 class RunConfig(_BaseRunConfig):
-    """A RunConfig with `tpu_config`, `master` (the TPU address or name) and `cluster` (a cluster resolver)."""
+    """A RunConfig with `tpu_config`, `master` (the TPU address or name) and `cluster` (a cluster resolver).
+
+    Args:
+        tpu_config: The loop length and input placement; `TPUConfig()` when None.
+        evaluation_master: The session target for evaluation; by default the training `master` when that
+            is a `grpc://` address (as tf.estimator's TPU RunConfig did), else the local target.
+        master: The TPU's address (`grpc://host:port`) or name; None resolves it from the environment (on
+            a TPU VM, the local TPU).
+        cluster: A `TPUClusterResolver` to use instead of `master`.
+        **kwargs: Every `estimator_lib.RunConfig` argument.
+
+    Raises:
+        ValueError: `tpu_config` is not a `TPUConfig`, both `master` and `cluster` are given, or a
+            `RunConfig` argument is refused.
+    """
 
     _REPLACEABLE = _BaseRunConfig._REPLACEABLE + ("tpu_config", "master", "cluster", "evaluation_master")
 

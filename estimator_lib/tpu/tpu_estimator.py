@@ -57,6 +57,50 @@ class TPUEstimator(Estimator):
         embedding_config_spec: Any = None,
         export_saved_model_api_version: Any = None,
     ):
+        """An Estimator that takes global batch sizes and runs each step on every replica of the resolved
+        strategy (TPU cores, several GPUs, or virtual CPUs in tests).
+
+        `train`, `evaluate`, `predict` and `export_saved_model` are the `Estimator`'s (same arguments,
+        returns and errors); what differs is what `model_fn` and `input_fn` receive: `params['batch_size']`
+        (the global size divided by the replica count where docs/tpu.md says so), `params['context']` (a
+        `TPUContext`) with `use_tpu=True`, and `TPUEstimatorSpec`'s `eval_metrics` and `host_call`, whose
+        tensors are gathered from every replica before they run on the host. `config.tpu_config`'s
+        `iterations_per_loop` runs that many steps in one `session.run`.
+
+        Args:
+            model_fn: As for `Estimator`; it may return a `TPUEstimatorSpec` or an `EstimatorSpec`.
+            model_dir: As for `Estimator`.
+            config: An `estimator_lib.tpu.RunConfig`, required because its `tpu_config` decides the
+                steps per loop and how input is split across replicas.
+            params: As for `Estimator`, without the keys `batch_size` and `context`, which TPUEstimator
+                fills in itself.
+            use_tpu: True runs on the resolved TPU (or the `train_distribute` strategy) with per-replica
+                batch sizes; False runs as a plain Estimator would on one device, sizes unchanged, so the
+                same code can be debugged on a CPU.
+            train_batch_size: The global training batch size; required with `use_tpu=True`. It must divide
+                evenly by the replica count.
+            eval_batch_size: The global evaluation batch size; required by `evaluate()` with `use_tpu=True`
+                and `eval_on_tpu=True`.
+            predict_batch_size: The global prediction batch size; required by `predict()` with
+                `use_tpu=True`. The last batch is padded to it and the padded rows are dropped from the
+                results.
+            batch_axis: Accepted for compatibility and ignored: batches are always split along axis 0.
+            eval_on_tpu: False evaluates on one device with `eval_batch_size` unchanged (`model_fn` must then
+                return `eval_metric_ops` in an `EstimatorSpec`), e.g. for metrics that cannot run on a TPU.
+            export_to_tpu: Also write the `serve, tpu` graph when a TPU was resolved (logged and skipped
+                when none was).
+            export_to_cpu: Write the CPU serving graph (tag `serve`); it is always written.
+            warm_start_from: As for `Estimator`.
+            embedding_config_spec: TPU embeddings are not supported; must be None.
+            export_saved_model_api_version: Accepted for compatibility and ignored.
+
+        Raises:
+            ValueError: `config` is missing or not an `estimator_lib.tpu.RunConfig`; `params` uses a reserved
+                key; `use_tpu` is not a bool; a batch size is not a positive int, or `train_batch_size` is
+                missing with `use_tpu=True`; `batch_axis` is not a tuple; `embedding_config_spec` is given;
+                both exports are turned off; and everything `Estimator.__init__` refuses.
+            TypeError: As for `Estimator.__init__`.
+        """
         if config is None:
             raise ValueError("TPUEstimator needs a config: pass estimator_lib.tpu.RunConfig(tpu_config=TPUConfig(...)).")
         if not isinstance(config, RunConfig):

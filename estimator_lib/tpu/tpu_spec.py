@@ -100,7 +100,34 @@ _FIELDS = (
 
 
 class TPUEstimatorSpec(collections.namedtuple("TPUEstimatorSpec", _FIELDS)):
-    """The TPU model_fn's result: eval metrics as (metric_fn, tensors), a scaffold function, a host call."""
+    """What a TPU `model_fn` returns. It differs from `EstimatorSpec` where the TPU needs it: metrics and
+    summaries are functions that run on the host over tensors gathered from every replica, and the scaffold
+    is a function, so that it is built on the host rather than inside the replicated step.
+
+    Args:
+        mode: The `ModeKeys` value `model_fn` was called with.
+        predictions: As for `EstimatorSpec`; with several replicas, a dict of batch-major tensors.
+        loss: As for `EstimatorSpec`: a scalar, the mean over this replica's batch.
+        train_op: As for `EstimatorSpec`.
+        eval_metrics: A `(metric_fn, tensors)` pair; `tensors` is a list (passed positionally) or a dict
+            (passed by name) of per-replica tensors. They are concatenated across replicas along the batch
+            axis and `metric_fn` gets them on the host, returning a dict of `(value, update_op)` pairs.
+        export_outputs: As for `EstimatorSpec`.
+        scaffold_fn: A function that takes no arguments and returns a `tf.compat.v1.train.Scaffold`, called
+            once on the host (where `init_from_checkpoint` in it changes the real variables' initialisers).
+        host_call: A `(fn, tensors)` pair like `eval_metrics`, run on the host with the gathered tensors
+            (every step, or at the end of each `iterations_per_loop` loop) and in `evaluate()`; typically it
+            writes summaries. Each tensor needs a batch dimension (rank >= 1).
+        training_hooks: `SessionRunHook`s run during training.
+        evaluation_hooks: `SessionRunHook`s run during evaluation.
+        prediction_hooks: `SessionRunHook`s run during prediction.
+
+    Raises:
+        ValueError: As for `EstimatorSpec`; also `eval_metrics` or `host_call` is not a pair, its tensors do
+            not fit its function's arguments, or a `host_call` tensor is a scalar.
+        TypeError: As for `EstimatorSpec`; also the function of a pair is not callable, its tensors are not
+            Tensors in a list, tuple or dict, or `scaffold_fn` is not callable.
+    """
 
     __slots__ = ()
 

@@ -29,11 +29,26 @@ def train_and_evaluate(
 
     Without a cluster in TF_CONFIG: one process trains to `train_spec.max_steps`, evaluates new checkpoints
     no more often than `throttle_secs`, and finishes with a final evaluation and export. With a cluster,
-    this task runs its role: chief/worker train, the evaluator evaluates and exports.
+    this task runs its role: chief/worker train, the evaluator evaluates and exports. The same call works
+    in every task, so one program serves the whole cluster.
 
-    Returns `(metrics, export_results)` of the final evaluation: a metrics dict and a list of export
-    paths for one EvalSpec, or dicts keyed by EvalSpec name for a list of EvalSpecs. Tasks that do not
-    evaluate (chief, worker) return `(None, [])` (or `(None, {})` for a list).
+    Args:
+        estimator: The `Estimator` (or `TPUEstimator`) to train; its `config` decides local or distributed.
+        train_spec: The training data, `max_steps`, hooks and saving listeners.
+        eval_spec: One `EvalSpec`, or a list of them with distinct names (e.g. validation and test sets),
+            each evaluated and exported on its own.
+
+    Returns:
+        `(metrics, export_results)` of the final evaluation: a metrics dict and a list of export paths for
+        one EvalSpec, or dicts keyed by EvalSpec name for a list of EvalSpecs. Tasks that do not evaluate
+        (chief, worker) return `(None, [])` (or `(None, {})` for a list).
+
+    Raises:
+        TypeError: `estimator` is not an Estimator, `train_spec` not a `TrainSpec`, or `eval_spec` neither
+            an `EvalSpec` nor a non-empty list of them.
+        ValueError: Several EvalSpecs share a name or an exporter name, or TF_CONFIG describes a cluster
+            this library does not run (parameter servers, or several workers without a strategy that
+            spans them); the message says what to change.
     """
     _check_estimator(estimator)
     if not isinstance(train_spec, TrainSpec):

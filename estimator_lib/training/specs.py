@@ -108,7 +108,20 @@ def _check_exporters(exporters: Any, name: str | None) -> tuple:
 class TrainSpec(
     collections.namedtuple("TrainSpec", ["input_fn", "max_steps", "hooks", "saving_listeners"])
 ):
-    """What to train on and for how long (`max_steps` is a global step; None trains until the input ends)."""
+    """What to train on and for how long (`max_steps` is a global step; None trains until the input ends).
+
+    Args:
+        input_fn: Returns the training data, as for `Estimator.train`.
+        max_steps: The global step to stop at; absolute, so a restarted job trains only what is left.
+            None trains until the input ends.
+        hooks: `SessionRunHook`s for training (a single hook is accepted too).
+        saving_listeners: `CheckpointSaverListener`s called around every checkpoint save.
+
+    Raises:
+        TypeError: `input_fn` is not callable (e.g. the result of calling it was passed), `max_steps` is not
+            an int, or `hooks` / `saving_listeners` hold objects of the wrong type.
+        ValueError: `max_steps` is not positive.
+    """
 
     def __new__(
         cls,
@@ -139,9 +152,24 @@ class EvalSpec(
 ):
     """How to evaluate: the data, the number of batches, when (delay/throttle) and what to export after.
 
-    `steps=None` evaluates until the input ends. `name` separates several evaluations (their results go to
-    `model_dir/eval_<name>`). `start_delay_secs` only applies to a separate evaluator task; `throttle_secs`
-    is the minimum time between the starts of two evaluations.
+    Args:
+        input_fn: Returns the evaluation data, as for `Estimator.evaluate`.
+        steps: Batches per evaluation; None evaluates until the input ends.
+        name: Separates several evaluations: their results go to `model_dir/eval_<name>`.
+        hooks: `SessionRunHook`s for evaluation (a single hook is accepted too).
+        exporters: `Exporter`s run after each evaluation with its results (a single exporter is accepted
+            too); names must be unique, since each writes to `model_dir/export/<name>`.
+        start_delay_secs: How long a separate evaluator task waits before its first evaluation (there is
+            no checkpoint to read at first); a local run ignores it.
+        throttle_secs: The minimum time between the starts of two evaluations, so that evaluation does not
+            take over from training. 0 evaluates every new checkpoint.
+
+    Raises:
+        TypeError: `input_fn` is not callable, `steps` is not an int, `name` is not a non-empty str, a
+            number of seconds is not a number, or `hooks` / `exporters` hold objects of the wrong type.
+        ValueError: `steps` or a number of seconds is out of range; `name` contains a path separator;
+            two exporters share a name; a `BestExporter` reads the results of another evaluation than
+            this named one (the message gives the `event_file_pattern` to pass).
     """
 
     def __new__(

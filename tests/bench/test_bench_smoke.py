@@ -17,6 +17,7 @@ from bench.timing import CallClock, WindowRule
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_results_and_report(tmp_path):
     out = tmp_path / "bench"
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="2")

@@ -67,6 +67,41 @@ def test_credentials_are_refused_and_never_echoed(secret):
     assert TOKEN not in redact_secrets(f"error: {secret} failed")
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "--label must look like name=value (e.g. key=team); received 'key=Team Lead': values are lower case.",
+        "the tokenizer stopped at token=42 of 128 (sequence too long)",
+        "threshold=0.5 and sig=3 are accepted; did you mean 'gs://my-bucket/model'?",
+        "no file matches gs://my-bucket/train-??-of-*.tfrecord; is the pattern right?",
+        "expected key=model_dir (a gs:// URI); received key=modelDir",
+    ],
+)
+def test_a_normal_message_stays_readable(message):
+    assert redact_secrets(message) == message
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        f"--label key={TOKEN}",
+        f"request failed: token={TOKEN} expired",
+        f"api_key={TOKEN}&alt=json",
+        f"X-Goog-Credential={TOKEN}",
+        "password=hunter2 rejected",
+        "Authorization: Bearer ya29.a0AfH6SMB-planted_value",
+        "the key AIzaSyA-planted0123456789abcdefghijklmnop is restricted",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\n-----END PRIVATE KEY-----",
+    ],
+)
+def test_a_planted_credential_is_hidden_and_the_rest_kept(planted):
+    redacted = redact_secrets(f"error: {planted} (see the docs)")
+    assert "<redacted>" in redacted
+    for secret in (TOKEN, "hunter2", "ya29.a0AfH6SMB", "AIzaSyA", "MIIEvQIBADANBgkq"):
+        assert secret not in redacted
+    assert redacted.startswith("error: ") and redacted.endswith(" (see the docs)")
+
+
 def _grep_tree(root, needle):
     hits = []
     for directory, _, names in os.walk(root):
@@ -123,10 +158,12 @@ def test_cli_refuses_a_planted_token_and_never_prints_it(secret, template, tmp_p
 
 
 def test_train_task_process_with_a_planted_token_logs_nothing_of_it(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    python_path = REPO + os.pathsep + os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": python_path}
     job = subprocess.run(
-        [sys.executable, "-m", "estimator_kfp.components.train.task", "--model-ref", MODEL_REF, "--params-json", TINY_PARAMS_JSON,
-         "--train-steps", "2", "--output-model-dir", str(tmp_path / "model"), "--train-data", SECRET_URIS[0]],
+        [sys.executable, "-m", "estimator_kfp.components.train.task", "--model-ref", MODEL_REF,
+         "--params-json", TINY_PARAMS_JSON, "--train-steps", "2", "--output-model-dir", str(tmp_path / "model"),
+         "--train-data", SECRET_URIS[0]],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=240,
     )
     assert job.returncode != 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,9 @@ import pytest
 import tensorflow as tf
 
 from estimator_lib.migrate.cli import main as upgrade
+
+# Every test starts a Python process that trains a model (tens of seconds each on 2 cores).
+pytestmark = pytest.mark.slow
 
 v1 = tf.compat.v1
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
@@ -56,12 +60,26 @@ BERT_VARIABLES = {
 }
 
 
-def upgraded(name: str, tmp_path) -> str:
-    """The program after one `upgrade` pass; `--check` then finds nothing left to change or port."""
-    out = str(tmp_path / name)
-    assert upgrade([os.path.join(PROGRAMS, name), "--output", out, "--quiet"]) == 0
-    assert upgrade([out, "--check", "--quiet"]) == 0
-    return out
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory):
+    """`upgraded(name, tmp_path)`: a private copy of the program after one `upgrade` pass, in tmp_path.
+
+    Each program is upgraded (and `--check`ed: nothing left to change or port) once per module, since the
+    pass is deterministic and costs seconds of libcst work; every test then runs on its own copy, so the
+    files one test writes next to the program (a driver, outputs) never reach another."""
+    done: dict[str, str] = {}
+
+    def copy_of(name: str, tmp_path) -> str:
+        if name not in done:
+            out = str(tmp_path_factory.mktemp("upgraded") / name)
+            assert upgrade([os.path.join(PROGRAMS, name), "--output", out, "--quiet"]) == 0
+            assert upgrade([out, "--check", "--quiet"]) == 0
+            done[name] = out
+        copy = str(tmp_path / name)
+        shutil.copytree(done[name], copy)
+        return copy
+
+    return copy_of
 
 
 def run(directory: str, args: list[str]) -> subprocess.CompletedProcess:
@@ -114,7 +132,7 @@ def assert_initialised_from(model_dir: str, init_checkpoint: str) -> None:
 
 
 @pytest.mark.parametrize("iterations_per_loop", [1, 2])
-def test_bert_fine_tune_from_init_checkpoint(tmp_path, init_checkpoint, iterations_per_loop):
+def test_bert_fine_tune_from_init_checkpoint(tmp_path, upgraded, init_checkpoint, iterations_per_loop):
     """use_tpu=False: BERT calls init_from_checkpoint in model_fn; then trains, evaluates, writes results."""
     program = upgraded("bert", tmp_path)
     output_dir = str(tmp_path / "output")
@@ -126,36 +144,41 @@ def test_bert_fine_tune_from_init_checkpoint(tmp_path, init_checkpoint, iteratio
     assert "eval_accuracy = " in results and "global_step = 4" in results
 
 
-@pytest.mark.parametrize("iterations_per_loop", [1, 2])
-def test_bert_scaffold_fn_on_two_cpu_replicas(tmp_path, init_checkpoint, iterations_per_loop):
-    """use_tpu=True (2 CPU replicas): init_from_checkpoint runs in scaffold_fn; CrossShardOptimizer wraps Adam."""
+def test_bert_scaffold_fn_on_two_cpu_replicas(tmp_path, upgraded, init_checkpoint):
+    """use_tpu=True (2 CPU replicas): init_from_checkpoint runs in scaffold_fn; CrossShardOptimizer wraps Adam.
+    Both loop lengths (1 and 2 steps per session.run) run in one driver process, one model_dir each, which
+    spares a second interpreter and TensorFlow start-up."""
     program = upgraded("bert", tmp_path)
-    model_dir = str(tmp_path / "replicas")
+    model_dirs = {loop: str(tmp_path / f"replicas_loop{loop}") for loop in (1, 2)}
     result = driver(program, f"""
         import json, os, sys
         import estimator_lib
         import modeling, run_classifier
         config = modeling.BertConfig.from_json_file({bert_config_file(tmp_path)!r})
-        model_fn = run_classifier.model_fn_builder(config, 2, {init_checkpoint!r}, 0.0, use_tpu=True)
-        run_config = estimator_lib.tpu.RunConfig(
-            model_dir={model_dir!r},
-            train_distribute=tf.compat.v1.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-            tpu_config=estimator_lib.tpu.TPUConfig(
-                iterations_per_loop={iterations_per_loop},
-                per_host_input_for_training=estimator_lib.tpu.InputPipelineConfig.PER_HOST_V2))
-        estimator = estimator_lib.tpu.TPUEstimator(model_fn=model_fn, config=run_config, use_tpu=True,
-                                                   train_batch_size=8, eval_batch_size=8)
         records = os.path.join({str(tmp_path)!r}, "train.tf_record")
         run_classifier.write_synthetic_examples(records, 32, 8, config.vocab_size)
-        estimator.train(run_classifier.file_based_input_fn_builder(records, 8, True, True), max_steps=4)
-        print(json.dumps({{"step": int(estimator.get_variable_value("global_step"))}}))
+        steps = {{}}
+        for iterations_per_loop, model_dir in {model_dirs!r}.items():
+            model_fn = run_classifier.model_fn_builder(config, 2, {init_checkpoint!r}, 0.0, use_tpu=True)
+            run_config = estimator_lib.tpu.RunConfig(
+                model_dir=model_dir,
+                train_distribute=tf.compat.v1.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                tpu_config=estimator_lib.tpu.TPUConfig(
+                    iterations_per_loop=iterations_per_loop,
+                    per_host_input_for_training=estimator_lib.tpu.InputPipelineConfig.PER_HOST_V2))
+            estimator = estimator_lib.tpu.TPUEstimator(model_fn=model_fn, config=run_config, use_tpu=True,
+                                                       train_batch_size=8, eval_batch_size=8)
+            estimator.train(run_classifier.file_based_input_fn_builder(records, 8, True, True), max_steps=4)
+            steps[iterations_per_loop] = int(estimator.get_variable_value("global_step"))
+        print(json.dumps({{"steps": steps}}))
         """)
-    assert result["step"] == 4
-    assert_initialised_from(model_dir, init_checkpoint)
+    assert result["steps"] == {"1": 4, "2": 4}
+    for model_dir in model_dirs.values():
+        assert_initialised_from(model_dir, init_checkpoint)
 
 
 # ---- ResNet ----------------------------------------------------------------------------------------
-def test_resnet_program_without_tpu(tmp_path):
+def test_resnet_program_without_tpu(tmp_path, upgraded):
     """use_tpu=False: no params['context'], the input shards as one host; fused batch norm updates its
     moving statistics through UPDATE_OPS; TF1 variable names."""
     program = upgraded("resnet", tmp_path)
@@ -170,7 +193,7 @@ def test_resnet_program_without_tpu(tmp_path):
     assert np.abs(reader.get_tensor("batch_normalization/moving_mean")).max() > 0  # updates ran
 
 
-def test_resnet_input_fn_uses_the_context_on_cpu_replicas(tmp_path):
+def test_resnet_input_fn_uses_the_context_on_cpu_replicas(tmp_path, upgraded):
     """use_tpu=True on 2 CPU replicas: imagenet_input reads params['context'].current_input_fn_deployment()
     and num_hosts to shard by host, as on a TPU host; train and evaluate run."""
     program = upgraded("resnet", tmp_path)
@@ -203,7 +226,7 @@ def test_resnet_input_fn_uses_the_context_on_cpu_replicas(tmp_path):
 
 
 # ---- mnist_tpu -------------------------------------------------------------------------------------
-def test_mnist_tpu_on_two_cpu_replicas(tmp_path):
+def test_mnist_tpu_on_two_cpu_replicas(tmp_path, upgraded):
     """tf.layers objects keep mnist_tpu's variable names; tf.tpu.CrossShardOptimizer trains on replicas."""
     program = upgraded("mnist", tmp_path)
     model_dir = str(tmp_path / "model")

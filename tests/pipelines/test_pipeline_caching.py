@@ -28,6 +28,7 @@ def _train(**overrides):
     return cached_training(**arguments).output
 
 
+@pytest.mark.slow
 def test_cache_reuses_identical_inputs_and_reruns_changed_ones(caching_runner):
     first = _train()
     assert _train().uri == first.uri  # identical inputs: served from the cache

@@ -62,7 +62,7 @@ def test_run_local_with_a_wrong_model_reference_fails_with_the_fix(tmp_path, cap
 
 
 def test_a_malformed_label_is_named_in_full(capsys):
-    """The error survives the CLI's secret redaction (which masks 'key=...' text) intact."""
+    """The error survives the CLI's secret redaction intact (it masks credential-shaped values only)."""
     from estimator_kfp.pipelines import cli
 
     assert cli.main(["tpu-smoke", "--label", "bad"]) != 0

@@ -50,7 +50,8 @@ def test_image_copies_every_package_the_project_ships(name):
     copied = {source for keyword, arg in _instructions(name) if keyword == "COPY" for source in arg.split()[:-1]}
     setuptools = _pyproject()["tool"]["setuptools"]
     folders = setuptools["package-dir"]
-    shipped = {folders.get(package, package.replace(".", "/")) for package in setuptools["packages"] if "." not in package}
+    shipped = {folders.get(package, package.replace(".", "/"))
+               for package in setuptools["packages"] if "." not in package}
     shipped |= set(folders.values())
     assert shipped <= copied, f"{DOCKERFILES[name]} must COPY {sorted(shipped - copied)}"
     assert "pyproject.toml" in copied
@@ -74,6 +75,7 @@ def test_images_install_the_extras_the_tests_run_with():
         )
 
 
+@pytest.mark.slow
 def test_the_entry_points_the_images_check_run_here():
     commands = []
     for name in sorted(DOCKERFILES):
@@ -92,12 +94,16 @@ def test_the_entry_points_the_images_check_run_here():
 def test_the_component_images_default_to_the_project_images():
     from estimator_kfp.components import images
 
-    assert images.DEFAULT_IMAGE.endswith("/estimator-lib:0.1.0") or "ESTIMATOR_LIB_IMAGE" in os.environ
-    assert images.TPU_IMAGE.endswith("/estimator-lib-tpu:0.1.0") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ
+    import estimator_lib
+
+    version = estimator_lib.__version__
+    assert images.DEFAULT_IMAGE.endswith(f"/estimator-lib:{version}") or "ESTIMATOR_LIB_IMAGE" in os.environ
+    assert images.TPU_IMAGE.endswith(f"/estimator-lib-tpu:{version}") or "ESTIMATOR_LIB_TPU_IMAGE" in os.environ
 
 
 def _requirements(extra):
-    return {Requirement(item).name: Requirement(item) for item in _pyproject()["project"]["optional-dependencies"][extra]}
+    requirements = _pyproject()["project"]["optional-dependencies"][extra]
+    return {Requirement(item).name: Requirement(item) for item in requirements}
 
 
 def test_the_tpu_extra_pins_tensorflow_tpu_and_the_libtpu_it_names():

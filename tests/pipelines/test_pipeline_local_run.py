@@ -50,6 +50,7 @@ def failed_run(tmp_path_factory, passed_run):
     )
 
 
+@pytest.mark.slow
 def test_train_artifact_is_a_checkpoint_directory(passed_run):
     summary, _ = passed_run
     model = summary["artifacts"]["train"]["model"]
@@ -59,6 +60,7 @@ def test_train_artifact_is_a_checkpoint_directory(passed_run):
     assert model["metadata"]["global_step"] == 40 and model["metadata"]["framework"] == "tensorflow"
 
 
+@pytest.mark.slow
 def test_evaluate_logs_metrics_and_a_confusion_matrix(passed_run):
     summary, _ = passed_run
     metrics = summary["artifacts"]["evaluate"]["metrics"]
@@ -74,6 +76,7 @@ def test_evaluate_logs_metrics_and_a_confusion_matrix(passed_run):
     assert summary["parameters"]["evaluate"]["gate_value"] == pytest.approx(metrics["metadata"]["accuracy"])
 
 
+@pytest.mark.slow
 def test_passing_gate_exports_a_loadable_saved_model(passed_run):
     summary, _ = passed_run
     exported = summary["artifacts"]["export"]["saved_model"]
@@ -87,6 +90,7 @@ def test_passing_gate_exports_a_loadable_saved_model(passed_run):
     assert outputs["class_ids"].shape == (1,)
 
 
+@pytest.mark.slow
 def test_passing_gate_writes_batch_predictions(passed_run):
     summary, _ = passed_run
     predictions = summary["artifacts"]["predict"]["predictions"]
@@ -99,6 +103,7 @@ def test_passing_gate_writes_batch_predictions(passed_run):
     assert report["metadata"]["passed"] is True
 
 
+@pytest.mark.slow
 def test_run_local_prints_locations_metrics_and_a_prediction_sample(passed_run):
     summary, output = passed_run
     assert "step = 0" in output  # the estimator's progress lines reach the console (the first says step = 0)
@@ -108,6 +113,7 @@ def test_run_local_prints_locations_metrics_and_a_prediction_sample(passed_run):
     assert "SavedModel: " in output and "Prediction sample:" in output and '"class_ids"' in output
 
 
+@pytest.mark.slow
 def test_failing_gate_skips_export_and_records_why(failed_run):
     assert failed_run.gate_passed is False
     assert "export" not in failed_run.artifacts and "predict" not in failed_run.artifacts
@@ -116,6 +122,7 @@ def test_failing_gate_skips_export_and_records_why(failed_run):
     with open(report["uri"]) as handle:
         assert "Evaluation gate failed" in handle.read()
 
+@pytest.mark.slow
 def test_resumed_training_continues_from_the_imported_checkpoint(failed_run, passed_run):
     summary, _ = passed_run
     train = failed_run.artifacts["train"]["model"]

@@ -16,7 +16,8 @@ import zipfile
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SOURCES = ("pyproject.toml", "README.md", "estimator_lib", "estimator_kfp", "components", "pipelines", "example_models")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "estimator_lib", "estimator_kfp", "components", "pipelines",
+           "example_models")
 NAMESPACE_FOLDERS = {"components": "estimator_kfp/components", "pipelines": "estimator_kfp/pipelines",
                      "example_models": "estimator_kfp/example_models"}
 
@@ -68,7 +69,12 @@ def test_the_wheel_holds_every_package_under_one_namespace(wheel):
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     import estimator_lib
 
-    assert f"estimator_lib-{estimator_lib.__version__}.dist-info/METADATA" in names  # the one version source
+    dist_info = f"estimator_lib-{estimator_lib.__version__}.dist-info"
+    assert f"{dist_info}/METADATA" in names  # the one version source
+    # The licence travels with the wheel (dist-info/LICENSE, or dist-info/licenses/LICENSE on newer setuptools).
+    (licence,) = [name for name in names if name in (f"{dist_info}/LICENSE", f"{dist_info}/licenses/LICENSE")]
+    with open(os.path.join(REPO, "LICENSE"), "rb") as handle:
+        assert zipfile.ZipFile(wheel).read(licence) == handle.read()
     assert tops == {"estimator_lib", "estimator_kfp"}  # no top-level components / pipelines / example_models
     for folder in ("estimator_lib", "components", "pipelines", "example_models"):
         for init in glob.glob(os.path.join(REPO, folder, "**", "__init__.py"), recursive=True):
@@ -85,8 +91,8 @@ def test_a_repo_with_its_own_components_and_pipelines_imports_ours_from_the_inst
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel],
+                   check=True, capture_output=True, timeout=300)
     user = tmp_path / "their_repo"
     for package, body in (("components", "NAME = 'their train'\n"), ("pipelines", "NAME = 'their pipeline'\n")):
         (user / package / "train").mkdir(parents=True)
@@ -125,4 +131,5 @@ def test_every_source_package_is_listed_in_pyproject():
         for init in glob.glob(os.path.join(REPO, top, "**", "__init__.py"), recursive=True):
             relative = os.path.relpath(os.path.dirname(init), os.path.join(REPO, top))
             found.add(installed_as if relative == "." else installed_as + "." + relative.replace(os.sep, "."))
-    assert found - listed == set(), f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"
+    missing = sorted(found - listed)
+    assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {missing}"

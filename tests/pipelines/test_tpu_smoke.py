@@ -88,6 +88,7 @@ def here_on_cpu(tmp_path_factory):
     return completed.returncode, lines
 
 
+@pytest.mark.slow
 def test_here_on_cpu_prints_one_json_line_a_stage_then_the_summary(here_on_cpu):
     code, lines = here_on_cpu
     assert code == 1
@@ -98,6 +99,7 @@ def test_here_on_cpu_prints_one_json_line_a_stage_then_the_summary(here_on_cpu):
     assert lines[-1]["runtime_checked"] == ["pjrt"]
 
 
+@pytest.mark.slow
 def test_every_stage_on_cpu_ends_in_no_tpu_with_a_reason(here_on_cpu):
     _, lines = here_on_cpu
     for result in lines[:-1]:

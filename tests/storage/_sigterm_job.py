@@ -13,7 +13,6 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tpu"))
 
 import tensorflow as tf  # noqa: E402
 
@@ -54,13 +53,13 @@ def build(kind: str, model_dir: str):
         return Estimator(classifier.model_fn, model_dir=model_dir, config=config, params=params), classifier.input_fn
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
-    import tpu_testlib
+    from testlib import tpu_classifier  # on PYTHONPATH: the test starts this job with testlib.processes.python_env
 
-    estimator = tpu_testlib.estimator(
-        tpu_testlib.model_fn_list, model_dir, replicas=2, iterations_per_loop=5,
+    estimator = tpu_classifier.estimator(
+        tpu_classifier.model_fn_list, model_dir, replicas=2, iterations_per_loop=5,
         config_kwargs={"save_checkpoints_steps": 20, "keep_checkpoint_max": 3},
     )
-    return estimator, tpu_testlib.train_input_fn
+    return estimator, tpu_classifier.train_input_fn
 
 
 def main(argv: list[str]) -> None:

@@ -17,6 +17,7 @@ import threading
 import time
 
 import pytest
+from testlib.processes import python_env
 
 from estimator_lib.preemption import PREEMPTED_EXIT_CODE
 from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
@@ -70,10 +71,8 @@ def _on(tag, value=None):
 
 
 def _env(extra=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.update(extra or {})
-    return env
+    """The job imports this checkout and testlib (its TPU model) through python_env's PYTHONPATH."""
+    return python_env(TF_CPP_MIN_LOG_LEVEL="2", **(extra or {}))
 
 
 def _run_schedule(kind, model_dir, schedule, max_steps, env, log, mirror=None, client=None):
@@ -120,7 +119,9 @@ def test_sigterm_estimator_saves_mirrors_and_resumes(gcs_emulator, gcs_bucket, g
     for _ in range(EXTRA_ROUNDS):
         schedule.append(("random moment", _on("STEP", 1), rng.uniform(0.0, 0.04)))
     env = _env({"STORAGE_EMULATOR_HOST": gcs_emulator})
-    figures = _run_schedule("estimator", str(tmp_path / "model"), schedule, 200, env, str(tmp_path / "jobs.log"),
+    # max_steps only needs headroom past the last moment (step 50, then a few steps per random round).
+    max_steps = 80 + 5 * EXTRA_ROUNDS
+    figures = _run_schedule("estimator", str(tmp_path / "model"), schedule, max_steps, env, str(tmp_path / "jobs.log"),
                             mirror=f"gs://{gcs_bucket}/mirror", client=gcs_client)
     assert any(f["saved"] % 10 for f in figures), "some kills landed between periodic saves"
 
@@ -133,6 +134,6 @@ def test_sigterm_tpu_estimator_finishes_the_loop(tmp_path):
         ("inside a loop (5 ms after one ended)", _on("STEP", 30), 0.005),
         ("during a periodic save", _on("SAVING", 60), 0.0),
     ]
-    figures = _run_schedule("tpu", str(tmp_path / "model"), schedule, 200, _env(), str(tmp_path / "jobs.log"))
+    figures = _run_schedule("tpu", str(tmp_path / "model"), schedule, 100, _env(), str(tmp_path / "jobs.log"))
     for figure in figures:
         assert figure["saved"] % 5 == 0, f"a checkpoint mid-loop: {figure}"

@@ -10,10 +10,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import tensorflow as tf  # noqa: E402
-import tiny_model  # noqa: E402
+from testlib import linear  # noqa: E402
 
 from estimator_lib.estimator import Estimator  # noqa: E402
 from estimator_lib.run_config import RunConfig  # noqa: E402
@@ -44,8 +42,8 @@ def main(model_dir, max_steps):
     strategy = tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy()
     config = RunConfig(save_checkpoints_steps=10, train_distribute=strategy, log_step_count_steps=0,
                        save_summary_steps=0)
-    estimator = Estimator(tiny_model.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
-    estimator.train(tiny_model.train_input_fn(), max_steps=max_steps, hooks=[ReportSteps()],
+    estimator = Estimator(linear.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
+    estimator.train(linear.train_input_fn(), max_steps=max_steps, hooks=[ReportSteps()],
                     saving_listeners=[ReportSaves()])
     say(f"DONE {max_steps}")
 

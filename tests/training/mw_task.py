@@ -10,10 +10,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import tensorflow as tf  # noqa: E402
-import tiny_model  # noqa: E402
+from testlib import linear  # noqa: E402
 
 from estimator_lib.distribute import multi_worker  # noqa: E402
 from estimator_lib.early_stopping import stop_if_lower_hook  # noqa: E402
@@ -32,15 +30,15 @@ def main(model_dir: str, max_steps: int, early: bool) -> None:
     if task_type != "evaluator":
         strategy = tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy()
     config = RunConfig(save_checkpoints_steps=5, train_distribute=strategy, log_step_count_steps=5, save_summary_steps=5)
-    estimator = Estimator(tiny_model.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
+    estimator = Estimator(linear.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
     hooks = [stop_if_lower_hook(estimator, "loss", 1e9, run_every_steps=2)] if early and strategy else []
     metrics, exports = train_and_evaluate(
         estimator,
-        TrainSpec(tiny_model.train_input_fn(), max_steps=max_steps, hooks=hooks),
+        TrainSpec(linear.train_input_fn(), max_steps=max_steps, hooks=hooks),
         EvalSpec(
-            tiny_model.eval_input_fn(),
+            linear.eval_input_fn(),
             steps=None,
-            exporters=[LatestExporter("latest", tiny_model.serving_input_receiver_fn, exports_to_keep=2)],
+            exporters=[LatestExporter("latest", linear.serving_input_receiver_fn, exports_to_keep=2)],
             start_delay_secs=0,
             throttle_secs=0,
         ),

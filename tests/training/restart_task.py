@@ -10,10 +10,8 @@ import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import tensorflow as tf  # noqa: E402
-import tiny_model  # noqa: E402
+from testlib import linear  # noqa: E402
 
 from estimator_lib.estimator import Estimator  # noqa: E402
 from estimator_lib.exporters import BestExporter, LatestExporter  # noqa: E402
@@ -45,17 +43,17 @@ def higher_loss_is_better(best_eval_result, current_eval_result):
 
 def main(model_dir: str, kill_at: int) -> None:
     config = RunConfig(save_checkpoints_steps=10, log_step_count_steps=0, save_summary_steps=0)
-    estimator = Estimator(tiny_model.model_fn, model_dir=model_dir, config=config)
+    estimator = Estimator(linear.model_fn, model_dir=model_dir, config=config)
     start = estimator.latest_checkpoint()
     hooks = [KillAtStep(kill_at)] if kill_at else []
     metrics, exports = train_and_evaluate(
         estimator,
-        TrainSpec(tiny_model.train_input_fn(), max_steps=MAX_STEPS, hooks=hooks),
+        TrainSpec(linear.train_input_fn(), max_steps=MAX_STEPS, hooks=hooks),
         EvalSpec(
-            tiny_model.eval_input_fn(), steps=None, throttle_secs=0,
+            linear.eval_input_fn(), steps=None, throttle_secs=0,
             exporters=[
-                BestExporter("best", tiny_model.serving_input_receiver_fn, compare_fn=higher_loss_is_better),
-                LatestExporter("latest", tiny_model.serving_input_receiver_fn, exports_to_keep=2),
+                BestExporter("best", linear.serving_input_receiver_fn, compare_fn=higher_loss_is_better),
+                LatestExporter("latest", linear.serving_input_receiver_fn, exports_to_keep=2),
             ],
         ),
     )

@@ -4,8 +4,8 @@ import os
 
 import pytest
 import tensorflow as tf
-import tiny_model
-from tiny_model import make_estimator
+from testlib import linear
+from testlib.linear import make_estimator
 
 from estimator_lib import early_stopping
 from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate
@@ -24,7 +24,7 @@ def _write_evals(eval_dir, history):
 
 
 def _final_step(estimator, hook, max_steps=40):
-    estimator.train(tiny_model.train_input_fn(), max_steps=max_steps, hooks=[hook])
+    estimator.train(linear.train_input_fn(), max_steps=max_steps, hooks=[hook])
     return int(estimator.get_variable_value("global_step"))
 
 
@@ -93,8 +93,8 @@ def test_early_stopping_inside_train_and_evaluate(tmp_path):
     hook = early_stopping.stop_if_lower_hook(estimator, "loss", 1e6, run_every_secs=None, run_every_steps=1)
     metrics, _ = train_and_evaluate(
         estimator,
-        TrainSpec(tiny_model.train_input_fn(), max_steps=1000, hooks=[hook]),
-        EvalSpec(tiny_model.eval_input_fn(), steps=None, throttle_secs=0),
+        TrainSpec(linear.train_input_fn(), max_steps=1000, hooks=[hook]),
+        EvalSpec(linear.eval_input_fn(), steps=None, throttle_secs=0),
     )
     assert metrics["global_step"] <= 12
     assert os.path.basename(estimator.latest_checkpoint()) == f"model.ckpt-{metrics['global_step']}"

@@ -9,7 +9,6 @@ the one still running hangs) and the evaluator must notice that the chief finish
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,26 +16,15 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from testlib.processes import PORT_TAKEN, free_ports, python_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_STEPS = 20
 TIMEOUT_SECS = 150
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _start(task_type, cluster, model_dir, log_path, max_steps, early):
-    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
-    env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
+    env = python_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
     log = open(log_path, "w")  # noqa: SIM115 - the caller closes it once the process has ended
     return subprocess.Popen(
         [sys.executable, os.path.join(HERE, "mw_task.py"), model_dir, str(max_steps)] + (["early"] if early else []),
@@ -62,12 +50,9 @@ def _result(log_path):
     return json.loads(lines[-1][len("RESULT "):])
 
 
-_PORT_TAKEN = "Could not start gRPC server"
-
-
 def _run_cluster(run_dir, max_steps, early):
     """Starts chief, worker and evaluator; returns {task: (process, log)} once all ended (or one failed)."""
-    chief_port, worker_port = _free_ports(2)
+    chief_port, worker_port = free_ports(2)
     cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
     model_dir = str(run_dir / "model")
     procs = {t: _start(t, cluster, model_dir, str(run_dir / f"{t}.log"), max_steps, early) for t in ("chief", "worker", "evaluator")}
@@ -94,7 +79,7 @@ def test_chief_worker_and_evaluator(tmp_path, early):
         logs = {t: (run_dir / f"{t}.log").read_text() for t in procs}
         # Another process may take a picked port before the task's server binds it (the ports cannot stay
         # reserved: TensorFlow's server does not share ports). Only that is retried, once, on new ports.
-        if failed and any(_PORT_TAKEN in logs[t] for t in failed) and attempt == 0:
+        if failed and any(PORT_TAKEN in logs[t] for t in failed) and attempt == 0:
             continue
         break
     if failed:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import tensorflow as tf
-import tiny_model
+from testlib import linear
 
 from estimator_lib import early_stopping
 from estimator_lib.distribute import multi_worker
@@ -48,7 +48,8 @@ def test_time_based_checkpoints_are_refused(worker_config):
 
 
 def test_early_stopping_needs_steps_in_multi_worker(worker_config, tmp_path):
-    estimator = Estimator(tiny_model.model_fn, model_dir=str(tmp_path), config=worker_config(_strategy("worker"), save_checkpoints_steps=5))
+    config = worker_config(_strategy("worker"), save_checkpoints_steps=5)
+    estimator = Estimator(linear.model_fn, model_dir=str(tmp_path), config=config)
     with pytest.raises(ValueError, match="pass run_every_steps=N \\(received run_every_steps=None"):
         early_stopping.stop_if_no_decrease_hook(estimator, "loss", 100)
     early_stopping.stop_if_no_decrease_hook(estimator, "loss", 100, run_every_steps=10)

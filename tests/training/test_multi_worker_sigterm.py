@@ -14,7 +14,7 @@ import sys
 import threading
 
 import pytest
-from test_multi_worker import _PORT_TAKEN, _free_ports
+from testlib.processes import PORT_TAKEN, free_ports, python_env
 
 from estimator_lib.preemption import PREEMPTED_EXIT_CODE
 from estimator_lib.storage.checkpoint_scan import checkpoint_step, find_restorable_checkpoint
@@ -27,8 +27,7 @@ class Trainer:
     """One task process; a reader thread collects its lines and sends it SIGTERM when `moment` holds."""
 
     def __init__(self, task_type, cluster, model_dir, max_steps, log_path, moment=None):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
-        env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
+        env = python_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed once the process has ended
         self.process = subprocess.Popen(
@@ -73,14 +72,14 @@ def _at_step(step):
 
 def _run_cluster(run_dir, model_dir, max_steps, moments):
     for attempt in range(2):
-        chief_port, worker_port = _free_ports(2)
+        chief_port, worker_port = free_ports(2)
         cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
         trainers = {
             task: Trainer(task, cluster, model_dir, max_steps, str(run_dir / f"{task}-{attempt}.log"), moments.get(task))
             for task in ("chief", "worker")
         }
         codes = {task: trainer.wait() for task, trainer in trainers.items()}
-        taken = any(_PORT_TAKEN in trainer.log_text() for trainer in trainers.values())
+        taken = any(PORT_TAKEN in trainer.log_text() for trainer in trainers.values())
         if attempt == 0 and taken and any(code not in (0, PREEMPTED_EXIT_CODE) for code in codes.values()):
             continue  # a picked port was taken before the server bound it: retry once on new ports
         return trainers, codes

@@ -6,7 +6,9 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
+from testlib.processes import python_env
 
 from estimator_lib.checkpoints import latest_checkpoint
 from estimator_lib.exporters import complete_exports
@@ -16,14 +18,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _run(model_dir, kill_at):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    env.pop("TF_CONFIG", None)
+    env = python_env(TF_CONFIG=None)
     return subprocess.run(
         [sys.executable, os.path.join(HERE, "restart_task.py"), model_dir, str(kill_at)],
         env=env, capture_output=True, text=True, timeout=180,
     )
 
 
+@pytest.mark.slow
 def test_killed_job_resumes_and_keeps_the_best_export(tmp_path):
     model_dir = str(tmp_path / "model")
     best_dir = os.path.join(model_dir, "export", "best")

@@ -2,14 +2,14 @@
 
 import pytest
 import tensorflow as tf
-import tiny_model
+from testlib import linear
 
 from estimator_lib.exporters import BestExporter, FinalExporter, LatestExporter
 from estimator_lib.training import EvalSpec, TrainSpec
 from estimator_lib.training.specs import check_eval_specs
 
-fn = tiny_model.train_input_fn()
-receiver = tiny_model.serving_input_receiver_fn
+fn = linear.train_input_fn()
+receiver = linear.serving_input_receiver_fn
 
 
 def test_defaults_and_normalisation():

@@ -5,8 +5,8 @@ import os
 
 import pytest
 import tensorflow as tf
-import tiny_model
-from tiny_model import make_estimator
+from testlib import linear
+from testlib.linear import make_estimator
 
 from estimator_lib.exporters import BestExporter, FinalExporter, LatestExporter, complete_exports
 from estimator_lib.training import EvalSpec, TrainSpec, train_and_evaluate
@@ -24,7 +24,7 @@ class CountingHook(tf.compat.v1.train.SessionRunHook):
 
 
 def counting_input_fn(counter):
-    inner = tiny_model.train_input_fn()
+    inner = linear.train_input_fn()
 
     def input_fn():
         counter.append(1)
@@ -43,8 +43,9 @@ def test_throttle_and_single_training_input(tmp_path, throttle_secs, evaluations
         estimator,
         TrainSpec(counting_input_fn(calls), max_steps=30),
         EvalSpec(
-            tiny_model.eval_input_fn(), steps=None, hooks=[hook], throttle_secs=throttle_secs,
-            exporters=[LatestExporter("latest", tiny_model.serving_input_receiver_fn), FinalExporter("final", tiny_model.serving_input_receiver_fn)],
+            linear.eval_input_fn(), steps=None, hooks=[hook], throttle_secs=throttle_secs,
+            exporters=[LatestExporter("latest", linear.serving_input_receiver_fn),
+                       FinalExporter("final", linear.serving_input_receiver_fn)],
         ),
     )
     assert hook.evaluations == evaluations
@@ -61,11 +62,12 @@ def test_throttle_and_single_training_input(tmp_path, throttle_secs, evaluations
 def test_several_eval_specs_and_a_finished_model(tmp_path):
     estimator = make_estimator(tmp_path / "model", save_checkpoints_steps=10)
     specs = [
-        EvalSpec(tiny_model.eval_input_fn(1), steps=None, name="a", throttle_secs=0,
-                 exporters=BestExporter("best_a", tiny_model.serving_input_receiver_fn, event_file_pattern="eval_a/*.tfevents.*")),
-        EvalSpec(tiny_model.eval_input_fn(2), steps=1, name="b", throttle_secs=10**6),
+        EvalSpec(linear.eval_input_fn(1), steps=None, name="a", throttle_secs=0,
+                 exporters=BestExporter("best_a", linear.serving_input_receiver_fn,
+                                        event_file_pattern="eval_a/*.tfevents.*")),
+        EvalSpec(linear.eval_input_fn(2), steps=1, name="b", throttle_secs=10**6),
     ]
-    metrics, exports = train_and_evaluate(estimator, TrainSpec(tiny_model.train_input_fn(), max_steps=20), specs)
+    metrics, exports = train_and_evaluate(estimator, TrainSpec(linear.train_input_fn(), max_steps=20), specs)
     assert set(metrics) == {"a", "b"} and metrics["a"]["global_step"] == metrics["b"]["global_step"] == 20
     assert metrics["a"]["loss"] != metrics["b"]["loss"]  # different data sets
     assert sorted(read_eval_results(os.path.join(estimator.eval_dir("a"), "*"))) == [10, 20]
@@ -73,7 +75,7 @@ def test_several_eval_specs_and_a_finished_model(tmp_path):
     assert len(exports["a"]) == 1 and exports["b"] == []
     # Run again: training is already at max_steps, so it is skipped, but the final evaluation still runs
     # and the best exporter (new object) does not export the same model again.
-    again, again_exports = train_and_evaluate(estimator, TrainSpec(tiny_model.train_input_fn(), max_steps=20), specs)
+    again, again_exports = train_and_evaluate(estimator, TrainSpec(linear.train_input_fn(), max_steps=20), specs)
     assert again["a"]["global_step"] == 20 and again_exports == {"a": [], "b": []}
 
 
@@ -85,7 +87,7 @@ def test_a_cluster_of_one_chief_or_master(tmp_path, monkeypatch, task_type):
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
     estimator = make_estimator(tmp_path / "model")
     metrics, exports = train_and_evaluate(
-        estimator, TrainSpec(tiny_model.train_input_fn(), max_steps=10), EvalSpec(tiny_model.eval_input_fn(), throttle_secs=0)
+        estimator, TrainSpec(linear.train_input_fn(), max_steps=10), EvalSpec(linear.eval_input_fn(), throttle_secs=0)
     )
     assert estimator.latest_checkpoint().endswith("model.ckpt-10")
     if task_type == "chief":
@@ -96,19 +98,19 @@ def test_a_cluster_of_one_chief_or_master(tmp_path, monkeypatch, task_type):
 
 def test_evaluator_role_evaluates_until_max_steps(tmp_path, monkeypatch):
     model_dir = tmp_path / "model"
-    make_estimator(model_dir).train(tiny_model.train_input_fn(), max_steps=20)
+    make_estimator(model_dir).train(linear.train_input_fn(), max_steps=20)
     cluster = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "evaluator", "index": 0}}))
     estimator = make_estimator(model_dir)
     metrics, exports = train_and_evaluate(
         estimator,
-        TrainSpec(tiny_model.train_input_fn(), max_steps=20),
-        EvalSpec(tiny_model.eval_input_fn(), start_delay_secs=0, throttle_secs=0,
-                 exporters=FinalExporter("final", tiny_model.serving_input_receiver_fn)),
+        TrainSpec(linear.train_input_fn(), max_steps=20),
+        EvalSpec(linear.eval_input_fn(), start_delay_secs=0, throttle_secs=0,
+                 exporters=FinalExporter("final", linear.serving_input_receiver_fn)),
     )
     assert metrics["global_step"] == 20 and len(exports) == 1
     with pytest.raises(ValueError, match="evaluator task stops .* needs max_steps; received TrainSpec.max_steps=None"):
-        train_and_evaluate(estimator, TrainSpec(tiny_model.train_input_fn()), EvalSpec(tiny_model.eval_input_fn()))
+        train_and_evaluate(estimator, TrainSpec(linear.train_input_fn()), EvalSpec(linear.eval_input_fn()))
 
 
 @pytest.mark.parametrize(
@@ -122,12 +124,12 @@ def test_cluster_errors(tmp_path, monkeypatch, cluster, task, match):
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": task, "index": 0}}))
     estimator = make_estimator(tmp_path)
     with pytest.raises(ValueError, match=match):
-        train_and_evaluate(estimator, TrainSpec(tiny_model.train_input_fn(), max_steps=5), EvalSpec(tiny_model.eval_input_fn()))
+        train_and_evaluate(estimator, TrainSpec(linear.train_input_fn(), max_steps=5), EvalSpec(linear.eval_input_fn()))
 
 
 def test_argument_errors(tmp_path):
     estimator = make_estimator(tmp_path)
-    train_spec, eval_spec = TrainSpec(tiny_model.train_input_fn(), max_steps=5), EvalSpec(tiny_model.eval_input_fn())
+    train_spec, eval_spec = TrainSpec(linear.train_input_fn(), max_steps=5), EvalSpec(linear.eval_input_fn())
     with pytest.raises(TypeError, match="estimator must be an Estimator.*lacks"):
         train_and_evaluate(object(), train_spec, eval_spec)
     with pytest.raises(TypeError, match="train_spec must be a TrainSpec"):
@@ -147,7 +149,7 @@ def test_local_run_with_a_mirrored_strategy(tmp_path):
     metrics, _ = train_and_evaluate(
         estimator,
         TrainSpec(counting_input_fn(calls), max_steps=20),
-        EvalSpec(tiny_model.eval_input_fn(), steps=None, throttle_secs=0),
+        EvalSpec(linear.eval_input_fn(), steps=None, throttle_secs=0),
     )
     assert metrics["global_step"] == 20 and len(calls) == 1
     assert sorted(read_eval_results(os.path.join(estimator.eval_dir(), "*.tfevents.*"))) == [10, 20]
