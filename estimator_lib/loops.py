@@ -104,7 +104,7 @@ def build_train(
         iterator = make_replica_iterator(strategy, dataset)
     else:
         iterator = v1.data.make_initializable_iterator(dataset)
-    hooks: list = [inputs._IteratorInitializerHook(iterator)]  # noqa: SLF001
+    hooks: list = [inputs.IteratorInitializerHook(iterator)]
 
     def one_step_on_replica(element):
         features, labels = inputs.split_features_labels(element)
@@ -158,8 +158,6 @@ def build_train(
     construct = loop_incompatible_construct(v1.get_default_graph(), specs)
     if construct is not None:
         raise OneStepPerRunNeeded(construct)
-    if stop_at is not None:
-        hooks.append(_StopAtLoopEndHook(global_step, stop_at, loss))
     gathered = None
     if stash_holders and stash_holders[0] is not None:
         with tf.control_dependencies([loss]):
@@ -214,23 +212,6 @@ def loop_incompatible_construct(graph: tf.Graph, specs: list) -> str | None:
     return None
 
 
-class _StopAtLoopEndHook(v1.train.SessionRunHook):
-    """Stops as soon as a loop ends on `stop_at`. StopAtStepHook reads the step before the run, so after
-    a loop of K > 1 steps it would only notice one (empty) session.run later, which reports loss 0."""
-
-    def __init__(self, global_step: tf.Variable, stop_at: int, loop_result: tf.Tensor):
-        with tf.control_dependencies([loop_result]):
-            self._step_after = tf.identity(global_step.read_value())
-        self._stop_at = stop_at
-
-    def before_run(self, run_context):
-        return v1.train.SessionRunArgs(self._step_after)
-
-    def after_run(self, run_context, run_values):
-        if run_values.results >= self._stop_at:
-            run_context.request_stop()
-
-
 class ReplicatedEval(NamedTuple):
     per_replica_outputs: list  # what each replica's step returned, for host-side gathering
     specs: list
@@ -265,7 +246,7 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
 
     dataset = inputs.as_dataset(input_result)
     iterator = make_replica_iterator(strategy, dataset)
-    hooks = [inputs._IteratorInitializerHook(iterator)]  # noqa: SLF001
+    hooks = [inputs.IteratorInitializerHook(iterator)]
 
     def on_replica(element):
         features, labels = inputs.split_features_labels(element)
