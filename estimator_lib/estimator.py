@@ -531,7 +531,9 @@ class Estimator:
             checkpoint_path = self._resolve_checkpoint(checkpoint_path, "export")
         export_dir_base = os.fsdecode(os.fspath(export_dir_base))
         return saved_model_writer.export(
-            estimator=self,
+            model_fn=self._call_model_fn,
+            config=self._config,
+            tags=self._export_tags(),
             export_dir_base=export_dir_base,
             serving_input_receiver_fn=serving_input_receiver_fn,
             assets_extra=assets_extra,
