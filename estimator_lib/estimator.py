@@ -26,6 +26,7 @@ from estimator_lib import (
     preemption,
     state_updates,
     training_hooks,
+    validation,
     warm_start,
 )
 from estimator_lib.distribute import graph_mode, multi_worker
@@ -40,10 +41,7 @@ MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
 
 
 def _check_positive_int(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer or None; received {name}={value!r}.")
+    validation.check_int(name, value, allow_none=True)
 
 
 def _check_listeners(listeners: Any) -> list:
@@ -109,7 +107,9 @@ class Estimator:
         if config is None:
             config = RunConfig()
         elif not isinstance(config, RunConfig):
-            raise ValueError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
+            raise validation.WrongTypeError(
+                f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}."
+            )
         if model_dir is not None:
             model_dir = os.fspath(model_dir)
         if model_dir is not None and config.model_dir is not None and config.model_dir != model_dir:

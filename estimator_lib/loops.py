@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-from estimator_lib import inputs
+from estimator_lib import inputs, validation
 
 v1 = tf.compat.v1
 
@@ -282,11 +282,5 @@ def concat_across_replicas(per_replica: list, *, structure: Any = None, strategy
 
 
 def _concat(parts: Any) -> tf.Tensor:
-    for part in parts:
-        if part.shape.rank == 0:
-            raise ValueError(
-                "Tensors gathered from replicas (eval_metrics, host_call, predictions) are concatenated along the "
-                f"batch axis, so each must have rank >= 1; {part.name} is a scalar. Return a batch-major tensor, "
-                "or reshape it: tf.reshape(x, [1])."
-            )
+    validation.check_batch_major(list(parts), "Tensors gathered from replicas (eval_metrics, host_call, predictions)")
     return tf.concat(list(parts), axis=0)

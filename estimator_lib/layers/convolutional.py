@@ -6,6 +6,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
 from estimator_lib.layers._base import Layer, activation_fn, channels_last, pad_of, pair, refuse
 
 v1 = tf.compat.v1
@@ -20,8 +21,7 @@ class Conv2D(Layer):
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, trainable: bool = True,
                  name: str | None = None, **kwargs: Any):
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"filters must be a positive int; received {filters!r}.")
+        validation.check_int("filters", filters)
         refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                bias_constraint=bias_constraint)
         super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),

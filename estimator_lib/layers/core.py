@@ -6,6 +6,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
 from estimator_lib.layers._base import Layer, activation_fn, refuse
 
 v1 = tf.compat.v1
@@ -18,8 +19,7 @@ class Dense(Layer):
                  bias_initializer: Any = None, kernel_regularizer: Any = None, bias_regularizer: Any = None,
                  activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
                  trainable: bool = True, name: str | None = None, **kwargs: Any):
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive int; received {units!r}.")
+        validation.check_int("units", units)
         refuse(activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
                bias_constraint=bias_constraint)
         super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),

@@ -70,9 +70,9 @@ def test_hook_reads_a_named_eval_dir_and_names_missing_metrics(tmp_path):
     "kwargs, match",
     [
         ({"metric_name": ""}, "metric_name must be a non-empty str"),
-        ({"min_steps": -1}, "min_steps must be an int >= 0; received min_steps=-1"),
-        ({"run_every_steps": 0}, "run_every_steps must be a positive int or None"),
-        ({"run_every_secs": None}, "run_every_secs must be a number of seconds >= 0"),
+        ({"min_steps": -1}, "min_steps must be a non-negative integer; received min_steps=-1"),
+        ({"run_every_steps": 0}, "run_every_steps must be a positive integer or None"),
+        ({"run_every_secs": None}, "run_every_secs must be a non-negative number of seconds; received .*=None"),
     ],
 )
 def test_argument_errors(tmp_path, kwargs, match):
@@ -80,7 +80,8 @@ def test_argument_errors(tmp_path, kwargs, match):
     args = {"metric_name": "loss", "threshold": 1.0, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         early_stopping.stop_if_lower_hook(estimator, **args)
-    with pytest.raises(ValueError, match="steps without improvement must be a positive int"):
+    plateau = r"max_steps_without_decrease must be a positive integer \(steps without improvement\); received .*=0"
+    with pytest.raises(ValueError, match=plateau):
         early_stopping.stop_if_no_decrease_hook(estimator, "loss", 0)
     with pytest.raises(TypeError, match="estimator must be an Estimator"):
         early_stopping.stop_if_lower_hook(object(), "loss", 1.0)
