@@ -49,7 +49,9 @@ class _StopOnPredicateHook(tf.compat.v1.train.SessionRunHook):
     def begin(self) -> None:
         self._global_step = tf.compat.v1.train.get_global_step()
         if self._global_step is None:
-            raise RuntimeError("Early stopping needs a global step; create it with tf.compat.v1.train.get_or_create_global_step().")
+            raise RuntimeError(
+                "Early stopping needs a global step; create it with tf.compat.v1.train.get_or_create_global_step()."
+            )
         self._runs = 0
         if self._multi_worker_config is not None:
             self._agreement = multi_worker.agreement_op(self._multi_worker_config)
@@ -89,7 +91,9 @@ def _multi_worker_config(estimator: Any, run_every_steps: int | None) -> Any:
     return config
 
 
-def _check_common(estimator: Any, metric_name: Any, eval_dir: Any, min_steps: Any, run_every_secs: Any, run_every_steps: Any) -> str:
+def _check_common(
+    estimator: Any, metric_name: Any, eval_dir: Any, min_steps: Any, run_every_secs: Any, run_every_steps: Any
+) -> str:
     if eval_dir is None:
         if not hasattr(estimator, "eval_dir"):
             raise TypeError(
@@ -135,10 +139,14 @@ def _threshold_hook(compare, estimator, metric_name, threshold, eval_dir, min_st
     def should_stop() -> bool:
         return any(compare(value, threshold) for _, value in _results_after(eval_dir, min_steps, metric_name))
 
-    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps))
+    return _StopOnPredicateHook(
+        should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps)
+    )
 
 
-def _plateau_hook(better, estimator, metric_name, max_steps_without, eval_dir, min_steps, run_every_secs, run_every_steps):
+def _plateau_hook(
+    better, estimator, metric_name, max_steps_without, eval_dir, min_steps, run_every_secs, run_every_steps
+):
     eval_dir = _check_common(estimator, metric_name, eval_dir, min_steps, run_every_secs, run_every_steps)
     name = "max_steps_without_increase" if better is operator.gt else "max_steps_without_decrease"
     validation.check_int(name, max_steps_without, rule="steps without improvement")
@@ -152,7 +160,9 @@ def _plateau_hook(better, estimator, metric_name, max_steps_without, eval_dir, m
                 return True
         return False
 
-    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps))
+    return _StopOnPredicateHook(
+        should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps)
+    )
 
 
 def stop_if_higher_hook(
@@ -168,7 +178,9 @@ def stop_if_higher_hook(
 
     The check runs every `run_every_secs` seconds, or every `run_every_steps` steps when that is given.
     """
-    return _threshold_hook(operator.gt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _threshold_hook(
+        operator.gt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps
+    )
 
 
 def stop_if_lower_hook(
@@ -181,7 +193,9 @@ def stop_if_lower_hook(
     run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training once an evaluation at step >= min_steps has `metric_name` < `threshold`."""
-    return _threshold_hook(operator.lt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _threshold_hook(
+        operator.lt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps
+    )
 
 
 def stop_if_no_increase_hook(
@@ -198,7 +212,10 @@ def stop_if_no_increase_hook(
     Steps are measured between evaluations: the best evaluation so far and a later one at least that many
     global steps after it.
     """
-    return _plateau_hook(operator.gt, estimator, metric_name, max_steps_without_increase, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _plateau_hook(
+        operator.gt, estimator, metric_name, max_steps_without_increase, eval_dir, min_steps, run_every_secs,
+        run_every_steps,
+    )
 
 
 def stop_if_no_decrease_hook(
@@ -211,4 +228,7 @@ def stop_if_no_decrease_hook(
     run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training when `metric_name` has not decreased for `max_steps_without_decrease` global steps."""
-    return _plateau_hook(operator.lt, estimator, metric_name, max_steps_without_decrease, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _plateau_hook(
+        operator.lt, estimator, metric_name, max_steps_without_decrease, eval_dir, min_steps, run_every_secs,
+        run_every_steps,
+    )

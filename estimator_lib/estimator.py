@@ -461,7 +461,9 @@ class Estimator:
         latest = self.latest_checkpoint()
         if latest is None:
             _logger().warning(
-                "No trained model in model_dir %s: running %s with freshly initialised variables.", self._model_dir, action
+                "No trained model in model_dir %s: running %s with freshly initialised variables.",
+                self._model_dir,
+                action,
             )
         return latest
 
@@ -525,7 +527,8 @@ class Estimator:
             checkpoint_path = self.latest_checkpoint()
             if checkpoint_path is None:
                 raise ValueError(
-                    f"Cannot export: no checkpoint in model_dir {self._model_dir!r}. Train first or pass checkpoint_path."
+                    f"Cannot export: no checkpoint in model_dir {self._model_dir!r}. Train first or pass "
+                    "checkpoint_path."
                 )
         else:
             checkpoint_path = self._resolve_checkpoint(checkpoint_path, "export")
@@ -551,7 +554,9 @@ class Estimator:
         strip_default_attrs: bool = True,
     ) -> bytes:
         """The TF1 name of export_saved_model; default attributes are always stripped."""
-        return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
+        return self.export_saved_model(
+            export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path
+        )
 
 
 def _as_python(value: Any) -> Any:

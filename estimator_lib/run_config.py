@@ -129,7 +129,8 @@ def _task_from(task: dict, cluster: dict) -> tuple[str, int]:
     if task_type not in cluster:
         if task_type in _KNOWN_TASK_TYPES:
             raise ValueError(
-                f"TF_CONFIG task {task_type}:{task_id} is not in the cluster {cluster!r}; check task.type and task.index."
+                f"TF_CONFIG task {task_type}:{task_id} is not in the cluster {cluster!r}; check task.type and "
+                "task.index."
             )
         raise ValueError(
             f"TF_CONFIG task.type {task_type!r} is unknown: it is neither 'evaluator' nor a job of the cluster "
@@ -289,7 +290,9 @@ class RunConfig:
             self._evaluation_master = ""
         self._num_ps_replicas = len(cluster.get(TaskType.PS, []))
         self._num_worker_replicas = (
-            len(cluster.get(TaskType.WORKER, [])) + len(cluster.get(TaskType.CHIEF, [])) + len(cluster.get(TaskType.MASTER, []))
+            len(cluster.get(TaskType.WORKER, []))
+            + len(cluster.get(TaskType.CHIEF, []))
+            + len(cluster.get(TaskType.MASTER, []))
         ) or 1
         if chief_type in cluster:
             self._is_chief = task_type == chief_type

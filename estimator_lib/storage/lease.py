@@ -124,9 +124,9 @@ class ModelDirLease:
                 left = float(holder["expires_at"]) - time.time()
                 raise ModelDirBusyError(
                     f"model_dir {self.model_dir} is being written by another trainer (host {holder.get('host')}, pid "
-                    f"{holder.get('pid')}; its lease {LEASE_FILE} was renewed and expires in {left:.0f} s). Two trainers "
-                    "in one model_dir overwrite each other's checkpoints. Wait for it to finish, stop it, or train "
-                    f"into another model_dir; a crashed trainer's lease expires after {self.ttl_secs:.0f} s."
+                    f"{holder.get('pid')}; its lease {LEASE_FILE} was renewed and expires in {left:.0f} s). Two "
+                    "trainers in one model_dir overwrite each other's checkpoints. Wait for it to finish, stop it, or "
+                    f"train into another model_dir; a crashed trainer's lease expires after {self.ttl_secs:.0f} s."
                 )
             time.sleep(min(1.0, self.ttl_secs / 4))
         self._thread = threading.Thread(target=self._renew_loop, name="model-dir-lease", daemon=True)

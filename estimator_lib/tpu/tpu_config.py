@@ -90,7 +90,8 @@ class TPUConfig(
         if per_host_input_for_training not in InputPipelineConfig.ALL:
             raise ValueError(
                 "TPUConfig per_host_input_for_training must be True, False or an InputPipelineConfig value "
-                f"(PER_SHARD_V1, PER_HOST_V1, PER_HOST_V2, BROADCAST, SLICED); received {per_host_input_for_training!r}."
+                "(PER_SHARD_V1, PER_HOST_V1, PER_HOST_V2, BROADCAST, SLICED); "
+                f"received {per_host_input_for_training!r}."
             )
         if input_partition_dims is not None:
             raise ValueError("TPUConfig input_partition_dims (spatial partitioning) is not supported; leave it None.")

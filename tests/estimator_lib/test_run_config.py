@@ -58,7 +58,8 @@ def test_fields_are_kept():
     assert (config.model_dir, config.tf_random_seed, config.save_summary_steps) == ("/tmp/m", 3, 7)
     assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (11, None)
     assert config.session_config is session_config
-    assert (config.keep_checkpoint_max, config.keep_checkpoint_every_n_hours, config.log_step_count_steps) == (2, 1.5, 9)
+    kept = (config.keep_checkpoint_max, config.keep_checkpoint_every_n_hours, config.log_step_count_steps)
+    assert kept == (2, 1.5, 9)
 
 
 def test_secs_given_explicitly():

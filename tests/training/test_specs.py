@@ -69,7 +69,10 @@ def test_several_eval_specs_need_distinct_names_and_exporter_dirs():
         check_eval_specs([EvalSpec(fn, name="a"), EvalSpec(fn, name="a")])
     with pytest.raises(ValueError, match="same export/<name> directory.*\\['x'\\]"):
         check_eval_specs(
-            [EvalSpec(fn, name="a", exporters=LatestExporter("x", receiver)), EvalSpec(fn, name="b", exporters=LatestExporter("x", receiver))]
+            [
+                EvalSpec(fn, name="a", exporters=LatestExporter("x", receiver)),
+                EvalSpec(fn, name="b", exporters=LatestExporter("x", receiver)),
+            ]
         )
     with pytest.raises(TypeError, match="eval_spec must be an EvalSpec or a non-empty list"):
         check_eval_specs([])
@@ -81,11 +84,13 @@ def test_several_eval_specs_need_distinct_names_and_exporter_dirs():
         (lambda: LatestExporter("", receiver), ValueError, "non-empty str; received name=''"),
         (lambda: LatestExporter("a/b", receiver), ValueError, "cannot contain a path separator"),
         (lambda: LatestExporter("a", None), TypeError, "serving_input_receiver_fn must be a callable"),
-        (lambda: LatestExporter("a", receiver, exports_to_keep=0), ValueError, "exports_to_keep must be a positive int"),
+        (lambda: LatestExporter("a", receiver, exports_to_keep=0), ValueError,
+         "exports_to_keep must be a positive integer or None; received exports_to_keep=0. None keeps every export."),
         (lambda: LatestExporter("a", receiver, assets_extra={"a": 1}), TypeError, "assets_extra must be a dict"),
         (lambda: LatestExporter("a", receiver, as_text="yes"), TypeError, "as_text must be a bool"),
         (lambda: BestExporter("a", receiver, compare_fn=3), TypeError, "compare_fn must be a callable"),
-        (lambda: BestExporter("a", receiver, event_file_pattern="/abs/eval/*"), ValueError, "relative to the model directory"),
+        (lambda: BestExporter("a", receiver, event_file_pattern="/abs/eval/*"), ValueError,
+         "relative to the model directory"),
     ],
 )
 def test_exporter_argument_errors(make, error, match):
