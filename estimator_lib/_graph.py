@@ -128,10 +128,11 @@ def training_session(
     config: RunConfig,
     model_dir: str,
     hooks: Sequence[v1.train.SessionRunHook],
-    chief_hooks: Sequence[v1.train.SessionRunHook],
     strategy: Any = None,
 ) -> v1.train.MonitoredSession:
-    """A monitored session that restores the newest checkpoint in model_dir (chief) or waits for it."""
+    """A monitored session that restores the newest checkpoint in model_dir (chief) or waits for it.
+
+    `hooks` are run in the order given (training_hooks.assemble decides it, chief policy included)."""
     master, is_chief = config.master, config.is_chief
     proto = graph_mode.session_config(strategy, session_config(config))
     multi = multi_worker.training_session_args(config.train_distribute, config, proto)
@@ -141,12 +142,9 @@ def training_session(
     if multi is not None:  # collective multi-worker: every task initialises; non-chiefs mirror the chief's saves
         multi_worker.check_step_based_saving(config)
         master, is_chief, proto = multi["master"], multi["is_chief"], multi["config"]
-        if not config.is_chief:
-            chief_hooks = list(chief_hooks) + multi_worker.worker_mirror_hooks(config, scaffold)
     if is_chief:
         # Restore the newest complete checkpoint (checkpoints.latest_checkpoint), not whatever the state file
-        # names last, so a save cut short by a crash cannot stop training from resuming. The hooks keep
-        # MonitoredTrainingSession's order: chief-only hooks first.
+        # names last, so a save cut short by a crash cannot stop training from resuming.
         latest = checkpoints.latest_checkpoint(model_dir)
         local = _runs_in_process(master, strategy)
         if latest is not None:
@@ -157,14 +155,13 @@ def training_session(
             config=static_graph_config(proto) if local else proto,
             checkpoint_filename_with_path=latest,
         )
-        return _monitored_session(creator, list(chief_hooks) + list(hooks), local=local)
+        return _monitored_session(creator, list(hooks), local=local)
     return v1.train.MonitoredTrainingSession(
         master=master,
         is_chief=is_chief,
         checkpoint_dir=model_dir,
         scaffold=scaffold,
         hooks=list(hooks),
-        chief_only_hooks=list(chief_hooks),
         save_checkpoint_secs=0,
         save_checkpoint_steps=None,
         save_summaries_steps=0,
@@ -228,7 +225,8 @@ class _NewestReadableSessionCreator(v1.train.SessionCreator):
     """Restores `checkpoint`; when it vanished or broke before the restore read it, the newest readable one."""
 
     def __init__(self, creator_for, checkpoint: str, model_dir: str, attempts: int = 5):
-        self._creator_for, self._checkpoint, self._model_dir, self._attempts = creator_for, checkpoint, model_dir, attempts
+        self._creator_for, self._checkpoint = creator_for, checkpoint
+        self._model_dir, self._attempts = model_dir, attempts
 
     def create_session(self):
         from estimator_lib.storage.checkpoint_scan import checkpoint_problem
@@ -237,7 +235,9 @@ class _NewestReadableSessionCreator(v1.train.SessionCreator):
         while True:
             try:
                 return self._creator_for(self._checkpoint).create_session()
-            except (tf.errors.NotFoundError, tf.errors.DataLossError, tf.errors.InvalidArgumentError, ValueError) as error:
+            except (
+                tf.errors.NotFoundError, tf.errors.DataLossError, tf.errors.InvalidArgumentError, ValueError
+            ) as error:
                 if checkpoint_problem(self._checkpoint) is None or len(tried) >= self._attempts:
                     raise  # the checkpoint is intact: a genuine error (e.g. a variable it lacks)
                 tried.append(self._checkpoint)

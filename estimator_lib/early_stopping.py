@@ -13,6 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
 from estimator_lib.distribute import multi_worker
 from estimator_lib.training.eval_events import eval_dir_pattern, read_eval_results
 
@@ -48,7 +49,9 @@ class _StopOnPredicateHook(tf.compat.v1.train.SessionRunHook):
     def begin(self) -> None:
         self._global_step = tf.compat.v1.train.get_global_step()
         if self._global_step is None:
-            raise RuntimeError("Early stopping needs a global step; create it with tf.compat.v1.train.get_or_create_global_step().")
+            raise RuntimeError(
+                "Early stopping needs a global step; create it with tf.compat.v1.train.get_or_create_global_step()."
+            )
         self._runs = 0
         if self._multi_worker_config is not None:
             self._agreement = multi_worker.agreement_op(self._multi_worker_config)
@@ -88,7 +91,9 @@ def _multi_worker_config(estimator: Any, run_every_steps: int | None) -> Any:
     return config
 
 
-def _check_common(estimator: Any, metric_name: Any, eval_dir: Any, min_steps: Any, run_every_secs: Any, run_every_steps: Any) -> str:
+def _check_common(
+    estimator: Any, metric_name: Any, eval_dir: Any, min_steps: Any, run_every_secs: Any, run_every_steps: Any
+) -> str:
     if eval_dir is None:
         if not hasattr(estimator, "eval_dir"):
             raise TypeError(
@@ -100,15 +105,12 @@ def _check_common(estimator: Any, metric_name: Any, eval_dir: Any, min_steps: An
         raise TypeError(f"eval_dir must be a directory path; received eval_dir={eval_dir!r}.")
     if not isinstance(metric_name, str) or not metric_name:
         raise TypeError(f"metric_name must be a non-empty str such as 'loss'; received metric_name={metric_name!r}.")
-    if isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 0:
-        raise ValueError(f"min_steps must be an int >= 0; received min_steps={min_steps!r}.")
+    validation.check_int("min_steps", min_steps, minimum=0)
     if run_every_steps is not None:
-        if isinstance(run_every_steps, bool) or not isinstance(run_every_steps, int) or run_every_steps <= 0:
-            raise ValueError(f"run_every_steps must be a positive int or None; received run_every_steps={run_every_steps!r}.")
-    elif run_every_secs is None or isinstance(run_every_secs, bool) or not isinstance(run_every_secs, (int, float)) or run_every_secs < 0:
-        raise ValueError(
-            "run_every_secs must be a number of seconds >= 0 when run_every_steps is None; "
-            f"received run_every_secs={run_every_secs!r}."
+        validation.check_int("run_every_steps", run_every_steps, allow_none=True)
+    else:
+        validation.check_number(
+            "run_every_secs", run_every_secs, unit="seconds", fix="Give it, or run_every_steps, to schedule the checks."
         )
     return eval_dir.decode() if isinstance(eval_dir, bytes) else eval_dir
 
@@ -131,22 +133,23 @@ def _results_after(eval_dir: str, min_steps: int, metric_name: str) -> list:
 
 def _threshold_hook(compare, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps):
     eval_dir = _check_common(estimator, metric_name, eval_dir, min_steps, run_every_secs, run_every_steps)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise TypeError(f"threshold must be a number; received threshold={threshold!r}.")
+    if not validation.is_number(threshold):
+        raise validation.WrongTypeError(f"threshold must be a number; received threshold={threshold!r}.")
 
     def should_stop() -> bool:
         return any(compare(value, threshold) for _, value in _results_after(eval_dir, min_steps, metric_name))
 
-    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps))
+    return _StopOnPredicateHook(
+        should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps)
+    )
 
 
-def _plateau_hook(better, estimator, metric_name, max_steps_without, eval_dir, min_steps, run_every_secs, run_every_steps):
+def _plateau_hook(
+    better, estimator, metric_name, max_steps_without, eval_dir, min_steps, run_every_secs, run_every_steps
+):
     eval_dir = _check_common(estimator, metric_name, eval_dir, min_steps, run_every_secs, run_every_steps)
-    if isinstance(max_steps_without, bool) or not isinstance(max_steps_without, int) or max_steps_without <= 0:
-        raise ValueError(
-            "The number of steps without improvement must be a positive int; "
-            f"received {max_steps_without!r}."
-        )
+    name = "max_steps_without_increase" if better is operator.gt else "max_steps_without_decrease"
+    validation.check_int(name, max_steps_without, rule="steps without improvement")
 
     def should_stop() -> bool:
         best_value, best_step = None, None
@@ -157,7 +160,9 @@ def _plateau_hook(better, estimator, metric_name, max_steps_without, eval_dir, m
                 return True
         return False
 
-    return _StopOnPredicateHook(should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps))
+    return _StopOnPredicateHook(
+        should_stop, run_every_secs, run_every_steps, _multi_worker_config(estimator, run_every_steps)
+    )
 
 
 def stop_if_higher_hook(
@@ -173,7 +178,9 @@ def stop_if_higher_hook(
 
     The check runs every `run_every_secs` seconds, or every `run_every_steps` steps when that is given.
     """
-    return _threshold_hook(operator.gt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _threshold_hook(
+        operator.gt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps
+    )
 
 
 def stop_if_lower_hook(
@@ -186,7 +193,9 @@ def stop_if_lower_hook(
     run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training once an evaluation at step >= min_steps has `metric_name` < `threshold`."""
-    return _threshold_hook(operator.lt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _threshold_hook(
+        operator.lt, estimator, metric_name, threshold, eval_dir, min_steps, run_every_secs, run_every_steps
+    )
 
 
 def stop_if_no_increase_hook(
@@ -203,7 +212,10 @@ def stop_if_no_increase_hook(
     Steps are measured between evaluations: the best evaluation so far and a later one at least that many
     global steps after it.
     """
-    return _plateau_hook(operator.gt, estimator, metric_name, max_steps_without_increase, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _plateau_hook(
+        operator.gt, estimator, metric_name, max_steps_without_increase, eval_dir, min_steps, run_every_secs,
+        run_every_steps,
+    )
 
 
 def stop_if_no_decrease_hook(
@@ -216,4 +228,7 @@ def stop_if_no_decrease_hook(
     run_every_steps: int | None = None,
 ) -> tf.compat.v1.train.SessionRunHook:
     """Stops training when `metric_name` has not decreased for `max_steps_without_decrease` global steps."""
-    return _plateau_hook(operator.lt, estimator, metric_name, max_steps_without_decrease, eval_dir, min_steps, run_every_secs, run_every_steps)
+    return _plateau_hook(
+        operator.lt, estimator, metric_name, max_steps_without_decrease, eval_dir, min_steps, run_every_secs,
+        run_every_steps,
+    )

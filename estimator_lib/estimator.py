@@ -17,13 +17,22 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, checkpoints, disk_space, loops, metrics, preemption, state_updates, warm_start
-from estimator_lib.distribute import graph_mode
+from estimator_lib import (
+    _graph,
+    checkpoints,
+    disk_space,
+    loops,
+    metrics,
+    preemption,
+    state_updates,
+    training_hooks,
+    validation,
+    warm_start,
+)
+from estimator_lib.distribute import graph_mode, multi_worker
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
-from estimator_lib.hooks import NanLossHook, StepLogHook
 from estimator_lib.mode_keys import ModeKeys
-from estimator_lib.resume_saver import ResumingCheckpointSaverHook
 from estimator_lib.run_config import RunConfig
 from estimator_lib.spec import EstimatorSpec, check_hooks, check_metric_names
 
@@ -32,10 +41,7 @@ MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
 
 
 def _check_positive_int(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer or None; received {name}={value!r}.")
+    validation.check_int(name, value, allow_none=True)
 
 
 def _check_listeners(listeners: Any) -> list:
@@ -123,7 +129,9 @@ class Estimator:
         if config is None:
             config = RunConfig()
         elif not isinstance(config, RunConfig):
-            raise ValueError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
+            raise validation.WrongTypeError(
+                f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}."
+            )
         if model_dir is not None:
             model_dir = os.fspath(model_dir)
         if model_dir is not None and config.model_dir is not None and config.model_dir != model_dir:
@@ -394,57 +402,34 @@ class Estimator:
             if warm_start_now and self._warm_start is not None:
                 warm_start.apply(self._warm_start)
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
-            hooks = list(computation.input_hooks) + self._train_extra_hooks(raw_specs, computation.gathered)
-            step_read = _graph.post_step_global_step_read(global_step, computation.train_op)
-            # Detected first of all hooks, so no saver of ours checkpoints a NaN step; raised after every other
-            # hook's after_run, so the user's hooks still see that step (as in the original).
-            nan_check = _NanCheck(NanLossHook(loss, global_step))
-            if config.log_step_count_steps:
-                summary_dir = self._model_dir if config.is_chief else None
-                steps_per_run = self._steps_per_run()
-                hooks.append(
-                    StepLogHook(
-                        loss,
-                        self._step_to_log(step_read),
-                        config.log_step_count_steps,
-                        summary_dir,
-                        steps_per_run=steps_per_run if isinstance(steps_per_run, int) else 1,
-                    )
-                )
-            if stop_at is not None:
-                hooks.append(v1.train.StopAtStepHook(last_step=stop_at))
-            hooks += list(spec.training_hooks) + user_hooks
-            chief_hooks = list(spec.training_chief_hooks)
-            if config.is_chief:
-                chief_hooks += self._chief_hooks(
-                    scaffold,
-                    listeners,
-                    user_hooks + list(spec.training_hooks) + list(spec.training_chief_hooks),
-                    nan_check=nan_check,
-                )
-            # MonitoredTrainingSession runs chief-only hooks before the others.
-            (chief_hooks if config.is_chief else hooks).insert(0, nan_check.detector)
-            hooks.append(nan_check.raiser)
+            step_after_run = _graph.post_step_global_step_read(global_step, computation.train_op)
+            assembled = training_hooks.assemble(
+                config=config,
+                is_chief=config.is_chief,
+                model_dir=self._model_dir,
+                tensors=training_hooks.TrainTensors(loss, global_step, step_after_run),
+                scaffold=scaffold,
+                input_hooks=computation.input_hooks,
+                extra_hooks=self._train_extra_hooks(raw_specs, computation.gathered),
+                spec_hooks=spec.training_hooks,
+                spec_chief_hooks=spec.training_chief_hooks,
+                user_hooks=user_hooks,  # train() appends its preemption hook to the user's
+                listeners=listeners,
+                stop_at=stop_at,
+                steps_per_run=self._steps_per_run(),
+                mirrors_chief=not config.is_chief and multi_worker.is_multi_worker(config.train_distribute),
+            )
             # The disk-full check wraps the session, so the final save at its close is covered too.
             with disk_space.named_when_full(self._model_dir, v1.get_default_graph()), _graph.training_session(
                 scaffold=scaffold,
                 config=config,
                 model_dir=self._model_dir,
-                hooks=hooks,
-                chief_hooks=chief_hooks,
+                hooks=assembled.hooks,
                 strategy=strategy,
             ) as session:
                 while not session.should_stop():
                     session.run(computation.train_op)  # the NaN hook fetches the loss with it
-            _logger().info("Loss for final step: %s.", nan_check.last_loss)
-
-    def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
-        """The step in the progress line: the original Estimator logged the global step as read before the
-        step ran (the first line says step = 0), so one less than the step after a one-step run."""
-        steps_per_run = self._steps_per_run()
-        if isinstance(steps_per_run, int) and steps_per_run == 1:
-            return step_after_run - 1
-        return step_after_run
+            _logger().info("Loss for final step: %s.", assembled.nan_check.last_loss)
 
     def _train_step_outputs(self, raw_spec: Any) -> Any:
         """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
@@ -452,35 +437,6 @@ class Estimator:
 
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         return []
-
-    def _chief_hooks(self, scaffold, listeners: list, other_hooks: list, nan_check: _NanCheck | None = None) -> list:
-        config = self._config
-        chief_hooks: list = []
-        existing_saver_hooks = [h for h in other_hooks if isinstance(h, v1.train.CheckpointSaverHook)]
-        if existing_saver_hooks:
-            if listeners:
-                existing_saver_hooks[0]._listeners.extend(listeners)  # noqa: SLF001 - attach to the user's saver
-        elif config.save_checkpoints_secs or config.save_checkpoints_steps:
-            chief_hooks.append(
-                _SaverSkippingNanSteps(
-                    nan_check,
-                    self._model_dir,
-                    save_secs=None if config.save_checkpoints_steps else config.save_checkpoints_secs,
-                    save_steps=config.save_checkpoints_steps,
-                    scaffold=scaffold,
-                    listeners=listeners,
-                    save_graph_def=config.checkpoint_save_graph_def,
-                )
-            )
-        else:
-            chief_hooks.append(_FinalCheckpointHook(self._model_dir, scaffold, listeners))
-        if config.save_summary_steps:
-            chief_hooks.append(
-                v1.train.SummarySaverHook(
-                    save_steps=config.save_summary_steps, output_dir=self._model_dir, scaffold=scaffold
-                )
-            )
-        return chief_hooks
 
     # ---- evaluate -----------------------------------------------------------------------------------
     def evaluate(
@@ -612,7 +568,9 @@ class Estimator:
         latest = self.latest_checkpoint()
         if latest is None:
             _logger().warning(
-                "No trained model in model_dir %s: running %s with freshly initialised variables.", self._model_dir, action
+                "No trained model in model_dir %s: running %s with freshly initialised variables.",
+                self._model_dir,
+                action,
             )
         return latest
 
@@ -721,13 +679,16 @@ class Estimator:
             checkpoint_path = self.latest_checkpoint()
             if checkpoint_path is None:
                 raise ValueError(
-                    f"Cannot export: no checkpoint in model_dir {self._model_dir!r}. Train first or pass checkpoint_path."
+                    f"Cannot export: no checkpoint in model_dir {self._model_dir!r}. Train first or pass "
+                    "checkpoint_path."
                 )
         else:
             checkpoint_path = self._resolve_checkpoint(checkpoint_path, "export")
         export_dir_base = os.fsdecode(os.fspath(export_dir_base))
         return saved_model_writer.export(
-            estimator=self,
+            model_fn=self._call_model_fn,
+            config=self._config,
+            tags=self._export_tags(),
             export_dir_base=export_dir_base,
             serving_input_receiver_fn=serving_input_receiver_fn,
             assets_extra=assets_extra,
@@ -758,76 +719,9 @@ class Estimator:
         Raises:
             ValueError: As for `export_saved_model`.
         """
-        return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
-
-
-class _NanCheck:
-    """A NaN loss is detected by `detector` (the first hook) and raised by `raiser` (the last one)."""
-
-    def __init__(self, nan_hook: NanLossHook):
-        self._nan_hook = nan_hook
-        self.error: Exception | None = None
-        self.detector = _NanDetector(self)
-        self.raiser = _NanRaiser(self)
-
-    @property
-    def last_loss(self) -> Any:
-        return self._nan_hook.last_loss
-
-
-class _NanDetector(v1.train.SessionRunHook):
-    def __init__(self, check: _NanCheck):
-        self._check = check
-
-    def begin(self):
-        self._check._nan_hook.begin()  # noqa: SLF001
-
-    def before_run(self, run_context):
-        return self._check._nan_hook.before_run(run_context)  # noqa: SLF001
-
-    def after_run(self, run_context, run_values):
-        try:
-            self._check._nan_hook.after_run(run_context, run_values)  # noqa: SLF001
-        except v1.train.NanLossDuringTrainingError as error:
-            self._check.error = error
-
-
-class _NanRaiser(v1.train.SessionRunHook):
-    def __init__(self, check: _NanCheck):
-        self._check = check
-
-    def after_run(self, run_context, run_values):
-        if self._check.error is not None:
-            raise self._check.error
-
-
-class _SaverSkippingNanSteps(ResumingCheckpointSaverHook):
-    """The Estimator's saver: it never checkpoints a step whose loss was NaN (the original could)."""
-
-    def __init__(self, nan_check: _NanCheck | None, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._nan_check = nan_check
-
-    def after_run(self, run_context, run_values):
-        if self._nan_check is not None and self._nan_check.error is not None:
-            return
-        super().after_run(run_context, run_values)
-
-
-class _FinalCheckpointHook(v1.train.SessionRunHook):
-    """With periodic checkpoints disabled, still save once at the end (as the original did)."""
-
-    def __init__(self, model_dir: str, scaffold, listeners: list):
-        self._hook = ResumingCheckpointSaverHook(model_dir, save_steps=10**12, scaffold=scaffold, listeners=listeners)
-
-    def begin(self):
-        self._hook.begin()
-
-    def after_create_session(self, session, coord):
-        self._hook.after_create_session(session, coord)
-
-    def end(self, session):
-        self._hook.end(session)
+        return self.export_saved_model(
+            export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path
+        )
 
 
 def _as_python(value: Any) -> Any:

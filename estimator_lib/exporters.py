@@ -16,6 +16,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
+
 _log = tf.compat.v1.logging
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
@@ -89,14 +91,7 @@ def _check_assets_extra(assets_extra: Any) -> dict[str, str] | None:
 
 
 def _check_exports_to_keep(exports_to_keep: Any) -> int | None:
-    if exports_to_keep is None:
-        return None
-    if isinstance(exports_to_keep, bool) or not isinstance(exports_to_keep, int) or exports_to_keep <= 0:
-        raise ValueError(
-            "exports_to_keep must be a positive int, or None to keep every export; "
-            f"received exports_to_keep={exports_to_keep!r}."
-        )
-    return exports_to_keep
+    return validation.check_int("exports_to_keep", exports_to_keep, allow_none=True, fix="None keeps every export.")
 
 
 def _check_as_text(as_text: Any) -> bool:

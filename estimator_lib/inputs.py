@@ -14,7 +14,7 @@ v1 = tf.compat.v1
 INPUT_FN_ARGS = ("params", "config", "mode", "input_context")
 
 
-class _IteratorInitializerHook(v1.train.SessionRunHook):
+class IteratorInitializerHook(v1.train.SessionRunHook):
     """Initialises a dataset iterator once the session exists (datasets may hold stateful ops)."""
 
     def __init__(self, iterator):
@@ -79,7 +79,7 @@ def features_and_labels(result: Any) -> tuple[Any, Any, list]:
     hooks: list = []
     if isinstance(result, tf.data.Dataset):
         iterator = v1.data.make_initializable_iterator(result)
-        hooks.append(_IteratorInitializerHook(iterator))
+        hooks.append(IteratorInitializerHook(iterator))
         features, labels = split_features_labels(iterator.get_next())
     else:
         features, labels = split_features_labels(result)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-from estimator_lib import inputs
+from estimator_lib import inputs, validation
 
 v1 = tf.compat.v1
 
@@ -104,7 +104,7 @@ def build_train(
         iterator = make_replica_iterator(strategy, dataset)
     else:
         iterator = v1.data.make_initializable_iterator(dataset)
-    hooks: list = [inputs._IteratorInitializerHook(iterator)]  # noqa: SLF001
+    hooks: list = [inputs.IteratorInitializerHook(iterator)]
 
     def one_step_on_replica(element):
         features, labels = inputs.split_features_labels(element)
@@ -158,8 +158,6 @@ def build_train(
     construct = loop_incompatible_construct(v1.get_default_graph(), specs)
     if construct is not None:
         raise OneStepPerRunNeeded(construct)
-    if stop_at is not None:
-        hooks.append(_StopAtLoopEndHook(global_step, stop_at, loss))
     gathered = None
     if stash_holders and stash_holders[0] is not None:
         with tf.control_dependencies([loss]):
@@ -214,23 +212,6 @@ def loop_incompatible_construct(graph: tf.Graph, specs: list) -> str | None:
     return None
 
 
-class _StopAtLoopEndHook(v1.train.SessionRunHook):
-    """Stops as soon as a loop ends on `stop_at`. StopAtStepHook reads the step before the run, so after
-    a loop of K > 1 steps it would only notice one (empty) session.run later, which reports loss 0."""
-
-    def __init__(self, global_step: tf.Variable, stop_at: int, loop_result: tf.Tensor):
-        with tf.control_dependencies([loop_result]):
-            self._step_after = tf.identity(global_step.read_value())
-        self._stop_at = stop_at
-
-    def before_run(self, run_context):
-        return v1.train.SessionRunArgs(self._step_after)
-
-    def after_run(self, run_context, run_values):
-        if run_values.results >= self._stop_at:
-            run_context.request_stop()
-
-
 class ReplicatedEval(NamedTuple):
     per_replica_outputs: list  # what each replica's step returned, for host-side gathering
     specs: list
@@ -265,7 +246,7 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
 
     dataset = inputs.as_dataset(input_result)
     iterator = make_replica_iterator(strategy, dataset)
-    hooks = [inputs._IteratorInitializerHook(iterator)]  # noqa: SLF001
+    hooks = [inputs.IteratorInitializerHook(iterator)]
 
     def on_replica(element):
         features, labels = inputs.split_features_labels(element)
@@ -301,11 +282,5 @@ def concat_across_replicas(per_replica: list, *, structure: Any = None, strategy
 
 
 def _concat(parts: Any) -> tf.Tensor:
-    for part in parts:
-        if part.shape.rank == 0:
-            raise ValueError(
-                "Tensors gathered from replicas (eval_metrics, host_call, predictions) are concatenated along the "
-                f"batch axis, so each must have rank >= 1; {part.name} is a scalar. Return a batch-major tensor, "
-                "or reshape it: tf.reshape(x, [1])."
-            )
+    validation.check_batch_major(list(parts), "Tensors gathered from replicas (eval_metrics, host_call, predictions)")
     return tf.concat(list(parts), axis=0)

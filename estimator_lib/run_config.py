@@ -13,6 +13,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
+
 v1 = tf.compat.v1
 
 _UNSET = object()
@@ -31,18 +33,11 @@ _GRPC = "grpc://"
 
 
 def _check_non_negative_int(name: str, value: Any, *, allow_none: bool = True, positive: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
-        rule = "a positive integer" if positive else "a non-negative integer"
-        raise ValueError(f"RunConfig {name} must be {rule}{' or None' if allow_none else ''}; received {value!r}.")
+    validation.check_int(f"RunConfig {name}", value, minimum=1 if positive else 0, allow_none=allow_none)
 
 
 def _check_non_negative_number(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"RunConfig {name} must be a non-negative number or None; received {value!r}.")
+    validation.check_number(f"RunConfig {name}", value, allow_none=True)
 
 
 def parse_tf_config(raw: str | None) -> dict:
@@ -81,18 +76,20 @@ def _check_fields(fields: dict) -> None:
     _check_non_negative_int("log_step_count_steps", fields["log_step_count_steps"])
     session_config = fields["session_config"]
     if session_config is not None and not isinstance(session_config, v1.ConfigProto):
-        raise ValueError(f"RunConfig session_config must be a tf.compat.v1.ConfigProto; received {session_config!r}.")
+        raise validation.WrongTypeError(
+            f"RunConfig session_config must be a tf.compat.v1.ConfigProto; received {session_config!r}."
+        )
     for name in ("train_distribute", "eval_distribute"):
         strategy = fields[name]
         if strategy is not None and not isinstance(strategy, tf.distribute.Strategy | v1.distribute.Strategy):
-            raise ValueError(
+            raise validation.WrongTypeError(
                 f"RunConfig {name} must be a tf.distribute.Strategy (for example "
                 f"tf.compat.v1.distribute.MirroredStrategy()); received {strategy!r}."
             )
     if fields["protocol"] not in (None, "grpc"):
         raise ValueError(f"RunConfig protocol must be None or 'grpc'; received {fields['protocol']!r}.")
     if not isinstance(fields["jit_compile"], bool):
-        raise ValueError(
+        raise validation.WrongTypeError(
             "RunConfig jit_compile must be True (compile each training step with XLA) or False; "
             f"received {fields['jit_compile']!r}."
         )
@@ -126,14 +123,14 @@ def _task_from(task: dict, cluster: dict) -> tuple[str, int]:
     task_id = task["index"]
     if isinstance(task_id, str) and task_id.isdigit():
         task_id = int(task_id)
-    if isinstance(task_id, bool) or not isinstance(task_id, int) or task_id < 0:
-        raise ValueError(f"TF_CONFIG task.index must be a non-negative integer; received {task_id!r}.")
+    validation.check_int("TF_CONFIG task.index", task_id, minimum=0)
     if task_type == TaskType.EVALUATOR:
         return task_type, task_id
     if task_type not in cluster:
         if task_type in _KNOWN_TASK_TYPES:
             raise ValueError(
-                f"TF_CONFIG task {task_type}:{task_id} is not in the cluster {cluster!r}; check task.type and task.index."
+                f"TF_CONFIG task {task_type}:{task_id} is not in the cluster {cluster!r}; check task.type and "
+                "task.index."
             )
         raise ValueError(
             f"TF_CONFIG task.type {task_type!r} is unknown: it is neither 'evaluator' nor a job of the cluster "
@@ -332,7 +329,9 @@ class RunConfig:
             self._evaluation_master = ""
         self._num_ps_replicas = len(cluster.get(TaskType.PS, []))
         self._num_worker_replicas = (
-            len(cluster.get(TaskType.WORKER, [])) + len(cluster.get(TaskType.CHIEF, [])) + len(cluster.get(TaskType.MASTER, []))
+            len(cluster.get(TaskType.WORKER, []))
+            + len(cluster.get(TaskType.CHIEF, []))
+            + len(cluster.get(TaskType.MASTER, []))
         ) or 1
         if chief_type in cluster:
             self._is_chief = task_type == chief_type

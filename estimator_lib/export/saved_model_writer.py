@@ -9,18 +9,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tensorflow as tf
 
 from estimator_lib import _graph
 from estimator_lib.export.receivers import ServingInputReceiver, TensorServingInputReceiver
 from estimator_lib.mode_keys import ModeKeys
-
-if TYPE_CHECKING:  # pragma: no cover
-    from estimator_lib.estimator import Estimator
+from estimator_lib.run_config import RunConfig
 
 v1 = tf.compat.v1
+ModelFn = Callable[[Any, Any, str, RunConfig], Any]  # (features, labels, mode, config) -> EstimatorSpec
 DEFAULT_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 TEMP_PREFIX = "temp-"
 _BUCKET_STAGING_PREFIX = "estimator_lib_export_"
@@ -82,26 +81,33 @@ def _copy_assets_extra(assets_extra: dict, export_dir: str) -> None:
         tf.io.gfile.copy(source, target, overwrite=True)
 
 
-def build_serving_graph(estimator: Estimator, serving_input_receiver_fn: Callable, mode: str = ModeKeys.PREDICT):
+def build_serving_graph(
+    model_fn: ModelFn, config: RunConfig, serving_input_receiver_fn: Callable, mode: str = ModeKeys.PREDICT
+):
     """Builds receiver + model_fn(PREDICT) in the current graph; returns (receiver, spec)."""
     receiver = _check_receiver(serving_input_receiver_fn())
-    labels = None
-    spec = estimator._call_model_fn(receiver.features, labels, mode, estimator.config)  # noqa: SLF001
+    spec = model_fn(receiver.features, None, mode, config)
     return receiver, spec
 
 
 def export(
     *,
-    estimator: Estimator,
+    model_fn: ModelFn,
+    config: RunConfig,
+    tags: list[list[str]],
     export_dir_base: str,
     serving_input_receiver_fn: Callable,
     assets_extra: dict | None,
     as_text: bool,
     checkpoint_path: str,
 ) -> bytes:
+    """Writes one meta graph per entry of `tags` (the first with the variables) from model_fn's PREDICT
+    graph (features, labels, mode, config) -> EstimatorSpec, restored from checkpoint_path."""
     if export_dir_base.startswith("gs://"):
         return _export_to_bucket(
-            estimator=estimator,
+            model_fn=model_fn,
+            config=config,
+            tags=tags,
             export_dir_base=export_dir_base,
             serving_input_receiver_fn=serving_input_receiver_fn,
             assets_extra=assets_extra,
@@ -115,8 +121,10 @@ def export(
     temp_dir, final_dir = _new_export_dir(export_dir_base)
     try:
         builder = v1.saved_model.Builder(temp_dir)
-        for index, tags in enumerate(estimator._export_tags()):  # noqa: SLF001
-            _add_meta_graph(builder, estimator, serving_input_receiver_fn, checkpoint_path, tags, first=index == 0)
+        for index, graph_tags in enumerate(tags):
+            _add_meta_graph(
+                builder, model_fn, config, serving_input_receiver_fn, checkpoint_path, graph_tags, first=index == 0
+            )
         builder.save(as_text=as_text)
         if assets_extra:
             _copy_assets_extra(assets_extra, temp_dir)
@@ -155,11 +163,12 @@ def _export_to_bucket(*, export_dir_base: str, **kwargs) -> bytes:
     return destination.encode()
 
 
-def _add_meta_graph(builder, estimator, serving_input_receiver_fn, checkpoint_path, tags, *, first: bool) -> None:
-    config = estimator.config
+def _add_meta_graph(
+    builder, model_fn: ModelFn, config: RunConfig, serving_input_receiver_fn, checkpoint_path, tags, *, first: bool
+) -> None:
     with _graph.fresh_graph(config.tf_random_seed):
         v1.train.get_or_create_global_step()
-        receiver, spec = build_serving_graph(estimator, serving_input_receiver_fn)
+        receiver, spec = build_serving_graph(model_fn, config, serving_input_receiver_fn)
         defs = signature_defs(spec.export_outputs, receiver)
         saver = spec.scaffold.saver or _graph.make_saver(config)
         if saver.saver_def is None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
+
 v1 = tf.compat.v1
 
 _ACTIVATIONS: dict[str, Callable] = {
@@ -39,11 +41,9 @@ def activation_fn(activation: Any) -> Callable | None:
 
 def pair(value: Any, name: str) -> tuple[int, int]:
     """An int or a pair of ints (kernel_size, strides, pool_size, dilation_rate)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
+    if validation.is_int(value):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(validation.is_int(v) for v in value):
         return int(value[0]), int(value[1])
     raise ValueError(f"{name} must be an int or a pair of ints; received {value!r}.")
 
@@ -62,9 +62,7 @@ def channels_last(data_format: Any) -> bool:
 
 def positive_int(value: Any, name: str) -> int:
     """`units` / `filters`: a positive int (a bool is refused, though Python counts it as an int)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {value!r}.")
-    return value
+    return validation.check_int(name, value)
 
 
 def refuse(**unsupported: Any) -> None:

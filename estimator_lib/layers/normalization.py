@@ -12,6 +12,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
 from estimator_lib.layers import _base
 from estimator_lib.layers._base import Layer, refuse
 
@@ -34,8 +35,7 @@ class BatchNormalization(Layer):
                  gamma_constraint: Any = None, renorm: bool = False, renorm_clipping: Any = None,
                  renorm_momentum: float = 0.99, fused: Any = None, trainable: bool = True,
                  virtual_batch_size: Any = None, adjustment: Any = None, name: str | None = None, **kwargs: Any):
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"axis must be one int (the channel axis); received {axis!r}.")
+        validation.check_int("axis", axis, minimum=None, rule="the channel axis")
         refuse(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint, renorm=renorm,
                renorm_clipping=renorm_clipping, virtual_batch_size=virtual_batch_size, adjustment=adjustment)
         super().__init__(name=name, trainable=trainable, reuse=kwargs.pop("_reuse", None),

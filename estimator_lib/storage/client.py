@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterator
 
+from estimator_lib import validation
 from estimator_lib.storage.errors import (
     BucketNotFoundError,
     InvalidStorageURIError,
@@ -80,8 +81,7 @@ def make_client(project: str | None = None):
 def make_retry(deadline: float = 120.0, initial_delay: float = 1.0, maximum_delay: float = 30.0):
     """google-cloud-storage's DEFAULT_RETRY (503, 429, 5xx, dropped connections) with this back-off and deadline."""
     for name, value in (("deadline", deadline), ("initial_delay", initial_delay), ("maximum_delay", maximum_delay)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"`{name}` must be a positive number of seconds; received {value!r}.")
+        validation.check_number(name, value, exclusive=True, unit="seconds")
     from google.cloud.storage.retry import DEFAULT_RETRY  # noqa: PLC0415
 
     return DEFAULT_RETRY.with_delay(initial=initial_delay, maximum=maximum_delay, multiplier=2.0).with_timeout(deadline)
@@ -89,8 +89,7 @@ def make_retry(deadline: float = 120.0, initial_delay: float = 1.0, maximum_dela
 
 def check_transfer_args(*, timeout, retry, client) -> None:
     """Validates the options every transfer function takes, naming the bad one."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"`timeout` must be a positive number of seconds per request; received {timeout!r}.")
+    validation.check_number("timeout", timeout, exclusive=True, unit="seconds per request")
     if retry is not None:
         from google.api_core.retry import Retry  # noqa: PLC0415
         from google.cloud.storage.retry import ConditionalRetryPolicy  # noqa: PLC0415

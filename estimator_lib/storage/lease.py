@@ -24,6 +24,8 @@ import threading
 import time
 import uuid
 
+from estimator_lib import validation
+
 LEASE_FILE = ".writer_lease.json"
 GCS_FUSE_ROOT = "/gcs"  # where Vertex AI mounts Cloud Storage (gs://b/x is /gcs/b/x)
 _log = logging.getLogger("estimator_lib.storage")
@@ -63,8 +65,7 @@ class ModelDirLease:
     """`with ModelDirLease(model_dir): estimator.train(...)` - see the module docstring."""
 
     def __init__(self, model_dir: str, *, ttl_secs: float = 60.0, wait_secs: float | None = None):
-        if not isinstance(ttl_secs, (int, float)) or isinstance(ttl_secs, bool) or ttl_secs <= 0:
-            raise ValueError(f"ttl_secs must be a positive number of seconds; received ttl_secs={ttl_secs!r}.")
+        validation.check_number("ttl_secs", ttl_secs, exclusive=True, unit="seconds")
         self.model_dir = model_dir
         self.ttl_secs = float(ttl_secs)
         # A retry after a hard kill on another machine waits for the dead trainer's lease to expire.

@@ -16,6 +16,7 @@ import shutil
 
 import tensorflow as tf
 
+from estimator_lib import validation
 from estimator_lib.storage import client as client_lib
 from estimator_lib.storage import gcs
 from estimator_lib.storage.checkpoint_scan import checkpoint_files, checkpoint_step, find_restorable_checkpoint
@@ -92,9 +93,7 @@ class CheckpointMirrorListener(tf.compat.v1.train.CheckpointSaverListener):
                  client=None, retry=None, timeout: float = 60.0):
         self._model_dir = _local_dir(model_dir, "model_dir")
         self._mirror = _mirror_location(mirror_uri)
-        if max_to_keep is not None and (isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int)
-                                        or max_to_keep < 1):
-            raise ValueError(f"`max_to_keep` must be a positive int or None; received {max_to_keep!r}.")
+        validation.check_int("max_to_keep", max_to_keep, allow_none=True, fix="None keeps every mirrored checkpoint.")
         if on_error not in _ON_ERROR:
             raise ValueError(f"`on_error` must be one of {_ON_ERROR}; received {on_error!r}.")
         client_lib.check_transfer_args(timeout=timeout, retry=retry, client=client)

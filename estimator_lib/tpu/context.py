@@ -15,6 +15,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
+
 _LOCAL_HOST = "/job:localhost/replica:0/task:0/device:CPU:0"
 
 
@@ -95,11 +97,9 @@ class TPUContext:
     # ---- either ---------------------------------------------------------------------------------------
     def device_for_replica(self, replica_id: int) -> tuple[str, int]:
         """(host CPU device, ordinal of the replica among its host's replicas)."""
-        if isinstance(replica_id, bool) or not isinstance(replica_id, int) or not 0 <= replica_id < self.num_replicas:
-            raise ValueError(
-                f"replica_id must be an int in [0, {self.num_replicas}) (num_replicas={self.num_replicas}); "
-                f"received {replica_id!r}."
-            )
+        validation.check_int(
+            "replica_id", replica_id, minimum=0, below=self.num_replicas, rule=f"num_replicas={self.num_replicas}"
+        )
         host = self._hosts_of_replicas[replica_id]
         return host, self._hosts_of_replicas[:replica_id].count(host)
 
@@ -108,11 +108,9 @@ class TPUContext:
         """A function host_id -> that host's CPU device, for placing per-host ops."""
 
         def placement(host_id: int = 0) -> str:
-            if isinstance(host_id, bool) or not isinstance(host_id, int) or not 0 <= host_id < self.num_hosts:
-                raise ValueError(
-                    f"host_id must be an int in [0, {self.num_hosts}) (num_hosts={self.num_hosts}); "
-                    f"received {host_id!r}."
-                )
+            validation.check_int(
+                "host_id", host_id, minimum=0, below=self.num_hosts, rule=f"num_hosts={self.num_hosts}"
+            )
             return self._hosts[host_id]
 
         return placement

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from estimator_lib import validation
 from estimator_lib.run_config import RunConfig as _BaseRunConfig
 
 
@@ -96,8 +97,7 @@ class TPUConfig(
         experimental_host_call_every_n_steps=1,
     ):
         parse_iterations_per_loop(iterations_per_loop)
-        if num_shards is not None and (isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1):
-            raise ValueError(f"TPUConfig num_shards must be a positive integer or None; received {num_shards!r}.")
+        validation.check_int("TPUConfig num_shards", num_shards, allow_none=True)
         if num_cores_per_replica is not None and num_cores_per_replica not in (1, 2, 4, 8, 16, 32, 64, 128):
             raise ValueError(
                 "TPUConfig num_cores_per_replica must be one of 1, 2, 4, 8, 16, 32, 64, 128 (a TPU topology size); "
@@ -115,7 +115,8 @@ class TPUConfig(
         if per_host_input_for_training not in InputPipelineConfig.ALL:
             raise ValueError(
                 "TPUConfig per_host_input_for_training must be True, False or an InputPipelineConfig value "
-                f"(PER_SHARD_V1, PER_HOST_V1, PER_HOST_V2, BROADCAST, SLICED); received {per_host_input_for_training!r}."
+                "(PER_SHARD_V1, PER_HOST_V1, PER_HOST_V2, BROADCAST, SLICED); "
+                f"received {per_host_input_for_training!r}."
             )
         if input_partition_dims is not None:
             raise ValueError("TPUConfig input_partition_dims (spatial partitioning) is not supported; leave it None.")
@@ -124,15 +125,7 @@ class TPUConfig(
                 f"TPUConfig eval_training_input_configuration must be an InputPipelineConfig value; "
                 f"received {eval_training_input_configuration!r}."
             )
-        if (
-            isinstance(experimental_host_call_every_n_steps, bool)
-            or not isinstance(experimental_host_call_every_n_steps, int)
-            or experimental_host_call_every_n_steps < 1
-        ):
-            raise ValueError(
-                "TPUConfig experimental_host_call_every_n_steps must be a positive integer; "
-                f"received {experimental_host_call_every_n_steps!r}."
-            )
+        validation.check_int("TPUConfig experimental_host_call_every_n_steps", experimental_host_call_every_n_steps)
         return super().__new__(
             cls,
             iterations_per_loop,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, loops
+from estimator_lib import _graph, loops, validation
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
@@ -32,8 +32,7 @@ def _check_batch_size(name: str, value: Any, required: bool) -> None:
         if required:
             raise ValueError(f"{name} is required when use_tpu=True; pass the global batch size, e.g. {name}=1024.")
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (the global batch size); received {name}={value!r}.")
+    validation.check_int(name, value, rule="the global batch size")
 
 
 class TPUEstimator(Estimator):
@@ -102,7 +101,9 @@ class TPUEstimator(Estimator):
             TypeError: As for `Estimator.__init__`.
         """
         if config is None:
-            raise ValueError("TPUEstimator needs a config: pass estimator_lib.tpu.RunConfig(tpu_config=TPUConfig(...)).")
+            raise ValueError(
+                "TPUEstimator needs a config: pass estimator_lib.tpu.RunConfig(tpu_config=TPUConfig(...))."
+            )
         if not isinstance(config, RunConfig):
             raise ValueError(
                 f"TPUEstimator config must be an estimator_lib.tpu.RunConfig (with tpu_config); received "
@@ -114,8 +115,7 @@ class TPUEstimator(Estimator):
                 f"params has reserved key(s) {reserved}: TPUEstimator sets params['batch_size'] and "
                 "params['context'] itself. Give batch sizes as train_batch_size/eval_batch_size/predict_batch_size."
             )
-        if not isinstance(use_tpu, bool):
-            raise ValueError(f"use_tpu must be True or False; received {use_tpu!r}.")
+        validation.check_bool("use_tpu", use_tpu)
         _check_batch_size("train_batch_size", train_batch_size, required=use_tpu)
         _check_batch_size("eval_batch_size", eval_batch_size, required=False)
         _check_batch_size("predict_batch_size", predict_batch_size, required=False)

@@ -10,6 +10,7 @@ from typing import Any
 import tensorflow as tf
 
 from estimator_lib import spec as spec_lib
+from estimator_lib import validation
 from estimator_lib.fn_args import declared_args
 from estimator_lib.mode_keys import ModeKeys, check_mode
 
@@ -76,12 +77,7 @@ def call_fn_with_tensors(fn: Callable, tensors: Any) -> Any:
 
 
 def check_host_call_tensors(tensors: Any) -> None:
-    for item in tf.nest.flatten(tensors):
-        if item.shape.rank == 0:
-            raise ValueError(
-                f"host_call tensors are concatenated along the batch axis, so each must have rank >= 1; "
-                f"{item.name} is a scalar. Reshape it: tf.reshape(x, [1])."
-            )
+    validation.check_batch_major(tensors, "host_call tensors")
 
 
 _FIELDS = (

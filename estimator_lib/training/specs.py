@@ -12,6 +12,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from estimator_lib import validation
 from estimator_lib.exporters import BestExporter, Exporter
 
 _SessionRunHook = tf.compat.v1.train.SessionRunHook
@@ -29,24 +30,13 @@ def _check_input_fn(spec: str, input_fn: Any) -> Callable:
 
 
 def _check_steps(spec: str, field: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{spec}.{field} must be a positive int or None; received {field}={value!r}.")
-    if value <= 0:
-        raise ValueError(
-            f"{spec}.{field} must be a positive int or None; received {field}={value}. "
-            f"Use None to run until the input is exhausted."
-        )
-    return value
+    return validation.check_int(
+        f"{spec}.{field}", value, allow_none=True, fix="Use None to run until the input is exhausted."
+    )
 
 
 def _check_seconds(spec: str, field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{spec}.{field} must be a number of seconds; received {field}={value!r}.")
-    if value < 0:
-        raise ValueError(f"{spec}.{field} must be >= 0 seconds; received {field}={value}.")
-    return value
+    return validation.check_number(f"{spec}.{field}", value, unit="seconds")
 
 
 def _check_instances(spec: str, field: str, values: Any, kind: type, kind_name: str) -> tuple:

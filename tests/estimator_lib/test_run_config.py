@@ -58,7 +58,8 @@ def test_fields_are_kept():
     assert (config.model_dir, config.tf_random_seed, config.save_summary_steps) == ("/tmp/m", 3, 7)
     assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (11, None)
     assert config.session_config is session_config
-    assert (config.keep_checkpoint_max, config.keep_checkpoint_every_n_hours, config.log_step_count_steps) == (2, 1.5, 9)
+    kept = (config.keep_checkpoint_max, config.keep_checkpoint_every_n_hours, config.log_step_count_steps)
+    assert kept == (2, 1.5, 9)
 
 
 def test_secs_given_explicitly():
@@ -89,14 +90,20 @@ def test_distribute_strategies_kept():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"tf_random_seed": -1}, r"tf_random_seed must be a non-negative integer or None; received -1"),
-        ({"tf_random_seed": 1.5}, r"tf_random_seed must be a non-negative integer or None; received 1.5"),
-        ({"save_summary_steps": "10"}, r"save_summary_steps must be a non-negative integer.*received '10'"),
-        ({"save_checkpoints_steps": 0}, r"save_checkpoints_steps must be a positive integer or None; received 0"),
-        ({"save_checkpoints_secs": -5}, r"save_checkpoints_secs must be a non-negative number or None; received -5"),
-        ({"keep_checkpoint_max": -1}, r"keep_checkpoint_max must be a non-negative integer.*received -1"),
+        ({"tf_random_seed": -1}, r"tf_random_seed must be a non-negative integer or None; received tf_random_seed=-1"),
+        ({"tf_random_seed": 1.5},
+         r"tf_random_seed must be a non-negative integer or None; received tf_random_seed=1.5 of type float"),
+        ({"save_summary_steps": "10"},
+         r"save_summary_steps must be a non-negative integer.*received save_summary_steps='10'"),
+        ({"save_checkpoints_steps": 0},
+         r"save_checkpoints_steps must be a positive integer or None; received save_checkpoints_steps=0"),
+        ({"save_checkpoints_secs": -5},
+         r"save_checkpoints_secs must be a non-negative number or None; received save_checkpoints_secs=-5"),
+        ({"keep_checkpoint_max": -1},
+         r"keep_checkpoint_max must be a non-negative integer.*received keep_checkpoint_max=-1"),
         ({"keep_checkpoint_every_n_hours": -1}, r"keep_checkpoint_every_n_hours must be a non-negative number"),
-        ({"log_step_count_steps": True}, r"log_step_count_steps must be a non-negative integer.*received True"),
+        ({"log_step_count_steps": True},
+         r"log_step_count_steps must be a non-negative integer.*received log_step_count_steps=True"),
         ({"model_dir": ""}, r"model_dir must be a non-empty path string; received ''"),
         ({"session_config": {"a": 1}}, r"session_config must be a tf.compat.v1.ConfigProto; received \{'a': 1\}"),
         ({"train_distribute": "mirrored"}, r"train_distribute must be a tf.distribute.Strategy .*received 'mirrored'"),
@@ -209,7 +216,7 @@ def test_tf_config_survives_replace(monkeypatch):
          r"TF_CONFIG cluster\['worker'\] must be a list of 'host:port'; received 'a:1'"),
         (json.dumps({"cluster": {"worker": ["a:1"]}}), r"TF_CONFIG has a cluster but no task.type"),
         (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": -1}}),
-         r"TF_CONFIG task.index must be a non-negative integer; received -1"),
+         r"TF_CONFIG task.index must be a non-negative integer; received index=-1"),
         (json.dumps({"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}),
          r"TF_CONFIG cluster must have exactly one chief"),
         (json.dumps({"cluster": {"worker": ["a:1"], "evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}),

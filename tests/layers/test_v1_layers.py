@@ -150,7 +150,7 @@ def test_batch_normalization_moving_statistics(rank):
 def test_bad_arguments_are_named():
     with tf.Graph().as_default():
         x = tf.ones([1, 3])
-        with pytest.raises(ValueError, match=r"units must be a positive int; received 0"):
+        with pytest.raises(ValueError, match=r"units must be a positive integer; received units=0"):
             layers.dense(x, 0)
         with pytest.raises(ValueError, match=r"activation must be None, a callable or one of .*received 'rellu'"):
             layers.dense(x, 2, activation="rellu")

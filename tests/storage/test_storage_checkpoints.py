@@ -178,7 +178,7 @@ def test_listener_and_restore_validate_arguments(tmp_path, gcs_env):
         CheckpointMirrorListener(str(tmp_path), str(tmp_path / "m"))
     with pytest.raises(InvalidStorageURIError, match=r"whole bucket"):
         CheckpointMirrorListener(str(tmp_path), "gs://some-bucket")
-    with pytest.raises(ValueError, match=r"`max_to_keep` must be a positive int or None; received 0"):
+    with pytest.raises(ValueError, match=r"max_to_keep must be a positive integer or None; received max_to_keep=0"):
         CheckpointMirrorListener(str(tmp_path), "gs://some-bucket/m", max_to_keep=0)
     with pytest.raises(ValueError, match=r"`on_error` must be one of .*received 'ignore'"):
         CheckpointMirrorListener(str(tmp_path), "gs://some-bucket/m", on_error="ignore")

@@ -98,7 +98,7 @@ def test_config_must_be_a_tpu_run_config(tmp_path):
 
 def test_other_constructor_errors(tmp_path):
     config = RunConfig(model_dir=str(tmp_path))
-    with pytest.raises(ValueError, match=r"use_tpu must be True or False; received 'yes'"):
+    with pytest.raises(ValueError, match=r"use_tpu must be True or False; received use_tpu='yes' of type str"):
         TPUEstimator(model_fn=model_fn_list, config=config, use_tpu="yes")
     with pytest.raises(ValueError, match=r"batch_axis must be a tuple of ints or None; received 0"):
         TPUEstimator(model_fn=model_fn_list, config=config, use_tpu=False, batch_axis=0)

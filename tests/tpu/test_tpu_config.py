@@ -89,7 +89,7 @@ def test_other_tpu_config_errors():
     with pytest.raises(ValueError, match=r"eval_training_input_configuration must be an InputPipelineConfig"):
         TPUConfig(eval_training_input_configuration=9)
     with pytest.raises(ValueError, match=r"experimental_host_call_every_n_steps must be a positive integer; "
-                                         r"received 0"):
+                                         r"received experimental_host_call_every_n_steps=0"):
         TPUConfig(experimental_host_call_every_n_steps=0)
 
 

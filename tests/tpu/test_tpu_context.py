@@ -81,9 +81,10 @@ def test_no_context_for_eval_on_cpu(tmp_path):
 def test_bad_replica_and_host_ids():
     context = TPUContext(replica_devices=["/cpu:0", "/cpu:1"], mode="train", global_batch_size=8,
                          per_replica_batch_size=4, from_input_fn=True)
-    with pytest.raises(ValueError, match=r"replica_id must be an int in \[0, 2\) \(num_replicas=2\); received 2"):
+    out_of_range = r"replica_id must be an integer in \[0, 2\) \(num_replicas=2\); received replica_id=2"
+    with pytest.raises(ValueError, match=out_of_range):
         context.device_for_replica(2)
-    with pytest.raises(ValueError, match=r"host_id must be an int in \[0, 1\) \(num_hosts=1\); received 1"):
+    with pytest.raises(ValueError, match=r"host_id must be an integer in \[0, 1\) \(num_hosts=1\); received host_id=1"):
         context.tpu_host_placement_function(1)
     with pytest.raises(ValueError, match=r"at least one replica device"):
         TPUContext(replica_devices=[], mode="train", global_batch_size=None, per_replica_batch_size=None,

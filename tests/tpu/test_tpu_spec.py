@@ -105,7 +105,8 @@ def test_host_call_rejects_scalar_tensors(tensors):
     def host_fn(step, loss):
         return []
 
-    with pytest.raises(ValueError, match=r"host_call tensors .* rank >= 1; .* is a scalar\. Reshape it: tf\.reshape"):
+    scalar = r"host_call tensors .* rank >= 1; .* is a scalar\. Return a batch-major tensor, or reshape it: tf\.reshape"
+    with pytest.raises(ValueError, match=scalar):
         TPUEstimatorSpec(mode=ModeKeys.TRAIN, loss=loss, train_op=tf.no_op(), host_call=(host_fn, [labels, loss]))
     spec = TPUEstimatorSpec(
         mode=ModeKeys.TRAIN, loss=loss, train_op=tf.no_op(), host_call=(host_fn, [labels, tf.reshape(loss, [1])])

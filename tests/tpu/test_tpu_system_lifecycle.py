@@ -88,7 +88,7 @@ def test_training_initialises_the_tpu_before_restoring_the_newest_checkpoint(tmp
         variable, scaffold = _graph_with_recording_saver(calls)
         with _graph.training_session(
             scaffold=scaffold, config=RunConfig(model_dir=str(tmp_path)), model_dir=str(tmp_path), hooks=[],
-            chief_hooks=[], strategy=fake_tpu_strategy(2),
+            strategy=fake_tpu_strategy(2),
         ) as session:
             np.testing.assert_allclose(session.run(variable), [7.0])
     assert calls == [("init", ""), ("restore", checkpoint), ("shutdown", "")]

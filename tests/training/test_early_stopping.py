@@ -28,7 +28,12 @@ def _final_step(estimator, hook, max_steps=40):
     return int(estimator.get_variable_value("global_step"))
 
 
-HISTORY = {10: {"loss": 5.0, "acc": 0.5}, 20: {"loss": 4.0, "acc": 0.7}, 30: {"loss": 4.5, "acc": 0.6}, 40: {"loss": 4.2, "acc": 0.65}}
+HISTORY = {
+    10: {"loss": 5.0, "acc": 0.5},
+    20: {"loss": 4.0, "acc": 0.7},
+    30: {"loss": 4.5, "acc": 0.6},
+    40: {"loss": 4.2, "acc": 0.65},
+}
 
 CASES = [
     # (factory, kwargs, stops early?)
@@ -59,9 +64,10 @@ def test_hook_decisions(tmp_path, factory, kwargs, stops):
 def test_hook_reads_a_named_eval_dir_and_names_missing_metrics(tmp_path):
     estimator = make_estimator(tmp_path / "model")
     _write_evals(estimator.eval_dir("holdout"), HISTORY)
-    hook = early_stopping.stop_if_lower_hook(estimator, "loss", 4.1, eval_dir=estimator.eval_dir("holdout"), run_every_steps=1)
+    holdout = estimator.eval_dir("holdout")
+    hook = early_stopping.stop_if_lower_hook(estimator, "loss", 4.1, eval_dir=holdout, run_every_steps=1)
     assert _final_step(estimator, hook, max_steps=5) == 1
-    hook = early_stopping.stop_if_lower_hook(estimator, "auc", 4.1, eval_dir=estimator.eval_dir("holdout"), run_every_steps=1)
+    hook = early_stopping.stop_if_lower_hook(estimator, "auc", 4.1, eval_dir=holdout, run_every_steps=1)
     with pytest.raises(ValueError, match="watches metric 'auc'.*has only \\['acc', 'global_step', 'loss'\\]"):
         _final_step(estimator, hook, max_steps=5)
 
@@ -70,9 +76,9 @@ def test_hook_reads_a_named_eval_dir_and_names_missing_metrics(tmp_path):
     "kwargs, match",
     [
         ({"metric_name": ""}, "metric_name must be a non-empty str"),
-        ({"min_steps": -1}, "min_steps must be an int >= 0; received min_steps=-1"),
-        ({"run_every_steps": 0}, "run_every_steps must be a positive int or None"),
-        ({"run_every_secs": None}, "run_every_secs must be a number of seconds >= 0"),
+        ({"min_steps": -1}, "min_steps must be a non-negative integer; received min_steps=-1"),
+        ({"run_every_steps": 0}, "run_every_steps must be a positive integer or None"),
+        ({"run_every_secs": None}, "run_every_secs must be a non-negative number of seconds; received .*=None"),
     ],
 )
 def test_argument_errors(tmp_path, kwargs, match):
@@ -80,7 +86,8 @@ def test_argument_errors(tmp_path, kwargs, match):
     args = {"metric_name": "loss", "threshold": 1.0, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         early_stopping.stop_if_lower_hook(estimator, **args)
-    with pytest.raises(ValueError, match="steps without improvement must be a positive int"):
+    plateau = r"max_steps_without_decrease must be a positive integer \(steps without improvement\); received .*=0"
+    with pytest.raises(ValueError, match=plateau):
         early_stopping.stop_if_no_decrease_hook(estimator, "loss", 0)
     with pytest.raises(TypeError, match="estimator must be an Estimator"):
         early_stopping.stop_if_lower_hook(object(), "loss", 1.0)
