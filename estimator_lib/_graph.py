@@ -357,7 +357,8 @@ class _NewestReadableSessionCreator(v1.train.SessionCreator):
     """Restores `checkpoint`; when it vanished or broke before the restore read it, the newest readable one."""
 
     def __init__(self, creator_for, checkpoint: str, model_dir: str, attempts: int = 5):
-        self._creator_for, self._checkpoint, self._model_dir, self._attempts = creator_for, checkpoint, model_dir, attempts
+        self._creator_for, self._checkpoint = creator_for, checkpoint
+        self._model_dir, self._attempts = model_dir, attempts
 
     def create_session(self):
         from estimator_lib.storage.checkpoint_scan import checkpoint_problem
@@ -366,7 +367,8 @@ class _NewestReadableSessionCreator(v1.train.SessionCreator):
         while True:
             try:
                 return self._creator_for(self._checkpoint).create_session()
-            except (tf.errors.NotFoundError, tf.errors.DataLossError, tf.errors.InvalidArgumentError, ValueError) as error:
+            except (tf.errors.NotFoundError, tf.errors.DataLossError, tf.errors.InvalidArgumentError,
+                    ValueError) as error:
                 if checkpoint_problem(self._checkpoint) is None or len(tried) >= self._attempts:
                     raise  # the checkpoint is intact: a genuine error (e.g. a variable it lacks)
                 tried.append(self._checkpoint)
