@@ -14,6 +14,7 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.python.training import monitored_session as _tf_monitored
 from tensorflow.python.training import saver as _tf_saver
+from tensorflow.python.training import training_util as _tf_training_util
 
 from estimator_lib import checkpoints, restore_check
 from estimator_lib.distribute import graph_mode, multi_worker
@@ -120,7 +121,26 @@ def finalize_scaffold(scaffold: v1.train.Scaffold, config: RunConfig) -> v1.trai
     _drop_replica_copies()
     if scaffold.saver is None and not v1.get_collection(v1.GraphKeys.SAVERS):
         v1.add_to_collection(v1.GraphKeys.SAVERS, make_saver(config))
+    _cache_global_step_read()
     return scaffold
+
+
+def _cache_global_step_read() -> None:
+    """The global-step read TensorFlow's hooks share (CheckpointSaverHook, SummarySaverHook, StopAtStepHook ...).
+
+    Left to them, the first hook's begin() builds it as a `tf.cond` on whether the step is initialised: two
+    traced branch functions, 6 ms per training graph and 32 ms for the first cond of a process
+    (docs/benchmarks.md). Those hooks read it only once the session exists and every variable is initialised,
+    so a plain read does the same. One a user's code already made is kept.
+    """
+    graph = v1.get_default_graph()
+    if graph.get_collection(_tf_training_util.GLOBAL_STEP_READ_KEY):
+        return
+    global_step = v1.train.get_global_step(graph)
+    if global_step is None or not isinstance(global_step, tf.Variable):
+        return
+    with graph.name_scope(None), graph.name_scope(global_step.op.name + "/"):
+        graph.add_to_collection(_tf_training_util.GLOBAL_STEP_READ_KEY, global_step.read_value() + 0)
 
 
 # ---- evaluate() and predict(): sessions that only restore -------------------------------------------
