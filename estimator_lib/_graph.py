@@ -13,6 +13,8 @@ from typing import Any
 
 import tensorflow as tf
 from tensorflow.python.training import monitored_session as _tf_monitored
+from tensorflow.python.training import saver as _tf_saver
+from tensorflow.python.training import training_util as _tf_training_util
 
 from estimator_lib import checkpoints, restore_check
 from estimator_lib.distribute import graph_mode, multi_worker
@@ -119,7 +121,150 @@ def finalize_scaffold(scaffold: v1.train.Scaffold, config: RunConfig) -> v1.trai
     _drop_replica_copies()
     if scaffold.saver is None and not v1.get_collection(v1.GraphKeys.SAVERS):
         v1.add_to_collection(v1.GraphKeys.SAVERS, make_saver(config))
+    _cache_global_step_read()
     return scaffold
+
+
+def _cache_global_step_read() -> None:
+    """The global-step read TensorFlow's hooks share (CheckpointSaverHook, SummarySaverHook, StopAtStepHook ...).
+
+    Left to them, the first hook's begin() builds it as a `tf.cond` on whether the step is initialised: two
+    traced branch functions, 6 ms per training graph and 32 ms for the first cond of a process
+    (docs/benchmarks.md). Those hooks read it only once the session exists and every variable is initialised,
+    so a plain read does the same. One a user's code already made is kept.
+    """
+    graph = v1.get_default_graph()
+    if graph.get_collection(_tf_training_util.GLOBAL_STEP_READ_KEY):
+        return
+    global_step = v1.train.get_global_step(graph)
+    if global_step is None or not isinstance(global_step, tf.Variable):
+        return
+    with graph.name_scope(None), graph.name_scope(global_step.op.name + "/"):
+        graph.add_to_collection(_tf_training_util.GLOBAL_STEP_READ_KEY, global_step.read_value() + 0)
+
+
+# ---- evaluate() and predict(): sessions that only restore -------------------------------------------
+class _RestoreOpsOnly(_tf_saver.BulkSaverBuilder):
+    """Builds a Saver's restore ops and no save ops: an evaluate/predict graph never writes a checkpoint.
+
+    TensorFlow builds both sets in graph mode; the save side (SaveV2, sharded names, the merge) is a
+    quarter of the Saver's ops and about half its build time, paid on every evaluate()/predict() call.
+    The save tensor becomes the filename itself, so the SaverDef stays well formed (it is never run:
+    `_RestoreOnlySaver.save` refuses).
+    """
+
+    def _AddShardedSaveOps(self, filename_tensor, per_device):  # noqa: N802 - TensorFlow's method name
+        return tf.identity(filename_tensor, name="no_save")
+
+    def _AddSaveOps(self, filename_tensor, saveables):  # noqa: N802 - TensorFlow's method name
+        return tf.identity(filename_tensor, name="no_save")
+
+
+class _RestoreOnlySaver(v1.train.Saver):
+    """The Saver of evaluate() and predict() sessions: restores every variable, cannot save."""
+
+    def save(self, sess, save_path, *args, **kwargs):
+        raise ValueError(
+            f"This Saver belongs to an evaluate() or predict() graph and only restores checkpoints; it cannot save "
+            f"to {save_path!r}. To write checkpoints from an evaluation hook, create a tf.compat.v1.train.Saver "
+            "in the hook's begin()."
+        )
+
+
+def make_restore_saver(config: RunConfig) -> v1.train.Saver:
+    """A saver over every saveable variable, built with restore ops only (same sharding as `make_saver`)."""
+    return _RestoreOnlySaver(
+        sharded=True,
+        max_to_keep=config.keep_checkpoint_max,
+        keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
+        defer_build=True,
+        save_relative_paths=True,
+        builder=_RestoreOpsOnly(),
+    )
+
+
+def finalize_restoring_scaffold(scaffold: v1.train.Scaffold, config: RunConfig) -> v1.train.Scaffold:
+    """finalize_scaffold for evaluate() and predict(): our saver there restores only."""
+    _drop_replica_copies()
+    if scaffold.saver is None and not v1.get_collection(v1.GraphKeys.SAVERS):
+        v1.add_to_collection(v1.GraphKeys.SAVERS, make_restore_saver(config))
+    return scaffold
+
+
+# What a Scaffold builds by default to initialise and check a session; a user's choice of any of them is kept.
+_SCAFFOLD_OP_COLLECTIONS = (
+    v1.GraphKeys.INIT_OP,
+    v1.GraphKeys.READY_OP,
+    v1.GraphKeys.READY_FOR_LOCAL_INIT_OP,
+    v1.GraphKeys.LOCAL_INIT_OP,
+    v1.GraphKeys.RESOURCES,  # shared resources: a restore does not initialise them, the ready check would catch it
+)
+
+
+def _ready_checks_are_redundant(scaffold: v1.train.Scaffold) -> bool:
+    """True when the Scaffold's default readiness checks cannot fail after its default initialisation.
+
+    The defaults are `report_uninitialized_variables` over the global (and then all) variables. When the
+    session is initialised by our restore-only saver, which restores every global variable and saveable or
+    raises, or by the default `global_variables_initializer` (no checkpoint), and the default local init op
+    initialises every local variable, nothing can be left uninitialised: the checks only cost graph building
+    and two session runs. Any user-set init/ready/local-init op, init_fn, shared resource or other saver keeps
+    them.
+    """
+    if v1.get_default_graph().finalized:
+        return False  # a retried or recovered session creation: the scaffold is already finalized
+    user_ops = (scaffold.init_op, scaffold.init_fn, scaffold.ready_op, scaffold.ready_for_local_init_op,
+                scaffold.local_init_op)
+    if any(op is not None for op in user_ops):
+        return False
+    if any(v1.get_collection(key) for key in _SCAFFOLD_OP_COLLECTIONS):
+        return False
+    savers = v1.get_collection(v1.GraphKeys.SAVERS)
+    saver = scaffold.saver if scaffold.saver is not None else (savers[0] if len(savers) == 1 else None)
+    return isinstance(saver, _RestoreOnlySaver)
+
+
+class _RestoringSessionCreator(v1.train.SessionCreator):
+    """ChiefSessionCreator's work for evaluate()/predict(), without the Scaffold's redundant readiness checks.
+
+    Whether they are redundant (`_ready_checks_are_redundant`) is decided on the first call, just before the
+    scaffold is finalized: hooks' begin() (which may add ops) has run by then. When they are, the scaffold
+    gets an empty "uninitialised" list instead of the default `report_uninitialized_variables` ops (never
+    built), and the session manager runs no check at all (two session runs fewer, each a graph optimisation).
+    """
+
+    def __init__(self, *, scaffold: v1.train.Scaffold, master: str, config: v1.ConfigProto,
+                 checkpoint_filename_with_path: str | None):
+        self._scaffold, self._master, self._config = scaffold, master, config
+        self._checkpoint = checkpoint_filename_with_path
+        self._skip_ready_checks: bool | None = None
+
+    def create_session(self):
+        scaffold = self._scaffold
+        if self._skip_ready_checks is None:
+            self._skip_ready_checks = _ready_checks_are_redundant(scaffold)
+            if self._skip_ready_checks:
+                nothing_uninitialised = tf.constant([], dtype=tf.string, name="nothing_uninitialised")
+                v1.add_to_collection(v1.GraphKeys.READY_OP, nothing_uninitialised)
+                v1.add_to_collection(v1.GraphKeys.READY_FOR_LOCAL_INIT_OP, nothing_uninitialised)
+        scaffold.finalize()
+        skip = self._skip_ready_checks
+        manager = v1.train.SessionManager(
+            local_init_op=scaffold.local_init_op,
+            local_init_feed_dict=scaffold.local_init_feed_dict,
+            ready_op=None if skip else scaffold.ready_op,
+            ready_for_local_init_op=None if skip else scaffold.ready_for_local_init_op,
+            graph=v1.get_default_graph(),
+        )
+        return manager.prepare_session(
+            self._master,
+            saver=scaffold.saver,
+            checkpoint_filename_with_path=self._checkpoint,
+            config=self._config,
+            init_op=scaffold.init_op,
+            init_feed_dict=scaffold.init_feed_dict,
+            init_fn=scaffold.init_fn,
+        )
 
 
 def training_session(
@@ -192,7 +337,7 @@ def restoring_session(
     def creator_for(path):
         if path is not None:
             restore_check.check_shapes_match(path)
-        return v1.train.ChiefSessionCreator(
+        return _RestoringSessionCreator(
             scaffold=scaffold,
             master=master,
             config=static_graph_config(proto) if local else proto,
@@ -210,9 +355,13 @@ def _runs_in_process(master: str, strategy: Any) -> bool:
     """An in-process session that is not a TPU's: the callable run path and static-graph config apply.
 
     A remote master and a TPU session (target '' on a TPU VM too) keep TensorFlow's own run path."""
+    if master:
+        return False
+    if strategy is None:  # no import of estimator_lib.tpu (about 70 ms) on a plain Estimator's first call
+        return True
     from estimator_lib.tpu import replication
 
-    return not master and not replication.is_tpu_strategy(strategy)
+    return not replication.is_tpu_strategy(strategy)
 
 
 def _monitored_session(creator, hooks: list, *, local: bool) -> v1.train.MonitoredSession:
@@ -294,10 +443,12 @@ class TPUSystemHook(v1.train.SessionRunHook):
 
 def _with_tpu_system(strategy: Any, master: str, proto: v1.ConfigProto, hooks: Sequence) -> tuple[str, list]:
     """On a TPU strategy: the resolver's session target, and a TPUSystemHook after the other hooks."""
+    hooks = list(hooks)
+    if strategy is None:  # a plain Estimator's session: no import of estimator_lib.tpu on its first call
+        return master, hooks
     # Imported here: estimator_lib.tpu imports the estimator, which imports this module.
     from estimator_lib.tpu import replication
 
-    hooks = list(hooks)
     if not replication.is_tpu_strategy(strategy) or any(isinstance(h, TPUSystemHook) for h in hooks):
         return master, hooks
     target = replication.session_target(strategy)

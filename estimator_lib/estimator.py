@@ -513,7 +513,7 @@ class Estimator:
                 update_ops.append(update)
             update_op = tf.group(*update_ops)
             values["global_step"] = global_step.read_value()
-            scaffold = _graph.finalize_scaffold(spec.scaffold, config)
+            scaffold = _graph.finalize_restoring_scaffold(spec.scaffold, config)
             final = v1.train.FinalOpsHook(values)
             run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + user_hooks + [final]
             done = 0
@@ -617,7 +617,7 @@ class Estimator:
             v1.train.get_or_create_global_step()
             predictions, input_hooks, spec, post = self._build_predictions(input_fn)
             _select_keys(spec.predictions, predict_keys)  # validates the keys before any work
-            scaffold = _graph.finalize_scaffold(spec.scaffold, config)
+            scaffold = _graph.finalize_restoring_scaffold(spec.scaffold, config)
             run_hooks = list(input_hooks) + list(spec.prediction_hooks) + user_hooks
             with _graph.restoring_session(
                 scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, newest_in=newest_in

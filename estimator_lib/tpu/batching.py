@@ -35,12 +35,31 @@ def _pad_rows(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
     return padded
 
 
+def pad_batch(features: Any, batch_size: int, *, mask_key: str) -> tuple[Any, tf.Tensor]:
+    """(features padded to `batch_size` rows, a 0/1 int32 mask of the padded rows), in the current graph.
+
+    With dict features the mask is also given to model_fn as features[mask_key] ('is_padding'), as the
+    TPUEstimator documents show; the padded rows are removed from predict()'s output.
+    """
+    first = tf.nest.flatten(features)[0]
+    rows = tf.shape(first)[0]
+    # tf.debugging.Assert, not assert_less_equal: half the ops, a third of the build time, same failure.
+    message = f"a batch is larger than predict_batch_size={batch_size}: rows ="
+    too_large = tf.debugging.Assert(rows <= batch_size, [message, rows])
+    with tf.control_dependencies([too_large]):  # in a plain graph, nothing else would order the check first
+        mask = tf.cast(tf.range(batch_size) >= rows, tf.int32)
+        features = tf.nest.map_structure(lambda t: _pad_rows(t, batch_size), features)
+    if isinstance(features, dict):
+        features = {**features, mask_key: mask}
+    return features, mask
+
+
 def pad_final_batch(dataset: tf.data.Dataset, batch_size: int, *, mask_key: str) -> tf.data.Dataset:
     """Pads every batch to `batch_size` rows (only the last can be short) and adds a 0/1 padding mask.
 
-    With dict features the mask is also given to model_fn as features[mask_key] ('is_padding'), as the
-    TPUEstimator documents show; the padded rows are removed from predict()'s output. Each element
-    becomes (features, mask).
+    Each element becomes (features, mask), built by `pad_batch`. Replicated predict needs this inside the
+    dataset, before the batch is split across replicas; on one device `pad_batch` on the fetched batch
+    does the same without the cost of a traced map function (docs/benchmarks.md).
     """
 
     def pad(*element):
@@ -49,18 +68,8 @@ def pad_final_batch(dataset: tf.data.Dataset, batch_size: int, *, mask_key: str)
             raise ValueError(
                 f"predict input_fn must yield features or (features, labels); its dataset yields {len(element)}-tuples."
             )
-        features = element[0]
-        first = tf.nest.flatten(features)[0]
-        rows = tf.shape(first)[0]
-        with tf.control_dependencies(
-            [tf.debugging.assert_less_equal(rows, batch_size, message="a batch is larger than predict_batch_size")]
-        ):
-            mask = tf.cast(tf.range(batch_size) >= rows, tf.int32)
-        features = tf.nest.map_structure(lambda t: _pad_rows(t, batch_size), features)
-        if isinstance(features, dict):
-            features = {**features, mask_key: mask}
         # Labels are not used in PREDICT: the mask travels in their place to the host.
-        return features, mask
+        return pad_batch(element[0], batch_size, mask_key=mask_key)
 
     # Plain graph code: autograph's conversion of `pad` cost about half of a first predict() (bench profile).
     return dataset.map(tf.autograph.experimental.do_not_convert(pad))

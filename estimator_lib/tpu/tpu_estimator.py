@@ -341,11 +341,13 @@ class TPUEstimator(Estimator):
                 f"received {type(result).__name__}."
             )
         padded = isinstance(result, tf.data.Dataset) and batch_size is not None
-        if padded:
+        if padded and replicated:  # padded before the split; on one device, the fetched batch is padded below
             result = batching.pad_final_batch(result, batch_size, mask_key=self._predict_mask_key)
         specs: list = []
 
         def step_fn(features, labels):
+            if padded and not replicated:
+                features, labels = batching.pad_batch(features, batch_size, mask_key=self._predict_mask_key)
             raw = self._call_raw_model_fn(features, None, mode, self._config)
             spec = self._to_estimator_spec(raw, mode)
             specs.append(spec)

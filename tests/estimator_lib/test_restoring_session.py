@@ -1,0 +1,126 @@
+"""evaluate() and predict() sessions only restore: no save ops, no redundant readiness checks, same results.
+
+No timing here (docs/benchmarks.md has the figures): these check what the graph holds and that every case
+the Scaffold's default checks exist for still fails as it did.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from est_testlib import linear_model_fn, linear_net, make_input_fn
+
+from estimator_lib.estimator import Estimator
+from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.run_config import RunConfig
+from estimator_lib.spec import EstimatorSpec
+
+v1 = tf.compat.v1
+
+
+class _GraphSpy(v1.train.SessionRunHook):
+    """Keeps the op types of the session's graph and the scaffold's readiness ops, as the session saw them."""
+
+    def __init__(self):
+        self.op_types: set[str] = set()
+        self.op_names: list[str] = []
+
+    def after_create_session(self, session, coord):
+        graph = session.graph
+        self.op_types = {op.type for op in graph.get_operations()}
+        self.op_names = [op.name for op in graph.get_operations()]
+
+
+def _no_save_and_no_ready_report(spy: _GraphSpy) -> None:
+    assert "RestoreV2" in spy.op_types  # the checkpoint is restored ...
+    assert not {"SaveV2", "MergeV2Checkpoints", "ShardedFilename"} & spy.op_types  # ... by a saver that cannot save
+    assert not [name for name in spy.op_names if "report_uninitialized" in name]
+
+
+def test_evaluate_graph_restores_without_save_ops_or_readiness_reports(trained_linear):
+    spy = _GraphSpy()
+    metrics = trained_linear.evaluate(make_input_fn(), steps=2, hooks=[spy])
+    _no_save_and_no_ready_report(spy)
+    assert metrics["global_step"] == 40
+    assert metrics["loss"] < 0.05  # the trained weights were restored, not fresh zeros
+
+
+def test_predict_graph_restores_without_save_ops_or_readiness_reports(trained_linear):
+    spy = _GraphSpy()
+    predictions = list(trained_linear.predict(make_input_fn(n=8, repeat=False, labels=False), hooks=[spy]))
+    _no_save_and_no_ready_report(spy)
+    assert len(predictions) == 8
+    assert np.abs(predictions[0]["y"]).sum() > 0  # restored weights (fresh zeros would predict 0)
+
+
+def test_evaluate_without_a_checkpoint_initialises_every_variable(tmp_path):
+    est = Estimator(linear_model_fn, model_dir=str(tmp_path), config=RunConfig(tf_random_seed=1))
+    metrics = est.evaluate(make_input_fn(), steps=1)
+    assert metrics["global_step"] == 0
+
+
+class _SaveFromEval(v1.train.SessionRunHook):
+    def after_create_session(self, session, coord):
+        saver = v1.get_collection(v1.GraphKeys.SAVERS)[0]
+        saver.save(session, "/tmp/never-written")
+
+
+def test_the_evaluate_saver_refuses_to_save_with_a_clear_error(trained_linear):
+    with pytest.raises(ValueError, match=r"only restores checkpoints; it cannot save .* create a tf.compat.v1.train"):
+        trained_linear.evaluate(make_input_fn(), steps=1, hooks=[_SaveFromEval()])
+
+
+def _local_variable_left_uninitialised_model_fn(features, labels, mode, params):
+    """An EVAL scaffold whose local_init_op skips a local variable: the default readiness check must catch it."""
+    spec = linear_model_fn(features, labels, mode, params)
+    if mode != ModeKeys.EVAL:
+        return spec
+    v1.get_local_variable("left_uninitialised", shape=[], initializer=v1.zeros_initializer())
+    return spec._replace(scaffold=v1.train.Scaffold(local_init_op=tf.no_op()))
+
+
+def test_a_user_local_init_op_keeps_the_default_readiness_check(trained_linear_dir):
+    est = Estimator(_local_variable_left_uninitialised_model_fn, model_dir=trained_linear_dir,
+                    config=RunConfig(tf_random_seed=7))
+    with pytest.raises(RuntimeError, match="left_uninitialised"):
+        est.evaluate(make_input_fn(), steps=1)
+
+
+def _partial_saver_model_fn(features, labels, mode, params):
+    """A PREDICT scaffold whose saver restores only the weights: 'b' stays uninitialised, as the check reports."""
+    if mode != ModeKeys.PREDICT:
+        return linear_model_fn(features, labels, mode, params)
+    y = linear_net(features)
+    weights = [v for v in v1.global_variables() if v.op.name == "w"]
+    return EstimatorSpec(mode, predictions={"y": y}, scaffold=v1.train.Scaffold(saver=v1.train.Saver(weights)))
+
+
+def test_a_user_saver_over_some_variables_keeps_the_default_readiness_check(trained_linear_dir):
+    est = Estimator(_partial_saver_model_fn, model_dir=trained_linear_dir, config=RunConfig(tf_random_seed=7))
+    with pytest.raises(RuntimeError, match=r"not initialized: .*\bb\b"):
+        next(iter(est.predict(make_input_fn(n=8, repeat=False, labels=False))))
+
+
+def test_a_plain_estimator_never_imports_the_tpu_package(tmp_path):
+    """Importing estimator_lib.tpu costs a plain Estimator's first call about 70 ms (docs/benchmarks.md)."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(__import__('os').path.dirname(__file__))!r})
+        from est_testlib import linear_model_fn, make_input_fn
+        from estimator_lib.estimator import Estimator
+        est = Estimator(linear_model_fn, model_dir={str(tmp_path)!r})
+        est.train(make_input_fn(), steps=2)
+        est.evaluate(make_input_fn(), steps=1)
+        list(est.predict(make_input_fn(n=8, repeat=False, labels=False)))
+        print(sorted(m for m in sys.modules if m.startswith("estimator_lib.tpu")))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
