@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--machine-type", default="n1-standard-8", help="GPU target: machine of the training job")
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--gpu-replicas", type=int, default=1,
+                          help="GPU target: machines of the training job, a chief plus N-1 workers (multi-node)")
     compile_.add_argument("--reservation", default="",
                           help="training job capacity: 'any', 'none' or projects/P/zones/Z/reservations/NAME")
     compile_.add_argument("--step-resources", action="append", default=[], metavar="STEP=CPU,MEMORY",
@@ -213,6 +215,11 @@ def _compile(args: argparse.Namespace) -> int:
     from .placement import GpuPlacement, TpuPlacement
     from .training_pipeline import compile_pipeline
 
+    if args.gpu_replicas != 1 and args.target != "gpu":
+        raise ValueError(
+            f"--gpu-replicas {args.gpu_replicas} applies to --target gpu (a multi-node GPU training job); the "
+            f"{args.target} target trains on one machine. Drop the flag or compile --target gpu."
+        )
     output = args.output or f"estimator-training-{args.target}.yaml"
     path = compile_pipeline(
         args.target,
@@ -220,7 +227,7 @@ def _compile(args: argparse.Namespace) -> int:
         image=args.image or images.DEFAULT_IMAGE,
         gpu=GpuPlacement(machine_type=args.machine_type, accelerator_type=args.accelerator_type,
                          accelerator_count=args.accelerator_count, gpu_image=args.gpu_image or images.GPU_IMAGE,
-                         reservation=args.reservation),
+                         reservation=args.reservation, replica_count=args.gpu_replicas),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
                          iterations_per_loop=args.iterations_per_loop, reservation=args.reservation,

@@ -164,7 +164,7 @@ def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_training_job(tm
         (lambda: TpuPlacement(replica_count=2), r"replica_count must be 1 for a TPU worker pool"),
         (lambda: GpuPlacement(accelerator_count=0), r"accelerator_count must be an integer >= 1"),
         (lambda: GpuPlacement(machine_type="big gpu"), r"machine_type must be a Vertex machine type"),
-        (lambda: GpuPlacement(replica_count=2), r"replica_count must be 1: multi-node GPU training .* is not built yet"),
+        (lambda: GpuPlacement(replica_count=0), r"replica_count must be an integer >= 1"),
         (lambda: TpuPlacement(reservation="mine"), r"reservation must be '' \(Vertex decides\), 'any', 'none'"),
         (lambda: compile_pipeline("local", "out.txt"), r"package_path must end with .yaml"),
     ],
