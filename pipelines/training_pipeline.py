@@ -113,12 +113,6 @@ def build_training_pipeline(
         cache_training=cache_training, train_retries=train_retries, resume=resume, limits=step_resources(resources),
         register_model=register_model or vertex_batch_predict, vertex_batch_predict=vertex_batch_predict,
     )
-    if target == "gpu" and plan.gpu.workers and resume:
-        raise ValueError(
-            f"resume=True is not available with a multi-node GPU job (replica_count={plan.gpu.replica_count}): the "
-            f"workers would have to restore the imported checkpoint the chief copies in. Train on one replica to "
-            f"resume, or drop --resume."
-        )
     signature = pipeline_signature(plan)
 
     def training_pipeline(*args, **kwargs):

@@ -23,11 +23,11 @@ GPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-gpu:test"
 TINY = json.dumps({"hidden_units": [4], "n_examples": 32, "seed": 1})
 
 
-def _compile(tmp_path, replica_count):
+def _compile(tmp_path, replica_count, resume=False):
     placement = GpuPlacement(machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_TESLA_A100", accelerator_count=1,
                              gpu_image=GPU_IMAGE, replica_count=replica_count)
-    path = compile_pipeline("gpu", str(tmp_path / f"gpu-{replica_count}.yaml"),
-                            image="us-docker.pkg.dev/p/r/estimator-lib:test", gpu=placement)
+    path = compile_pipeline("gpu", str(tmp_path / f"gpu-{replica_count}{'-resume' * resume}.yaml"),
+                            image="us-docker.pkg.dev/p/r/estimator-lib:test", gpu=placement, resume=resume)
     with open(path) as handle:
         return yaml.safe_load(handle)
 
@@ -72,8 +72,8 @@ def test_a_one_replica_gpu_job_keeps_one_pool_and_time_based_saves(tmp_path):
     [
         (lambda: GpuPlacement(replica_count=0), r"replica_count must be an integer >= 1: the machines of the job"),
         (lambda: GpuPlacement(replica_count=True), r"received replica_count=True"),
-        (lambda: build_training_pipeline("gpu", gpu=GpuPlacement(replica_count=2), resume=True),
-         r"resume=True is not available with a multi-node GPU job \(replica_count=2\)"),
+        (lambda: build_training_pipeline("gpu", gpu=GpuPlacement(replica_count=2), train_retries=-1),
+         r"train_retries must be an integer >= 0"),
     ],
 )
 def test_bad_multi_node_settings_are_refused(make, message):
@@ -147,12 +147,32 @@ def _files_under(directory):
                   for folder, _, names in os.walk(directory) for name in names)
 
 
+def _initial_checkpoint(directory, steps):
+    """A checkpoint to resume from, trained in this process (no TF_CONFIG here: one plain task)."""
+    from estimator_kfp.components.train.task import TrainRequest, run_train
+
+    summary = run_train(TrainRequest(model_ref=MODEL_REF, output_model_dir=directory, params_json=TINY,
+                                     train_steps=steps, train_batch_size=8, save_checkpoints_steps=steps))
+    assert summary["global_step"] == steps
+    return directory
+
+
+MODEL_REF = "estimator_kfp.example_models.classifier"
+
+
 @pytest.mark.slow
-def test_the_chief_and_a_worker_train_one_model_and_only_the_chief_writes_outputs(tmp_path):
+@pytest.mark.parametrize("start", ["fresh", "resume"])
+def test_the_chief_and_a_worker_train_one_model_and_only_the_chief_writes_outputs(tmp_path, start):
+    """resume: the chief copies the imported checkpoint into the job's checkpoint dir; the worker waits for it,
+    and both restore it (a task initialising instead would wait forever for the other's broadcast)."""
     root = str(tmp_path / "root")
     values = {"train_steps": 6, "train_batch_size": 8, "params_json": TINY, "save_checkpoints_steps": 3,
               "machine_type": "a2-highgpu-1g"}
-    custom_job = _custom_job(_compile(tmp_path, 2), values, pipeline_root=root)
+    first = 0
+    if start == "resume":
+        first = 4
+        values["init_model_uri"] = _initial_checkpoint(str(tmp_path / "init"), first)
+    custom_job = _custom_job(_compile(tmp_path, 2, resume=start == "resume"), values, pipeline_root=root)
     chief, worker = custom_job.job_spec.worker_pool_specs
     base = custom_job.job_spec.base_output_directory.output_uri_prefix
     for attempt in range(2):
@@ -169,14 +189,15 @@ def test_the_chief_and_a_worker_train_one_model_and_only_the_chief_writes_output
     with open(executor_input["outputs"]["outputFile"]) as handle:
         output = json.load(handle)
     (model,) = output["artifacts"]["model"]["artifacts"]
-    assert model["metadata"]["global_step"] == 6 and model["metadata"]["checkpoint"] == "model.ckpt-6"
+    last = first + 6
+    assert model["metadata"]["global_step"] == last and model["metadata"]["checkpoint"] == f"model.ckpt-{last}"
     assert model["metadata"]["machine_type"] == "a2-highgpu-1g"
     model_dir = executor_input["outputs"]["artifacts"]["model"]["artifacts"][0]["uri"]
-    assert os.path.exists(os.path.join(model_dir, "model.ckpt-6.index"))
+    assert os.path.exists(os.path.join(model_dir, f"model.ckpt-{last}.index"))
 
     # The worker trained in lockstep to the same step, in a scratch directory of its own...
     summary = json.loads(results["worker"][1].strip().splitlines()[-1])
-    assert summary["task"] == "worker" and summary["global_step"] == summary["target_step"] == 6
+    assert summary["task"] == "worker" and summary["global_step"] == summary["target_step"] == last
     assert not summary["scratch_dir"].startswith(str(tmp_path))
     # ...and wrote nothing the step or the job keeps: one executor output (the chief's), no worker files.
     written = _files_under(root)
