@@ -23,6 +23,7 @@ _COMPILE_EXAMPLE = """example:
   estimator-pipelines compile --target tpu --tpu-machine-type ct5lp-hightpu-4t --tpu-topology 2x2 \\
       --tpu-image us-docker.pkg.dev/my-project/repo/estimator-lib-tpu:0.1.0 --output training-tpu.yaml
   estimator-pipelines compile --target gpu --accelerator-type NVIDIA_L4 --output training-gpu.yaml
+  estimator-pipelines compile --target gpu --gpu-replicas 4 --output training-gpu-4.yaml  (a chief + 3 workers)
 """
 _SUBMIT_EXAMPLE = """example:
   estimator-pipelines submit --template training-tpu.yaml --project my-project --region us-central1 \\
