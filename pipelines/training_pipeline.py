@@ -69,6 +69,7 @@ class PipelinePlan:
     limits: dict
     register_model: bool
     vertex_batch_predict: bool
+    deploy_endpoint: bool = False
 
     @property
     def training_image(self) -> str:
@@ -92,6 +93,7 @@ def build_training_pipeline(
     resources: dict | None = None,
     register_model: bool = False,
     vertex_batch_predict: bool = False,
+    deploy_endpoint: bool = False,
 ):
     """Returns the pipeline for `target`.
 
@@ -102,7 +104,8 @@ def build_training_pipeline(
     resume=True adds `init_model_uri` / `init_mode` parameters: training starts from that checkpoint
     directory (brought in with dsl.importer). resources: step name -> (cpu_limit, memory_limit) overriding
     placement.DEFAULT_STEP_RESOURCES. register_model=True uploads the exported SavedModel to the Vertex Model
-    Registry (pipelines.serving); vertex_batch_predict=True also runs a Vertex batch prediction job on it.
+    Registry (pipelines.serving); vertex_batch_predict=True also runs a Vertex batch prediction job on it;
+    deploy_endpoint=True creates a Vertex endpoint and deploys the uploaded model on it.
     """
     check_target(target)
     images.check_image(image)
@@ -111,7 +114,8 @@ def build_training_pipeline(
     plan = PipelinePlan(
         target=target, image=image, gpu=gpu or GpuPlacement(), tpu=tpu or TpuPlacement(),
         cache_training=cache_training, train_retries=train_retries, resume=resume, limits=step_resources(resources),
-        register_model=register_model or vertex_batch_predict, vertex_batch_predict=vertex_batch_predict,
+        register_model=register_model or vertex_batch_predict or deploy_endpoint,
+        vertex_batch_predict=vertex_batch_predict, deploy_endpoint=deploy_endpoint,
     )
     signature = pipeline_signature(plan)
 
@@ -151,6 +155,8 @@ def pipeline_signature(plan: PipelinePlan) -> inspect.Signature:
         parameters += serving.REGISTRY_PARAMETERS
     if plan.vertex_batch_predict:
         parameters += serving.BATCH_PREDICT_PARAMETERS
+    if plan.deploy_endpoint:
+        parameters += serving.ENDPOINT_PARAMETERS
     return inspect.Signature([
         inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
         for name, annotation, default in parameters
@@ -200,7 +206,7 @@ def _add_evaluation_and_gate(plan: PipelinePlan, p: dict, model) -> None:
         ).set_display_name("batch-predict").after(exported), "predict")
         if plan.register_model:
             serving.add_serving(p, exported.outputs["saved_model"], register_op=register_component.build(image),
-                                batch_predict=plan.vertex_batch_predict)
+                                batch_predict=plan.vertex_batch_predict, deploy_endpoint=plan.deploy_endpoint)
         sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
                              ).set_display_name("gate-passed"), "gate-report")
     with dsl.Else(name="metric-below-threshold"):
