@@ -151,6 +151,11 @@ def pipeline_signature(plan: PipelinePlan) -> inspect.Signature:
             parameters += [("machine_type", str, plan.tpu.machine_type), ("tpu_topology", str, plan.tpu.tpu_topology)]
     if plan.target != "local":
         parameters += JOB_PARAMETERS
+    if plan.target == "gpu" and plan.gpu.workers:
+        # Collective training cannot lose a task: a replica Vertex restarts alone would leave the others
+        # waiting in an all-reduce, so by default the whole job restarts (from the shared checkpoints).
+        parameters = [(name, kind, True if name == "restart_job_on_worker_restart" else default)
+                      for name, kind, default in parameters]
     if plan.register_model:
         parameters += serving.REGISTRY_PARAMETERS
     if plan.vertex_batch_predict:

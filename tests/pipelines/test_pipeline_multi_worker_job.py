@@ -57,13 +57,17 @@ def test_a_multi_node_job_has_a_chief_pool_and_a_worker_pool_of_the_same_machine
     assert list(worker.container_spec.args) == list(chief.container_spec.args)
     inputs = json.loads(chief.container_spec.args[1])["inputs"]["parameterValues"]
     assert inputs["save_checkpoints_steps"] == 50  # collective training saves by steps on every task
+    # A replica restarted alone would leave the others in an all-reduce: the whole job restarts by default.
+    assert custom_job.job_spec.scheduling.restart_job_on_worker_restart
     assert custom_job.job_spec.base_output_directory.output_uri_prefix.startswith(ROOT + "/run-1-")
 
 
 def test_a_one_replica_gpu_job_keeps_one_pool_and_time_based_saves(tmp_path):
     document = _compile(tmp_path, 1)
-    (pool,) = _custom_job(document, {}).job_spec.worker_pool_specs
+    custom_job = _custom_job(document, {})
+    (pool,) = custom_job.job_spec.worker_pool_specs
     assert pool.replica_count == 1
+    assert not custom_job.job_spec.scheduling.restart_job_on_worker_restart
     assert "save_checkpoints_steps" not in document["root"]["inputDefinitions"]["parameters"]
 
 
