@@ -27,6 +27,9 @@ from .task import TrainRequest
 _SAME_NAME = ("model_ref", "params_json", "input_fn_ref", "train_steps", "train_batch_size", "init_mode", "use_tpu",
               "save_checkpoints_steps", "save_checkpoints_secs", "log_step_count_steps", "tf_random_seed",
               "iterations_per_loop")
+# Inputs the worker reads another way (data and artifacts), and the chief's lineage-only metadata inputs.
+HANDLED_INPUTS = ("train_data", "train_dataset", "init_model", "model")
+LINEAGE_INPUTS = ("machine_type", "accelerator_type", "tpu_topology")
 # How long a worker waits for the chief to put the starting checkpoint (init_model, resume) in place.
 CHIEF_CHECKPOINT_WAIT_SECS = 1800
 

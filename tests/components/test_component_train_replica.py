@@ -84,3 +84,14 @@ def test_tpu_training_cannot_also_span_a_cluster(tmp_path):
     with pytest.raises(ValueError, match=r"use_tpu=True trains on one TPU VM's cores; it cannot also train across"):
         build_estimator(functions, str(tmp_path), {}, EstimatorOptions(use_tpu=True, train_batch_size=8),
                         train_distribute=object())
+
+
+def test_every_train_component_input_reaches_the_worker_or_is_lineage_only():
+    """A new train component input must reach the worker too, or the two processes would train differently."""
+    import inspect
+
+    from estimator_kfp.components.train import component
+
+    inputs = set(inspect.signature(component.train).parameters)
+    known = set(replica._SAME_NAME) | set(replica.HANDLED_INPUTS) | set(replica.LINEAGE_INPUTS)
+    assert inputs == known, f"handle {sorted(inputs - known)} in components/train/replica.py"
