@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 import time
@@ -172,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .vertex_dirs import VertexDirs
 
     args = _parser().parse_args(argv)
+    # One log handler, installed before TensorFlow loads (as the chief's KFP executor does): TensorFlow adds
+    # its own only when the root logger has none, and two would print every line twice.
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         executor_input = json.loads(args.executor_input)
     except json.JSONDecodeError as error:
