@@ -74,7 +74,9 @@ def configure_logging() -> None:
     logging.getLogger("estimator_lib").setLevel(logging.INFO)
 
 
-def step_params(params: dict[str, Any], *, batch_size: int, data_path: str, options: EstimatorOptions) -> dict[str, Any]:
+def step_params(
+    params: dict[str, Any], *, batch_size: int, data_path: str, options: EstimatorOptions
+) -> dict[str, Any]:
     """The params one step's estimator gets: the user's, plus this step's batch size and data path."""
     merged = dict(params)
     if data_path:
@@ -95,8 +97,12 @@ def build_estimator(
     options: EstimatorOptions,
     *,
     warm_start_from: str | None = None,
+    train_distribute: Any = None,
 ) -> Any:
-    """An Estimator (or a TPUEstimator when options.use_tpu) over the user's model_fn."""
+    """An Estimator (or a TPUEstimator when options.use_tpu) over the user's model_fn.
+
+    train_distribute: a strategy to train with (the multi-worker one of a multi-node job), else none.
+    """
     config_kwargs: dict[str, Any] = {"log_step_count_steps": options.log_step_count_steps}
     if options.save_checkpoints_steps:
         config_kwargs["save_checkpoints_steps"] = options.save_checkpoints_steps
@@ -105,7 +111,14 @@ def build_estimator(
     if options.tf_random_seed >= 0:
         config_kwargs["tf_random_seed"] = options.tf_random_seed
     if options.use_tpu:
+        if train_distribute is not None:
+            raise ValueError(
+                "use_tpu=True trains on one TPU VM's cores; it cannot also train across a multi-node cluster "
+                "(TF_CONFIG names several training tasks). Run TPU training as a job of one replica."
+            )
         return _build_tpu_estimator(functions, model_dir, params, options, config_kwargs, warm_start_from)
+    if train_distribute is not None:
+        config_kwargs["train_distribute"] = train_distribute
     from estimator_lib.estimator import Estimator
     from estimator_lib.run_config import RunConfig
 

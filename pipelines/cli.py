@@ -23,6 +23,7 @@ _COMPILE_EXAMPLE = """example:
   estimator-pipelines compile --target tpu --tpu-machine-type ct5lp-hightpu-4t --tpu-topology 2x2 \\
       --tpu-image us-docker.pkg.dev/my-project/repo/estimator-lib-tpu:0.1.0 --output training-tpu.yaml
   estimator-pipelines compile --target gpu --accelerator-type NVIDIA_L4 --output training-gpu.yaml
+  estimator-pipelines compile --target gpu --gpu-replicas 4 --output training-gpu-4.yaml  (a chief + 3 workers)
 """
 _SUBMIT_EXAMPLE = """example:
   estimator-pipelines submit --template training-tpu.yaml --project my-project --region us-central1 \\
@@ -55,8 +56,10 @@ def _add_vertex_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service-account", default=None, help="service account the pipeline runs as")
     parser.add_argument("--network", default=None, help="VPC network, projects/NUMBER/global/networks/NAME")
     parser.add_argument("--encryption-key", default=None,
-                        help="CMEK key for the pipeline and its training job, projects/P/locations/L/keyRings/R/cryptoKeys/K")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="pipeline parameter (repeatable)")
+                        help="CMEK key for the pipeline and its training job, "
+                             "projects/P/locations/L/keyRings/R/cryptoKeys/K")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="pipeline parameter (repeatable)")
     parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                         help="label of the pipeline job and of its training job (repeatable)")
     job = parser.add_argument_group("training CustomJob (gpu and tpu targets)")
@@ -83,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="estimator-pipelines",
         description="Estimator training pipelines: local runs, Vertex AI (GPU/TPU) compile, submit and schedule.",
-        epilog="example:\n  estimator-pipelines run-local\n  estimator-pipelines compile --target tpu --output training-tpu.yaml",
+        epilog="example:\n  estimator-pipelines run-local\n"
+               "  estimator-pipelines compile --target tpu --output training-tpu.yaml",
         formatter_class=formatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -91,12 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run_local = commands.add_parser("run-local", help="run the whole pipeline on this machine (kfp.local)",
                                     epilog=_RUN_LOCAL_EXAMPLE, formatter_class=formatter)
-    run_local.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT, help="where artifacts go (default: %(default)s)")
-    run_local.add_argument("--model-ref", default=None, help="model module or module:model_fn (default: the bundled example)")
+    run_local.add_argument("--pipeline-root", default=DEFAULT_PIPELINE_ROOT,
+                           help="where artifacts go (default: %(default)s)")
+    run_local.add_argument("--model-ref", default=None,
+                           help="model module or module:model_fn (default: the bundled example)")
     run_local.add_argument("--params-json", default=None, help="JSON object handed to model_fn/input_fn as params")
     run_local.add_argument("--train-steps", type=int, default=None, help="training steps (pipeline default 300)")
     run_local.add_argument("--threshold", type=float, default=None, help="gate: export only if the metric >= this")
-    run_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any pipeline parameter (repeatable)")
+    run_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                           help="any pipeline parameter (repeatable)")
     run_local.add_argument("--train-retries", type=int, default=0,
                            help="retries of a failed training step (30 s back-off, doubling); default 0 locally")
     run_local.add_argument("--init-model-uri", default=None,
@@ -108,33 +115,45 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser("compile", help="compile the pipeline to YAML for Vertex AI",
                                    epilog=_COMPILE_EXAMPLE, formatter_class=formatter)
     compile_.add_argument("--target", choices=("local", "gpu", "tpu"), default="local",
-                          help="local: CPU steps; gpu: accelerators on the train step; tpu: training as a TPU CustomJob")
+                          help="local: CPU steps; gpu: accelerators on the train step; tpu: training as a TPU "
+                               "CustomJob")
     compile_.add_argument("--output", default=None, help="YAML path (default: estimator-training-<target>.yaml)")
-    compile_.add_argument("--image", default=None, help="image of the component steps (default: components.images.DEFAULT_IMAGE)")
+    compile_.add_argument("--image", default=None,
+                          help="image of the component steps (default: components.images.DEFAULT_IMAGE)")
     compile_.add_argument("--tpu-image", default=None, help="image of the TPU training job")
     compile_.add_argument("--tpu-machine-type", default="ct5lp-hightpu-4t")
     compile_.add_argument("--tpu-topology", default="2x2", help="chips per dimension; required for TPU v5e")
-    compile_.add_argument("--tpu-accelerator-type", default="", help="TPU_V2 or TPU_V3 with --tpu-machine-type cloud-tpu")
+    compile_.add_argument("--tpu-accelerator-type", default="",
+                          help="TPU_V2 or TPU_V3 with --tpu-machine-type cloud-tpu")
     compile_.add_argument("--tpu-replicas", type=int, default=1, help="must be 1: one TPU VM host per job")
     compile_.add_argument("--iterations-per-loop", type=int, default=100)
     compile_.add_argument("--gpu-image", default=None, help="image of the GPU training job (built with TF_EXTRA=gpu)")
     compile_.add_argument("--machine-type", default="n1-standard-8", help="GPU target: machine of the training job")
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--gpu-replicas", type=int, default=1,
+                          help="GPU target: machines of the training job, a chief plus N-1 workers (multi-node)")
     compile_.add_argument("--reservation", default="",
                           help="training job capacity: 'any', 'none' or projects/P/zones/Z/reservations/NAME")
     compile_.add_argument("--step-resources", action="append", default=[], metavar="STEP=CPU,MEMORY",
                           help="CPU and memory limits of a step, e.g. evaluate=8,32G (repeatable; steps: train, "
                                "evaluate, export, predict, gate-report)")
     compile_.add_argument("--register-model", action="store_true",
-                          help="upload the exported SavedModel to the Vertex Model Registry (prebuilt TF serving image)")
+                          help="upload the exported SavedModel to the Vertex Model Registry (prebuilt TF serving "
+                               "image)")
     compile_.add_argument("--vertex-batch-predict", action="store_true",
-                          help="also run a Vertex batch prediction job on the uploaded model (implies --register-model)")
+                          help="also run a Vertex batch prediction job on the uploaded model (implies "
+                               "--register-model)")
+    compile_.add_argument("--deploy-endpoint", action="store_true",
+                          help="also create a Vertex endpoint and deploy the uploaded model on it (implies "
+                               "--register-model); size it with --param endpoint_machine_type=...")
     compile_.add_argument("--allow-placeholder-image", action="store_true",
                           help="compile even when a step uses the placeholder image us-docker.pkg.dev/your-project/...")
-    compile_.add_argument("--cache-training", action="store_true", help="let Vertex cache the training step (off by default)")
+    compile_.add_argument("--cache-training", action="store_true",
+                          help="let Vertex cache the training step (off by default)")
     compile_.add_argument("--train-retries", type=int, default=2)
-    compile_.add_argument("--resume", action="store_true", help="add init_model_uri/init_mode parameters to resume training")
+    compile_.add_argument("--resume", action="store_true",
+                          help="add init_model_uri/init_mode parameters to resume training")
 
     submit = commands.add_parser("submit", help="submit a compiled pipeline to Vertex AI Pipelines",
                                  epilog=_SUBMIT_EXAMPLE, formatter_class=formatter)
@@ -161,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     specs = commands.add_parser("components", help="write (or check) the compiled component YAMLs",
                                 epilog=_COMPONENTS_EXAMPLE, formatter_class=formatter)
-    specs.add_argument("--output-dir", required=True, help="folder holding <name>/component.yaml (the repo's components/)")
+    specs.add_argument("--output-dir", required=True,
+                       help="folder holding <name>/component.yaml (the repo's components/)")
     specs.add_argument("--image", default=None, help="image the components run in (default: the release image name)")
     specs.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale or missing")
 
@@ -196,7 +216,8 @@ def _run_local(args: argparse.Namespace) -> int:
         from ..components._uris import redact_secrets
 
         message = redact_secrets(re.sub(r"\x1b\[[0-9;]*m", "", str(error)))  # kfp colours task names
-        print(f"error: the local pipeline run failed: {message}\nThe failing task's log above says why.", file=sys.stderr)
+        print(f"error: the local pipeline run failed: {message}\nThe failing task's log above says why.",
+              file=sys.stderr)
         return 1
     print("\n" + "=" * 80 + "\n" + format_summary(summary), flush=True)
     if args.summary_json:
@@ -213,6 +234,11 @@ def _compile(args: argparse.Namespace) -> int:
     from .placement import GpuPlacement, TpuPlacement
     from .training_pipeline import compile_pipeline
 
+    if args.gpu_replicas != 1 and args.target != "gpu":
+        raise ValueError(
+            f"--gpu-replicas {args.gpu_replicas} applies to --target gpu (a multi-node GPU training job); the "
+            f"{args.target} target trains on one machine. Drop the flag or compile --target gpu."
+        )
     output = args.output or f"estimator-training-{args.target}.yaml"
     path = compile_pipeline(
         args.target,
@@ -220,7 +246,7 @@ def _compile(args: argparse.Namespace) -> int:
         image=args.image or images.DEFAULT_IMAGE,
         gpu=GpuPlacement(machine_type=args.machine_type, accelerator_type=args.accelerator_type,
                          accelerator_count=args.accelerator_count, gpu_image=args.gpu_image or images.GPU_IMAGE,
-                         reservation=args.reservation),
+                         reservation=args.reservation, replica_count=args.gpu_replicas),
         tpu=TpuPlacement(machine_type=args.tpu_machine_type, tpu_topology=args.tpu_topology,
                          replica_count=args.tpu_replicas, tpu_image=args.tpu_image or images.TPU_IMAGE,
                          iterations_per_loop=args.iterations_per_loop, reservation=args.reservation,
@@ -231,6 +257,7 @@ def _compile(args: argparse.Namespace) -> int:
         resources=_step_resources(args.step_resources),
         register_model=args.register_model,
         vertex_batch_predict=args.vertex_batch_predict,
+        deploy_endpoint=args.deploy_endpoint,
     )
     if not args.allow_placeholder_image:
         with open(path) as handle:
@@ -250,7 +277,9 @@ def _step_resources(pairs: Sequence[str]) -> dict[str, tuple[str, str]]:
         step, _, limits = pair.partition("=")
         cpu, comma, memory = limits.partition(",")
         if not step or not comma:
-            raise ValueError(f"--step-resources must look like STEP=CPU,MEMORY (e.g. evaluate=8,32G); received {pair!r}.")
+            raise ValueError(
+                f"--step-resources must look like STEP=CPU,MEMORY (e.g. evaluate=8,32G); received {pair!r}."
+            )
         resources[step] = (cpu, memory)
     return resources
 

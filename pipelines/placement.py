@@ -49,7 +49,11 @@ def reservation_affinity(reservation: str) -> dict[str, Any] | None:
 
 @dataclasses.dataclass(frozen=True)
 class GpuPlacement:
-    """A CustomJob worker pool of GPU machines (the machine type must offer the accelerator)."""
+    """The training CustomJob's GPU machines (the machine type must offer the accelerator).
+
+    replica_count > 1 makes a multi-node job: a chief and replica_count - 1 workers on the same machine type,
+    training one model with MultiWorkerMirroredStrategy (pipelines.training_job.worker_pool_specs).
+    """
 
     machine_type: str = "n1-standard-8"
     accelerator_type: str = "NVIDIA_TESLA_T4"
@@ -58,6 +62,10 @@ class GpuPlacement:
     gpu_image: str = images.GPU_IMAGE
     reservation: str = ""
 
+    @property
+    def workers(self) -> int:
+        return self.replica_count - 1
+
     def __post_init__(self) -> None:
         check_machine_type(self.machine_type)
         if not self.accelerator_type or not self.accelerator_type.replace("_", "").isalnum():
@@ -65,13 +73,13 @@ class GpuPlacement:
                 f"accelerator_type must be a Vertex accelerator name such as 'NVIDIA_TESLA_T4' or 'NVIDIA_L4'; "
                 f"received accelerator_type={self.accelerator_type!r}."
             )
-        if isinstance(self.accelerator_count, bool) or not isinstance(self.accelerator_count, int) or self.accelerator_count < 1:
+        count = self.accelerator_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"accelerator_count must be an integer >= 1; received {self.accelerator_count!r}.")
-        if self.replica_count != 1 or isinstance(self.replica_count, bool):
+        if isinstance(self.replica_count, bool) or not isinstance(self.replica_count, int) or self.replica_count < 1:
             raise ValueError(
-                f"replica_count must be 1: multi-node GPU training (chief/worker pools with TF_CONFIG) is not "
-                f"built yet; each replica would run the train component and write the same model output. Use "
-                f"more GPUs on one machine (accelerator_count). received replica_count={self.replica_count!r}."
+                f"replica_count must be an integer >= 1: the machines of the job, one chief (worker pool 0) "
+                f"plus replica_count - 1 workers (pool 1); received replica_count={self.replica_count!r}."
             )
         images.check_image(self.gpu_image, name="gpu_image")
         reservation_affinity(self.reservation)

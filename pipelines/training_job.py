@@ -22,7 +22,9 @@ NETWORK_PLACEHOLDER = "{{$.pipeline_network}}"
 ENCRYPTION_KEY_PLACEHOLDER = "{{$.pipeline_encryption_key_name}}"
 # Under the pipeline root, one directory per run and task (the layout GCPC's evaluation components use):
 # a new job never writes into an earlier run's directory, and a cached step starts no job at all.
-BASE_OUTPUT_DIRECTORY = f"{dsl.PIPELINE_ROOT_PLACEHOLDER}/{dsl.PIPELINE_JOB_ID_PLACEHOLDER}-{dsl.PIPELINE_TASK_ID_PLACEHOLDER}"
+BASE_OUTPUT_DIRECTORY = (
+    f"{dsl.PIPELINE_ROOT_PLACEHOLDER}/{dsl.PIPELINE_JOB_ID_PLACEHOLDER}-{dsl.PIPELINE_TASK_ID_PLACEHOLDER}"
+)
 
 # `submit --strategy` names -> CustomJobSpec Scheduling.Strategy.
 STRATEGIES = {"standard": "STANDARD", "spot": "SPOT", "flex-start": "FLEX_START"}
@@ -53,13 +55,20 @@ def training_job_op(train_component: Any, *, display_name: str) -> Any:
     )
 
 
-def worker_pool_specs(job_op: Any, *, machine_spec: dict[str, Any], image: Any, disk: bool = True,
-                      env: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The job's one pool: its own container (command and executor placeholder) on `machine_spec` with `image`.
+# The worker pools' entry point (components/train/replica.py): it takes the chief's arguments (the executor
+# input) and trains beside it, writing no outputs.
+WORKER_COMMAND = ["python3", "-m", "estimator_kfp.components.train.replica"]
 
-    One replica: the train component writes the step's outputs, so a second replica would write them too.
-    disk=False leaves the boot disk to Vertex (TPU VMs come with their own). `env` is set in the container
-    (the TPU runtime's variables, which must be in place before TensorFlow loads).
+
+def worker_pool_specs(job_op: Any, *, machine_spec: dict[str, Any], image: Any, disk: bool = True,
+                      env: dict[str, str] | None = None, workers: int = 0) -> list[dict[str, Any]]:
+    """The job's pools: the chief (its own container: command and executor placeholder) and `workers` workers.
+
+    Pool 0 is one replica, the chief: the train component writes the step's outputs there. Pool 1 (only when
+    workers > 0) runs WORKER_COMMAND with the same arguments on the same machines and image; Vertex gives
+    pool 0 TF_CONFIG task type `chief` and pool 1 `worker`, and they train one model with
+    MultiWorkerMirroredStrategy. disk=False leaves the boot disk to Vertex (TPU VMs come with their own).
+    `env` is set in the containers (the TPU runtime's variables, which must be in place before TensorFlow loads).
     """
     (template,) = job_op.component_spec.inputs["worker_pool_specs"].default
     container = dict(template["container_spec"], image_uri=image)
@@ -68,7 +77,10 @@ def worker_pool_specs(job_op: Any, *, machine_spec: dict[str, Any], image: Any, 
     chief: dict[str, Any] = {"machine_spec": machine_spec, "replica_count": 1, "container_spec": container}
     if disk and "disk_spec" in template:
         chief["disk_spec"] = dict(template["disk_spec"])
-    return [chief]
+    if not workers:
+        return [chief]
+    worker = dict(chief, replica_count=workers, container_spec=dict(container, command=list(WORKER_COMMAND)))
+    return [chief, worker]
 
 
 def check_scheduling(*, strategy: str, timeout: str, max_wait_duration: str) -> None:

@@ -7,7 +7,7 @@
   base output directory under the pipeline root; the other steps run on CPUs.
 """
 
-
+import dataclasses
 import inspect
 import json
 
@@ -51,6 +51,34 @@ JOB_PARAMETERS = [
     ("job_timeout", str, training_job.DEFAULT_TIMEOUT), ("max_wait_duration", str, training_job.DEFAULT_MAX_WAIT),
     ("restart_job_on_worker_restart", bool, False), ("tensorboard", str, ""),
 ]
+# The default of `save_checkpoints_steps`, a parameter of multi-node GPU pipelines only.
+MULTI_WORKER_SAVE_STEPS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelinePlan:
+    """The compile-time choices of one pipeline: where training runs, how it retries, which steps it has."""
+
+    target: str
+    image: str
+    gpu: GpuPlacement
+    tpu: TpuPlacement
+    cache_training: bool
+    train_retries: int
+    resume: bool
+    limits: dict
+    register_model: bool
+    vertex_batch_predict: bool
+    deploy_endpoint: bool = False
+
+    @property
+    def training_image(self) -> str:
+        return {"local": self.image, "gpu": self.gpu.gpu_image, "tpu": self.tpu.tpu_image}[self.target]
+
+    def sized(self, task, step: str):
+        """The task with the CPU and memory limits of `step`."""
+        cpu, memory = self.limits[step]
+        return task.set_cpu_limit(cpu).set_memory_limit(memory)
 
 
 def build_training_pipeline(
@@ -65,6 +93,7 @@ def build_training_pipeline(
     resources: dict | None = None,
     register_model: bool = False,
     vertex_batch_predict: bool = False,
+    deploy_endpoint: bool = False,
 ):
     """Returns the pipeline for `target`.
 
@@ -75,121 +104,127 @@ def build_training_pipeline(
     resume=True adds `init_model_uri` / `init_mode` parameters: training starts from that checkpoint
     directory (brought in with dsl.importer). resources: step name -> (cpu_limit, memory_limit) overriding
     placement.DEFAULT_STEP_RESOURCES. register_model=True uploads the exported SavedModel to the Vertex Model
-    Registry (pipelines.serving); vertex_batch_predict=True also runs a Vertex batch prediction job on it.
+    Registry (pipelines.serving); vertex_batch_predict=True also runs a Vertex batch prediction job on it;
+    deploy_endpoint=True creates a Vertex endpoint and deploys the uploaded model on it.
     """
     check_target(target)
     images.check_image(image)
     if isinstance(train_retries, bool) or not isinstance(train_retries, int) or train_retries < 0:
         raise ValueError(f"train_retries must be an integer >= 0; received train_retries={train_retries!r}.")
-    gpu = gpu or GpuPlacement()
-    tpu = tpu or TpuPlacement()
-    limits = step_resources(resources)
-
-    def sized(task, step: str):
-        cpu, memory = limits[step]
-        return task.set_cpu_limit(cpu).set_memory_limit(memory)
-    train_op = train_component.build(image)
-    evaluate_op = evaluate_component.build(image)
-    export_op = export_component.build(image)
-    predict_op = predict_component.build(image)
-    gate_report_op = gate_report_component.build(image)
-    register_op = register_component.build(image)
-    register_model = register_model or vertex_batch_predict
-
-    def add_training(p: dict, init_model=None):
-        """Adds the training step for the target; returns it (its `model` output is the checkpoint)."""
-        train_inputs = dict(
-            model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
-            train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
-            tf_random_seed=p["tf_random_seed"], log_step_count_steps=p["log_step_count_steps"],
-            save_checkpoints_secs=p["save_checkpoints_secs"],
-            **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
-        )
-        if target == "local":
-            task = sized(train_op(**train_inputs), "train")
-        else:
-            task = _add_training_job(target, p, train_inputs, gpu=gpu, tpu=tpu)
-        task.set_display_name("train")
-        task.set_caching_options(cache_training)
-        backoff = "30s" if target == "local" else "60s"
-        task.set_retry(num_retries=train_retries, backoff_duration=backoff, backoff_factor=2.0)
-        return task
-
-    def add_rest(p: dict, model) -> None:
-        evaluation = evaluate_op(
-            model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
-            eval_steps=p["eval_steps"], eval_batch_size=p["eval_batch_size"], eval_data=p["eval_data"],
-            gate_metric=p["gate_metric"], class_key=p["class_key"], class_names=p["class_names"],
-        ).set_display_name("evaluate")
-        sized(evaluation, "evaluate")
-        gate_value = evaluation.outputs["gate_value"]
-        with dsl.If(gate_value >= p["threshold"], name="metric-passes-threshold"):
-            exported = sized(export_op(
-                model_ref=p["model_ref"], model=model, params_json=p["params_json"],
-                serving_input_fn_ref=p["serving_input_fn_ref"],
-            ).set_display_name("export"), "export")
-            sized(predict_op(
-                model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
-                predict_batch_size=p["predict_batch_size"], predict_data=p["predict_data"],
-                output_format=p["output_format"], max_predictions=p["max_predictions"],
-            ).set_display_name("batch-predict").after(exported), "predict")
-            if register_model:
-                serving.add_serving(p, exported.outputs["saved_model"], register_op=register_op,
-                                    batch_predict=vertex_batch_predict)
-            sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
-                                 ).set_display_name("gate-passed"), "gate-report")
-        with dsl.Else(name="metric-below-threshold"):
-            sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=False
-                                 ).set_display_name("gate-failed"), "gate-report")
-
-    description = f"Estimator training pipeline ({target}): train, evaluate, gate, export, batch predict."
-    default_image = {"local": image, "gpu": gpu.gpu_image, "tpu": tpu.tpu_image}[target]
-    signature = pipeline_signature(target, resume=resume, image=default_image, gpu=gpu, tpu=tpu,
-                                   register_model=register_model, vertex_batch_predict=vertex_batch_predict)
+    plan = PipelinePlan(
+        target=target, image=image, gpu=gpu or GpuPlacement(), tpu=tpu or TpuPlacement(),
+        cache_training=cache_training, train_retries=train_retries, resume=resume, limits=step_resources(resources),
+        register_model=register_model or vertex_batch_predict or deploy_endpoint,
+        vertex_batch_predict=vertex_batch_predict, deploy_endpoint=deploy_endpoint,
+    )
+    signature = pipeline_signature(plan)
 
     def training_pipeline(*args, **kwargs):
         p = signature.bind(*args, **kwargs).arguments
         initial = None
         if resume:
             initial = dsl.importer(artifact_uri=p["init_model_uri"], artifact_class=Model, reimport=False).output
-        add_rest(p, add_training(p, init_model=initial).outputs["model"])
+        _add_evaluation_and_gate(plan, p, _add_training(plan, p, init_model=initial).outputs["model"])
 
     training_pipeline.__signature__ = signature
     training_pipeline.__annotations__ = {name: value.annotation for name, value in signature.parameters.items()}
     training_pipeline.__name__ = training_pipeline.__qualname__ = "training_pipeline" + ("_resume" if resume else "")
     name = PIPELINE_NAMES[target] + ("-resume" if resume else "")
+    description = f"Estimator training pipeline ({target}): train, evaluate, gate, export, batch predict."
     return dsl.pipeline(name=name, description=description)(training_pipeline)
 
 
-def pipeline_signature(target: str, *, resume: bool, image: str, gpu: GpuPlacement, tpu: TpuPlacement,
-                       register_model: bool = False, vertex_batch_predict: bool = False):
+def pipeline_signature(plan: PipelinePlan) -> inspect.Signature:
     """The pipeline parameters: the step inputs, plus the training job's placement and identity on Vertex."""
-    parameters = [(name, annotation, default) for name, annotation, default in STEP_PARAMETERS]
-    if resume:
+    parameters = list(STEP_PARAMETERS)
+    if plan.resume:
         parameters = [("init_model_uri", str, inspect.Parameter.empty), ("init_mode", str, "resume")] + parameters
-    if target == "gpu":
-        parameters += [("training_image", str, image), ("machine_type", str, gpu.machine_type),
-                       ("accelerator_type", str, gpu.accelerator_type)]
-    if target == "tpu":
-        parameters += [("training_image", str, image), ("iterations_per_loop", int, tpu.iterations_per_loop)]
-        if tpu.runtime_machine:
-            parameters += [("machine_type", str, tpu.machine_type), ("tpu_topology", str, tpu.tpu_topology)]
-    if target != "local":
+    if plan.target == "gpu":
+        parameters += [("training_image", str, plan.training_image), ("machine_type", str, plan.gpu.machine_type),
+                       ("accelerator_type", str, plan.gpu.accelerator_type)]
+        if plan.gpu.workers:  # collective training saves on every task at the same step: no time-based saves
+            parameters += [("save_checkpoints_steps", int, MULTI_WORKER_SAVE_STEPS)]
+    if plan.target == "tpu":
+        parameters += [("training_image", str, plan.training_image),
+                       ("iterations_per_loop", int, plan.tpu.iterations_per_loop)]
+        if plan.tpu.runtime_machine:
+            parameters += [("machine_type", str, plan.tpu.machine_type), ("tpu_topology", str, plan.tpu.tpu_topology)]
+    if plan.target != "local":
         parameters += JOB_PARAMETERS
-    if register_model:
+    if plan.target == "gpu" and plan.gpu.workers:
+        # Collective training cannot lose a task: a replica Vertex restarts alone would leave the others
+        # waiting in an all-reduce, so by default the whole job restarts (from the shared checkpoints).
+        parameters = [(name, kind, True if name == "restart_job_on_worker_restart" else default)
+                      for name, kind, default in parameters]
+    if plan.register_model:
         parameters += serving.REGISTRY_PARAMETERS
-    if vertex_batch_predict:
+    if plan.vertex_batch_predict:
         parameters += serving.BATCH_PREDICT_PARAMETERS
+    if plan.deploy_endpoint:
+        parameters += serving.ENDPOINT_PARAMETERS
     return inspect.Signature([
         inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
         for name, annotation, default in parameters
     ])
 
 
-def _add_training_job(target: str, p: dict, train_inputs: dict, *, gpu: GpuPlacement, tpu: TpuPlacement):
+def _add_training(plan: PipelinePlan, p: dict, init_model=None):
+    """Adds the training step for the target; returns it (its `model` output is the checkpoint)."""
+    train_inputs = dict(
+        model_ref=p["model_ref"], params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
+        train_steps=p["train_steps"], train_batch_size=p["train_batch_size"], train_data=p["train_data"],
+        tf_random_seed=p["tf_random_seed"], log_step_count_steps=p["log_step_count_steps"],
+        save_checkpoints_secs=p["save_checkpoints_secs"],
+        **({"init_model": init_model, "init_mode": p["init_mode"]} if init_model is not None else {}),
+    )
+    if plan.target == "local":
+        task = plan.sized(train_component.build(plan.image)(**train_inputs), "train")
+    else:
+        task = _add_training_job(plan, p, train_inputs)
+    task.set_display_name("train")
+    task.set_caching_options(plan.cache_training)
+    backoff = "30s" if plan.target == "local" else "60s"
+    task.set_retry(num_retries=plan.train_retries, backoff_duration=backoff, backoff_factor=2.0)
+    return task
+
+
+def _add_evaluation_and_gate(plan: PipelinePlan, p: dict, model) -> None:
+    """Evaluate, then export, batch-predict (and register) when the gate metric passes the threshold."""
+    image, sized = plan.image, plan.sized
+    gate_report_op = gate_report_component.build(image)
+    evaluation = evaluate_component.build(image)(
+        model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
+        eval_steps=p["eval_steps"], eval_batch_size=p["eval_batch_size"], eval_data=p["eval_data"],
+        gate_metric=p["gate_metric"], class_key=p["class_key"], class_names=p["class_names"],
+    ).set_display_name("evaluate")
+    sized(evaluation, "evaluate")
+    gate_value = evaluation.outputs["gate_value"]
+    with dsl.If(gate_value >= p["threshold"], name="metric-passes-threshold"):
+        exported = sized(export_component.build(image)(
+            model_ref=p["model_ref"], model=model, params_json=p["params_json"],
+            serving_input_fn_ref=p["serving_input_fn_ref"],
+        ).set_display_name("export"), "export")
+        sized(predict_component.build(image)(
+            model_ref=p["model_ref"], model=model, params_json=p["params_json"], input_fn_ref=p["input_fn_ref"],
+            predict_batch_size=p["predict_batch_size"], predict_data=p["predict_data"],
+            output_format=p["output_format"], max_predictions=p["max_predictions"],
+        ).set_display_name("batch-predict").after(exported), "predict")
+        if plan.register_model:
+            serving.add_serving(p, exported.outputs["saved_model"], register_op=register_component.build(image),
+                                batch_predict=plan.vertex_batch_predict, deploy_endpoint=plan.deploy_endpoint)
+        sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=True
+                             ).set_display_name("gate-passed"), "gate-report")
+    with dsl.Else(name="metric-below-threshold"):
+        sized(gate_report_op(metric=p["gate_metric"], value=gate_value, threshold=p["threshold"], passed=False
+                             ).set_display_name("gate-failed"), "gate-report")
+
+
+def _add_training_job(plan: PipelinePlan, p: dict, train_inputs: dict):
     """The train component as a Vertex CustomJob on the target's machines, with the pipeline's identity."""
-    job_op = training_job.training_job_op(train_component.build(tpu.tpu_image if target == "tpu" else gpu.gpu_image),
+    target, gpu, tpu = plan.target, plan.gpu, plan.tpu
+    job_op = training_job.training_job_op(train_component.build(plan.training_image),
                                           display_name=f"estimator-training-{target}")
+    workers = 0
     if target == "tpu":
         placement, machine = tpu, tpu.machine()
         if tpu.runtime_machine:
@@ -203,15 +238,17 @@ def _add_training_job(target: str, p: dict, train_inputs: dict, *, gpu: GpuPlace
     else:
         # A count nested in the specs would reach the launcher as a string, which MachineSpec refuses
         # (int32 field): the count is compiled in (tests/pipelines/test_pipeline_custom_job.py shows it).
-        placement = gpu
+        placement, workers = gpu, gpu.workers
         machine_spec = {"machine_type": p["machine_type"], "accelerator_type": p["accelerator_type"],
                         "accelerator_count": gpu.accelerator_count}
         extra = {"machine_type": p["machine_type"], "accelerator_type": p["accelerator_type"]}
+        if workers:
+            extra["save_checkpoints_steps"] = p["save_checkpoints_steps"]
     affinity = reservation_affinity(placement.reservation)
     if affinity:
         machine_spec["reservation_affinity"] = affinity
     pools = training_job.worker_pool_specs(job_op, machine_spec=machine_spec, image=p["training_image"],
-                                           disk=target != "tpu",
+                                           disk=target != "tpu", workers=workers,
                                            env=tpu_machines.runtime_env(machine) if target == "tpu" else None)
     return job_op(
         worker_pool_specs=pools, labels=p["job_labels"], timeout=p["job_timeout"], strategy=p["scheduling_strategy"],

@@ -118,7 +118,10 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
         from estimator_lib.storage.leftovers import remove_checkpoint_temps
 
         remove_checkpoint_temps(model_dir)
-    estimator = build_estimator(functions, model_dir, params, options, warm_start_from=warm_start_from)
+    from .cluster import collective_strategy  # several training processes: train one model together
+
+    estimator = build_estimator(functions, model_dir, params, options, warm_start_from=warm_start_from,
+                                train_distribute=collective_strategy())
     target_step = start_step + request.train_steps
     print(f"[train] model_ref={request.model_ref} model_dir={model_dir} from step {start_step} to {target_step}",
           flush=True)
@@ -161,10 +164,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m estimator_kfp.components.train.task",
         description="Train an estimator model_fn into a checkpoint directory.",
-        epilog="Example: python -m estimator_kfp.components.train.task --model-ref estimator_kfp.example_models.classifier "
-        "--params-json '{\"hidden_units\": [16]}' --train-steps 300 --output-model-dir /tmp/model",
+        epilog="Example: python -m estimator_kfp.components.train.task "
+        "--model-ref estimator_kfp.example_models.classifier --params-json '{\"hidden_units\": [16]}' "
+        "--train-steps 300 --output-model-dir /tmp/model",
     )
-    parser.add_argument("--config", default="", help="JSON file (or gs:// URI) with TrainRequest fields; flags override it")
+    parser.add_argument("--config", default="",
+                        help="JSON file (or gs:// URI) with TrainRequest fields; flags override it")
     parser.add_argument("--model-ref", help="'package.module' or 'package.module:model_fn'")
     parser.add_argument("--output-model-dir", help="checkpoint directory (local path or gs:// URI)")
     parser.add_argument("--params-json")
@@ -182,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-step-count-steps", type=int)
     parser.add_argument("--tf-random-seed", type=int)
     parser.add_argument("--iterations-per-loop", type=int)
-    parser.add_argument("--tpu-master", help="TPU to use with --use-tpu: 'local' (this TPU VM), a name or grpc:// address")
+    parser.add_argument("--tpu-master",
+                        help="TPU to use with --use-tpu: 'local' (this TPU VM), a name or grpc:// address")
     return parser
 
 

@@ -132,7 +132,8 @@ def test_resume_variant_imports_the_initial_checkpoint(tmp_path):
     assert "init_model_uri" in document["root"]["inputDefinitions"]["parameters"]
     executors = document["deploymentSpec"]["executors"]
     assert "importer" in next(name for name in executors if "importer" in name)
-    assert _all_tasks(document)["train"]["inputs"]["artifacts"]["init_model"]["taskOutputArtifact"]["producerTask"] == "importer"
+    init_model = _all_tasks(document)["train"]["inputs"]["artifacts"]["init_model"]
+    assert init_model["taskOutputArtifact"]["producerTask"] == "importer"
 
 
 def test_tpu_v2_v3_machines_are_compiled_in(tmp_path):
@@ -156,7 +157,8 @@ def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_training_job(tm
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: build_training_pipeline("cloud"), r"target must be one of \('local', 'gpu', 'tpu'\); received target='cloud'"),
+        (lambda: build_training_pipeline("cloud"),
+         r"target must be one of \('local', 'gpu', 'tpu'\); received target='cloud'"),
         (lambda: build_training_pipeline("local", image=""), r"image must be a container image reference"),
         (lambda: build_training_pipeline("local", train_retries=-1), r"train_retries must be an integer >= 0"),
         (lambda: TpuPlacement(tpu_topology="two"), r"tpu_topology must be chips per dimension such as '2x2'"),
@@ -164,7 +166,7 @@ def test_tpu_resume_variant_hands_the_imported_checkpoint_to_the_training_job(tm
         (lambda: TpuPlacement(replica_count=2), r"replica_count must be 1 for a TPU worker pool"),
         (lambda: GpuPlacement(accelerator_count=0), r"accelerator_count must be an integer >= 1"),
         (lambda: GpuPlacement(machine_type="big gpu"), r"machine_type must be a Vertex machine type"),
-        (lambda: GpuPlacement(replica_count=2), r"replica_count must be 1: multi-node GPU training .* is not built yet"),
+        (lambda: GpuPlacement(replica_count=0), r"replica_count must be an integer >= 1"),
         (lambda: TpuPlacement(reservation="mine"), r"reservation must be '' \(Vertex decides\), 'any', 'none'"),
         (lambda: compile_pipeline("local", "out.txt"), r"package_path must end with .yaml"),
     ],

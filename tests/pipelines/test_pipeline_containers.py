@@ -32,17 +32,29 @@ def _args(name):
     return {key: value for key, _, value in (arg.partition("=") for kw, arg in _instructions(name) if kw == "ARG")}
 
 
-def _installed_extras(name):
-    """The extras of `pip install ".[...]"`, with build arguments substituted by their defaults."""
-    args = _args(name)
+def installed_lock(name, args=None):
+    """The lock file the Dockerfile installs (build arguments substituted: their defaults, or `args`)."""
+    values = {**_args(name), **(args or {})}
     for keyword, argument in _instructions(name):
-        match = re.search(r"""pip install ["']?\.\[([^\]]+)\]""", argument) if keyword == "RUN" else None
-        if match:
-            extras = match.group(1)
-            for key, value in args.items():
-                extras = extras.replace("${" + key + "}", value)
-            return set(extras.split(","))
-    raise AssertionError(f"{DOCKERFILES[name]} does not pip install the package")
+        if keyword == "COPY" and "containers/locks/" in argument:
+            source = argument.split()[0]
+            for key, value in values.items():
+                source = source.replace("${" + key + "}", value)
+            return source
+    raise AssertionError(f"{DOCKERFILES[name]} copies no lock file from containers/locks/")
+
+
+def lock_extras(lock_path):
+    """The extras a lock file was resolved for (its '# extras:' header line)."""
+    with open(os.path.join(REPO, lock_path)) as handle:
+        for line in handle:
+            if line.startswith("# extras:"):
+                return set(line.split(":", 1)[1].strip().split(","))
+    raise AssertionError(f"{lock_path} has no '# extras:' line; regenerate it with containers/lock_images.sh")
+
+
+def _installed_extras(name):
+    return lock_extras(installed_lock(name))
 
 
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
@@ -50,12 +62,14 @@ def test_image_copies_every_package_the_project_ships(name):
     copied = {source for keyword, arg in _instructions(name) if keyword == "COPY" for source in arg.split()[:-1]}
     setuptools = _pyproject()["tool"]["setuptools"]
     folders = setuptools["package-dir"]
-    shipped = {folders.get(package, package.replace(".", "/"))
-               for package in setuptools["packages"] if "." not in package}
+    top_level = [package for package in setuptools["packages"] if "." not in package]
+    shipped = {folders.get(package, package.replace(".", "/")) for package in top_level}
     shipped |= set(folders.values())
     assert shipped <= copied, f"{DOCKERFILES[name]} must COPY {sorted(shipped - copied)}"
     assert "pyproject.toml" in copied
     for source in copied:
+        for key, value in _args(name).items():  # build arguments at their defaults
+            source = source.replace("${" + key + "}", value)
         assert os.path.exists(os.path.join(REPO, source)), f"{DOCKERFILES[name]} copies {source}, which is missing"
 
 
@@ -102,8 +116,8 @@ def test_the_component_images_default_to_the_project_images():
 
 
 def _requirements(extra):
-    requirements = _pyproject()["project"]["optional-dependencies"][extra]
-    return {Requirement(item).name: Requirement(item) for item in requirements}
+    items = _pyproject()["project"]["optional-dependencies"][extra]
+    return {Requirement(item).name: Requirement(item) for item in items}
 
 
 def test_the_tpu_extra_pins_tensorflow_tpu_and_the_libtpu_it_names():

@@ -28,7 +28,8 @@ def saved_model_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("registry")
     run_train(TrainRequest(model_ref=MODEL_REF, output_model_dir=str(root / "model"), params_json=TINY, train_steps=2,
                            train_batch_size=8))
-    run_export(model_ref=MODEL_REF, model_dir=str(root / "model"), output_dir=str(root / "saved_model"), params_json=TINY)
+    run_export(model_ref=MODEL_REF, model_dir=str(root / "model"), output_dir=str(root / "saved_model"),
+               params_json=TINY)
     return str(root / "saved_model")
 
 
@@ -94,7 +95,8 @@ def test_the_pipeline_uploads_and_batch_predicts_after_the_gate(tmp_path):
     assert passing["register"]["inputs"]["artifacts"]["saved_model"]["taskOutputArtifact"]["producerTask"] == "export"
     upload = passing["model-upload"]["inputs"]
     assert upload["artifacts"]["unmanaged_container_model"]["taskOutputArtifact"]["producerTask"] == "register"
-    assert passing["model-batch-predict"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "model-upload"
+    predict = passing["model-batch-predict"]["inputs"]
+    assert predict["artifacts"]["model"]["taskOutputArtifact"]["producerTask"] == "model-upload"
     parameters = document["root"]["inputDefinitions"]["parameters"]
     assert parameters["serving_image"]["defaultValue"] == TF_SERVING_IMAGE
     assert {"model_display_name", "vertex_predict_source"} <= set(parameters)
@@ -108,3 +110,39 @@ def test_submit_experiment(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["experiment"] == "estimator-nightly"
     assert cli.main([*base, "--experiment", "Nightly Runs"]) == 2
     assert "experiment must be a Vertex AI Experiments name" in capsys.readouterr().err
+
+
+def test_deploy_endpoint_creates_an_endpoint_and_deploys_the_uploaded_model_after_the_gate(tmp_path):
+    path = compile_pipeline("gpu", str(tmp_path / "deploy.yaml"), deploy_endpoint=True)
+    with open(path) as handle:
+        document = yaml.safe_load(handle)
+    passing = next(component["dag"]["tasks"] for name, component in document["components"].items()
+                   if name.startswith("comp-condition-") and "export" in component.get("dag", {}).get("tasks", {}))
+    assert "model-upload" in passing  # --deploy-endpoint implies the registry upload
+    create, deploy = passing["endpoint-create"]["inputs"], passing["model-deploy"]["inputs"]
+    assert create["parameters"]["display_name"]["componentInputParameter"] == "pipelinechannel--endpoint_display_name"
+    key = create["parameters"]["encryption_spec_key_name"]["runtimeValue"]["constant"]
+    assert key == "{{$.pipeline_encryption_key_name}}"
+    for step in (create, passing["model-upload"]["inputs"]):  # in the pipeline's region, not GCPC's us-central1
+        assert step["parameters"]["location"]["runtimeValue"]["constant"] == "{{$.pipeline_google_cloud_location}}"
+    assert deploy["artifacts"]["model"]["taskOutputArtifact"] == {"outputArtifactKey": "model",
+                                                                  "producerTask": "model-upload"}
+    assert deploy["artifacts"]["endpoint"]["taskOutputArtifact"] == {"outputArtifactKey": "endpoint",
+                                                                     "producerTask": "endpoint-create"}
+    assert deploy["parameters"]["dedicated_resources_machine_type"]["componentInputParameter"] == (
+        "pipelinechannel--endpoint_machine_type")
+    assert deploy["parameters"]["traffic_split"]["runtimeValue"]["constant"] == {"0": 100.0}
+    parameters = document["root"]["inputDefinitions"]["parameters"]
+    assert parameters["endpoint_machine_type"]["defaultValue"] == "n1-standard-4"
+    assert parameters["endpoint_min_replicas"]["defaultValue"] == 1
+    assert parameters["endpoint_max_replicas"]["defaultValue"] == 1
+    with open(compile_pipeline("gpu", str(tmp_path / "plain.yaml"), register_model=True)) as handle:
+        assert "endpoint-create" not in handle.read()  # no endpoint unless asked for
+
+
+def test_compile_deploy_endpoint_flag(tmp_path):
+    output = str(tmp_path / "cli.yaml")
+    assert cli.main(["compile", "--target", "tpu", "--deploy-endpoint", "--output", output,
+                     "--allow-placeholder-image"]) == 0
+    with open(output) as handle:
+        assert "model-deploy" in handle.read()
