@@ -12,7 +12,6 @@ See docs/tpu.md ("How a step is replicated") for the reasons and the TensorFlow 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -148,15 +147,7 @@ def session_target(strategy: Any) -> str:
     return resolver.master() if resolver is not None else ""
 
 
-@contextlib.contextmanager
-def host_variables(strategy: Any):
-    """Variables made here are single variables on the TPU host's CPU rather than TPUMirroredVariables with
-    a copy on every core (the TPU strategy's creator honours `skip_mirrored_creator`, tpu_strategy.py)."""
-    host = tf.DeviceSpec.from_string(strategy.extended.worker_devices[0]).replace(device_type="CPU", device_index=0)
-
-    def plain_creator(next_creator, **kwargs):
-        kwargs["skip_mirrored_creator"] = True
-        return next_creator(**kwargs)
-
-    with tf.variable_creator_scope(plain_creator), tf.device(host.to_string()):
-        yield
+def host_device(strategy: Any) -> str:
+    """The CPU of the TPU host that runs the loop (the first worker's), where host-side state lives."""
+    worker = tf.DeviceSpec.from_string(strategy.extended.worker_devices[0])
+    return worker.replace(device_type="CPU", device_index=0).to_string()

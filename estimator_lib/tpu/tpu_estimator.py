@@ -21,7 +21,7 @@ from estimator_lib.tpu import batching, host_calls
 from estimator_lib.tpu.context import TPUContext, replica_devices
 from estimator_lib.tpu.strategy import resolve_strategy
 from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, parse_iterations_per_loop
-from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec, call_fn_with_tensors
+from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 
 v1 = tf.compat.v1
 RESERVED_PARAMS = ("batch_size", "context")
@@ -94,7 +94,6 @@ class TPUEstimator(Estimator):
         self._export_to_cpu = export_to_cpu
         self._steps, self._loop_seconds = parse_iterations_per_loop(config.tpu_config.iterations_per_loop)
         self._resolved = None
-        self._current_mode = None
         self._predict_mask_key = "is_padding"
 
     # ---- deployment ---------------------------------------------------------------------------------
@@ -207,13 +206,8 @@ class TPUEstimator(Estimator):
 
     # ---- spec conversion ----------------------------------------------------------------------------
     def _to_estimator_spec(self, spec: Any, mode: str) -> EstimatorSpec:
-        if isinstance(spec, TPUEstimatorSpec):
-            converted = spec.as_estimator_spec(include_eval_metrics=False)
-            if mode == ModeKeys.EVAL and spec.host_call is not None:
-                # Runs host_call on the gathered tensors that _host_eval_metrics leaves in the graph.
-                hook = host_calls.HostCallHook(spec.host_call[0], None, collection=host_calls.EVAL_HOST_CALL)
-                converted = converted._replace(evaluation_hooks=tuple(converted.evaluation_hooks) + (hook,))
-            return converted
+        if isinstance(spec, TPUEstimatorSpec):  # its eval_metrics and host_call run on the host: _host_side
+            return spec.as_estimator_spec(include_eval_metrics=False)
         if isinstance(spec, EstimatorSpec):
             if mode == ModeKeys.EVAL and self._eval_on_tpu and self._use_tpu:
                 raise ValueError(
@@ -225,64 +219,17 @@ class TPUEstimator(Estimator):
             f"model_fn must return a TPUEstimatorSpec (or an EstimatorSpec); received {type(spec).__name__}: {spec!r}."
         )
 
-    def _eval_step_outputs(self, raw_spec: Any, spec: EstimatorSpec) -> Any:
-        if not isinstance(raw_spec, TPUEstimatorSpec):
-            return None
-        outputs = {}
-        if raw_spec.eval_metrics is not None:
-            outputs["eval_metrics"] = raw_spec.eval_metrics[1]
-        if raw_spec.host_call is not None:
-            outputs["host_call"] = raw_spec.host_call[1]
-        return outputs or None
-
-    def _host_eval_metrics(self, per_replica_outputs: list) -> dict:
-        raw = self._last_raw_eval_spec
-        if not isinstance(raw, TPUEstimatorSpec) or not per_replica_outputs or per_replica_outputs[0] is None:
-            return {}
-        if raw.host_call is not None:
-            gathered = loops.concat_across_replicas([outputs["host_call"] for outputs in per_replica_outputs])
-            v1.get_default_graph().add_to_collection(host_calls.EVAL_HOST_CALL, gathered)
-        if raw.eval_metrics is None:
-            return {}
-        from estimator_lib import metrics
-
-        metric_fn, _ = raw.eval_metrics
-        tensors = loops.concat_across_replicas([outputs["eval_metrics"] for outputs in per_replica_outputs])
-        with tf.device("/cpu:0"):
-            metric_ops = call_fn_with_tensors(metric_fn, tensors)
-        if not isinstance(metric_ops, dict):
-            raise TypeError(
-                f"eval_metrics' metric_fn must return a dict of name -> (value, update_op) or Keras Metric; it "
-                f"returned {type(metric_ops).__name__}."
-            )
-        from estimator_lib.spec import check_eval_metric_ops
-
-        pairs = metrics.as_pairs(check_eval_metric_ops(metric_ops))
-        metrics.updates_wait_for(pairs, tensors)
-        return pairs
-
-    def _call_raw_model_fn(self, features: Any, labels: Any, mode: str, config: Any) -> Any:
-        raw = super()._call_raw_model_fn(features, labels, mode, config)
-        if mode == ModeKeys.EVAL:
-            self._last_raw_eval_spec = raw
-        return raw
-
-    _last_raw_eval_spec = None
-
-    # ---- host_call ----------------------------------------------------------------------------------
-    def _train_step_outputs(self, raw_spec: Any) -> Any:
-        if isinstance(raw_spec, TPUEstimatorSpec) and raw_spec.host_call is not None:
-            return raw_spec.host_call[1]
-        return None
+    def _host_side(self, raw_spec: Any, mode: str) -> host_calls.HostSide | None:
+        # experimental_host_call_every_n_steps applied to the TPU loop only; off the TPU the original ran
+        # host_call on every step.
+        every_n = self._config.tpu_config.experimental_host_call_every_n_steps if self._use_tpu else 1
+        return host_calls.HostSide.of(raw_spec, mode, every_n_steps=every_n)
 
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         hooks: list = []
         if self._loop_seconds is not None and self._one_step_per_run_because is None:
             hooks.append(_LoopDurationHook(self._loop_steps_placeholder(), self._loop_seconds))
-        host_call = next((s.host_call for s in raw_specs if isinstance(s, TPUEstimatorSpec) and s.host_call), None)
-        if host_call is not None and gathered is not None:
-            hooks.append(host_calls.HostCallHook(host_call[0], gathered))
-        return hooks
+        return hooks + super()._train_extra_hooks(raw_specs, gathered)
 
     # ---- predict ------------------------------------------------------------------------------------
     def _build_predictions(self, input_fn: Callable):

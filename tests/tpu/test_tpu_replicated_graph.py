@@ -125,9 +125,19 @@ def test_training_replicates_the_step_over_every_core_inside_the_loop(tmp_path):
 
     # host_call: its two tensors leave every core and are concatenated in core order in the loop body.
     _assert_gathered_in_core_order(index, where, expected_concats=2)
-    # ...and are kept for the host function in one variable each on the host, not in a copy on every core.
-    stash = [node for _, node in index.of_type("VarHandleOp") if node.name.startswith("host_call_stash")]
-    assert len(stash) == 2 and all(node.device.endswith("device:CPU:0") for node in stash)
+    # ...and each step queues them for the host function in one queue on the host CPU (the original's outfeed),
+    # enqueued in the loop body outside the TPU computation.
+    queues = [node for place, node in index.of_type("FIFOQueueV2") if place == ""]
+    assert len(queues) == 1 and queues[0].device.endswith("device:CPU:0")
+    enqueues = [node for _, node in index.of_type("QueueEnqueueV2")]
+    assert len(enqueues) == 1 and "_tpu_replicate" not in enqueues[0].attr
+    assert enqueues[0].device.endswith("device:CPU:0")
+    assert [place for place, node in index.nodes if node is enqueues[0]] == [where]
+    # The host function (the Sum and Max in _host_call) reads the dequeued tensors, outside the TPU computation.
+    top_level = {node.name: node for place, node in index.nodes if place == ""}
+    host_fn_ops = [node for node in top_level.values() if node.op in ("Sum", "Max")
+                   and any(top_level[name].op == "QueueDequeueV2" for name in inputs_named(node) if name in top_level)]
+    assert len(host_fn_ops) == 2 and all("_tpu_replicate" not in node.attr for node in host_fn_ops)
 
 
 def test_evaluation_replicates_the_step_and_runs_metric_fn_on_the_host(tmp_path):
