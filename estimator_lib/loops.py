@@ -70,12 +70,13 @@ def build_train(
         features, labels, hooks = inputs.features_and_labels(input_result)
         spec, extra = step_fn(features, labels)
         return TrainComputation(spec.loss, spec.train_op, hooks, [spec], extra)
-    if not replicated and not isinstance(input_result, tf.data.Dataset):
+    if not one_step_per_run and not isinstance(input_result, tf.data.Dataset):
         # Tensors (an iterator's get_next(), a queue) are read once per session.run, not once per loop step;
-        # tf.estimator's TPUEstimator off the TPU ran one step per run with them, and so does this.
+        # tf.estimator's TPUEstimator fed them one step per run (off the TPU, and through its infeed thread's
+        # one enqueue run per step on it), and so does this.
         raise OneStepPerRunNeeded("an input_fn that returns tensors instead of a tf.data.Dataset")
 
-    iterator, hooks = _train_iterator(input_result, strategy)
+    iterator, hooks = _input_iterator(input_result, strategy)
     specs: list = []
     one_step = _one_step(iterator, step_fn, strategy, specs)
     if one_step_per_run:
@@ -91,7 +92,9 @@ def build_train(
     return TrainComputation(loss, loss.op, hooks, specs, outfeed)
 
 
-def _train_iterator(input_result: Any, strategy: Any) -> tuple[Any, list]:
+def _input_iterator(input_result: Any, strategy: Any) -> tuple[Any, list]:
+    if isinstance(input_result, inputs.PerReplicaInputs):
+        return input_result.iterator(strategy), []
     dataset = inputs.as_dataset(input_result)
     if is_default_strategy(strategy):
         iterator = v1.data.make_initializable_iterator(dataset)
@@ -268,9 +271,7 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
         spec, outputs = step_fn(features, labels)
         return ReplicatedEval([outputs], [spec], hooks)
 
-    dataset = inputs.as_dataset(input_result)
-    iterator = make_replica_iterator(strategy, dataset)
-    hooks = [inputs._IteratorInitializerHook(iterator)]  # noqa: SLF001
+    iterator, hooks = _input_iterator(input_result, strategy)
 
     def on_replica(element):
         features, labels = inputs.split_features_labels(element)

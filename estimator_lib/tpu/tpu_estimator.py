@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, loops
+from estimator_lib import _graph, inputs, loops
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
 from estimator_lib.tpu import batching, host_calls
-from estimator_lib.tpu.context import TPUContext, replica_devices
+from estimator_lib.tpu.context import TPUContext, host_of, replica_devices
 from estimator_lib.tpu.strategy import resolve_strategy
 from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, parse_iterations_per_loop
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
@@ -130,7 +130,7 @@ class TPUEstimator(Estimator):
             )
         return global_size // replicas
 
-    def _params_for(self, mode: str, *, for_input_fn: bool) -> dict:
+    def _params_for(self, mode: str, *, for_input_fn: bool, invocation: int = 0) -> dict:
         params = copy.deepcopy(self._params)
         global_size = self._batch_sizes[mode]
         if global_size is None:
@@ -155,7 +155,8 @@ class TPUEstimator(Estimator):
         if on_tpu and (for_input_fn or mode != ModeKeys.PREDICT):
             params["context"] = TPUContext(
                 replica_devices=replica_devices(self._strategy(mode)), mode=mode, global_batch_size=global_size,
-                per_replica_batch_size=per_replica, from_input_fn=for_input_fn,
+                per_replica_batch_size=per_replica, from_input_fn=for_input_fn, invocation_index=invocation,
+                num_invocations=self._num_replicas(mode) if for_input_fn and self._per_shard_input(mode) else 1,
             )
         return params
 
@@ -168,12 +169,50 @@ class TPUEstimator(Estimator):
             return InputPipelineConfig.PER_HOST_V2
         return InputPipelineConfig.PER_HOST_V1
 
+    def _per_shard_input(self, mode: str) -> bool:
+        return mode == ModeKeys.TRAIN and (
+            self._config.tpu_config.per_host_input_for_training == InputPipelineConfig.PER_SHARD_V1
+        )
+
     def _call_input_fn(self, input_fn: Callable, mode: str) -> Any:
         result = super()._call_input_fn(input_fn, mode)
         replicas = self._num_replicas(mode)
-        if replicas > 1 and self._input_deployment(mode) == InputPipelineConfig.PER_HOST_V2:
+        if replicas == 1 or mode == ModeKeys.PREDICT:  # predict needs a Dataset with replicas, and says so
+            return result
+        if not isinstance(result, tf.data.Dataset):
+            return self._tensors_for_replicas(input_fn, mode, result, replicas)
+        if self._input_deployment(mode) == InputPipelineConfig.PER_HOST_V2:
             result = batching.merge_replica_batches(result, replicas)
         return result
+
+    def _tensors_for_replicas(
+        self, input_fn: Callable, mode: str, first: Any, replicas: int
+    ) -> inputs.PerReplicaInputs:
+        """input_fn returned (features, labels) tensors on several replicas: fed as the original's infeed fed
+        them. PER_HOST_V1 splits the one call's global batch across the replicas; PER_SHARD_V1 calls input_fn
+        once per replica, on that replica's host; PER_HOST_V2 needs a Dataset, as it did there."""
+        setting = self._config.tpu_config.per_host_input_for_training
+        if mode == ModeKeys.TRAIN and setting == InputPipelineConfig.PER_HOST_V2:
+            raise TypeError(
+                "With per_host_input_for_training=PER_HOST_V2 and several replicas, input_fn must return a "
+                f"tf.data.Dataset (as tf.estimator's TPUEstimator required); received {type(first).__name__}. "
+                "Return the dataset, or set per_host_input_for_training=True to split the tensors across replicas."
+            )
+        if not self._per_shard_input(mode):
+            return inputs.PerReplicaInputs(batching.split_for_replicas(_as_element(first), replicas))
+        elements = [_as_element(first)]
+        devices = replica_devices(self._strategy(mode))
+        for replica in range(1, replicas):
+            params = self._params_for(mode, for_input_fn=True, invocation=replica)
+            with tf.device(host_of(devices[replica])):
+                result = inputs.call_input_fn(input_fn, mode=mode, params=params, config=self._config)
+            if isinstance(result, tf.data.Dataset):
+                raise TypeError(
+                    f"input_fn returned tensors for replica 0 but a tf.data.Dataset for replica {replica}; return "
+                    "the same kind of input from every call."
+                )
+            elements.append(_as_element(result))
+        return inputs.PerReplicaInputs(elements)
 
     def _steps_per_run(self) -> Any:
         if self._one_step_per_run_because is not None:
@@ -299,6 +338,12 @@ class TPUEstimator(Estimator):
                 "Set export_to_cpu=True or export on a TPU host."
             )
         return tags
+
+
+def _as_element(result: Any) -> Any:
+    """(features, labels), or features alone, from what input_fn returned (NumPy values become tensors)."""
+    features, labels, _ = inputs.features_and_labels(result)
+    return features if labels is None else (features, labels)
 
 
 class _LoopDurationHook(v1.train.SessionRunHook):
