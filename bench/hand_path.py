@@ -32,7 +32,7 @@ def _build(cfg: models.ModelConfig, k: int) -> Any:
                 loss = models.loss_fn(models.forward(self.weights, features["x"], cfg), labels)
             names = list(self.weights)
             grads = tape.gradient(loss, [self.weights[n] for n in names])
-            for n, g in zip(names, grads):
+            for n, g in zip(names, grads, strict=True):
                 self.weights[n].assign_sub(cfg.learning_rate * g)
             self.step.assign_add(1)
             return loss

@@ -12,6 +12,7 @@ runs is kept (other work on a shared machine only ever slows a run down).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -29,10 +30,9 @@ FEATURES, HIDDEN, CLASSES, BATCH = 32, 64, 10, 64
 
 def _configure_devices(count: int) -> None:
     cpus = tf.config.list_physical_devices("CPU")
-    try:
+    # RuntimeError: already initialised (imported from a test); keep what exists.
+    with contextlib.suppress(RuntimeError):
         tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
-    except RuntimeError:
-        pass  # already initialised (imported from a test): keep what exists
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:

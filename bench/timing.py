@@ -81,7 +81,7 @@ class CallClock:
         if w is None or len(self.ends) - 1 <= w:
             return out
         window = self.ends[w:]
-        durations = [b - a for a, b in zip(window, window[1:])]
+        durations = [b - a for a, b in zip(window, window[1:], strict=False)]
         seconds = window[-1] - window[0]
         calls = len(durations)
         examples = calls * self.steps_per_call * self.batch_size

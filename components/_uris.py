@@ -57,7 +57,7 @@ def check_uri(value: Any, argument: str, *, allow_glob: bool = False) -> str:
         )
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise InvalidStorageURIError(f"`{argument}` contains a control character; received {shown!r}.")
-    if "@" in re.split(r"[/\\]", re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[/\\]*", "", value), 1)[0] and ":" in value:
+    if "@" in re.split(r"[/\\]", re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[/\\]*", "", value), maxsplit=1)[0] and ":" in value:
         raise InvalidStorageURIError(
             f"`{argument}` carries user info or credentials ({shown!r}); never put credentials in a URI. Remove "
             "them and rely on Application Default Credentials (the job's service account on Vertex AI)."

@@ -385,7 +385,7 @@ class _CallableHookedSession(_tf_monitored._HookedSession):  # noqa: SLF001 - TF
             hook.after_run(
                 run_context,
                 v1.train.SessionRunValues(
-                    results=outputs[hook] if hook in outputs else None, options=run_options, run_metadata=run_metadata
+                    results=outputs.get(hook), options=run_options, run_metadata=run_metadata
                 ),
             )
         self._should_stop = self._should_stop or run_context.stop_requested

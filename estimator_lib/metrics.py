@@ -93,7 +93,7 @@ def eval_summary(values: dict[str, Any]) -> v1.Summary:
     for name, value in values.items():
         if value is None:
             continue
-        if isinstance(value, (bool, np.bool_)) or isinstance(value, (int, float, np.integer, np.floating)):
+        if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
             summary.value.add(tag=name, simple_value=float(value))
         elif isinstance(value, bytes):
             try:

@@ -95,9 +95,7 @@ class Fault:
     def active(self) -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
-        if self.until is not None and time.monotonic() >= self.until:
-            return False
-        return True
+        return self.until is None or time.monotonic() < self.until
 
 
 class FaultProxy:

@@ -1,5 +1,6 @@
 """Shared test set-up: several virtual CPU devices so replica code runs for real."""
 
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -11,13 +12,11 @@ NUM_VIRTUAL_CPUS = 4
 
 def _configure_virtual_cpus() -> None:
     cpus = tf.config.list_physical_devices("CPU")
-    try:
+    # RuntimeError: the runtime was initialised already (another plugin imported TF first); keep what exists.
+    with contextlib.suppress(RuntimeError):
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * NUM_VIRTUAL_CPUS
         )
-    except RuntimeError:
-        # The runtime was initialised already (another plugin imported TF first); keep what exists.
-        pass
 
 
 _configure_virtual_cpus()

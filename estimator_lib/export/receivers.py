@@ -31,9 +31,8 @@ def _as_tensor(value: Any, field: str, key: Any) -> Any:
 
 
 def _as_tensor_dict(value: Any, default_name: str, field: str, *, allow_int_keys: bool = False) -> dict[Any, Any]:
-    if not isinstance(value, Mapping):
-        if isinstance(value, _TENSOR_TYPES) or hasattr(value, "tensor"):
-            return {default_name: _as_tensor(value, field, default_name)}
+    if not isinstance(value, Mapping) and (isinstance(value, _TENSOR_TYPES) or hasattr(value, "tensor")):
+        return {default_name: _as_tensor(value, field, default_name)}
     if not isinstance(value, Mapping) or not value:
         raise ValueError(f"{field} must be a Tensor or a non-empty dict of string to Tensor; received {value!r}.")
     checked = {}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Sequence
-from typing import Union
 
 with warnings.catch_warnings():
     # libcst imports its type-inference provider, which warns that mypy_extensions.TypedDict is deprecated.
@@ -28,7 +27,7 @@ with warnings.catch_warnings():
 from estimator_lib.migrate import mapping, tf1
 from estimator_lib.migrate.report import Change, FileResult, Unmapped, one_line
 
-_ImportStatement = Union[cst.Import, cst.ImportFrom]
+_ImportStatement = cst.Import | cst.ImportFrom
 _PACKAGE = mapping.PACKAGE
 
 
@@ -474,13 +473,12 @@ class _Rewriter(cst.CSTTransformer):
                 groups.setdefault(parent or None, []).append((alias, name, action.local))
         more: list[_ImportStatement] = []
         if isinstance(statement, cst.Import):
-            for alias, name, local in groups.pop(None, []):
+            for alias, _name, local in groups.pop(None, []):
                 keep.append(_package_alias(alias, local))
             in_place = statement.with_changes(names=_fix_commas(keep, parenthesized=False)) if keep else None
             more.extend(_from_import(parent, members) for parent, members in groups.items())
             return in_place, more
 
-        parenthesized = statement.lpar is not None
         ordered = list(groups.items())
         in_place_group = next(((p, m) for p, m in ordered if p is not None), None)
         if in_place_group is not None:

@@ -8,6 +8,7 @@ downloaded, each checked against the manifest, into a temporary sibling that is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -196,11 +197,11 @@ def delete_names(client, location: StorageLocation, names, *, retry) -> None:
     bucket = client.bucket(location.bucket)
     for name in names:
         object_name = gcs_join(location.path, name)
-        with client_lib.translate_errors(_object_uri(location, object_name), "delete"):
-            try:
-                bucket.blob(object_name).delete(retry=retry)
-            except api.NotFound:
-                pass
+        with (
+            client_lib.translate_errors(_object_uri(location, object_name), "delete"),
+            contextlib.suppress(api.NotFound),
+        ):
+            bucket.blob(object_name).delete(retry=retry)
 
 
 def download_files(manifest: Manifest, source, target_dir: str, *, client=None, retry=None,

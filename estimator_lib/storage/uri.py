@@ -11,11 +11,10 @@ import dataclasses
 import os
 import posixpath
 import re
-from typing import Union
 
 from estimator_lib.storage.errors import InvalidStorageURIError
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 GCS_SCHEME = "gs"
 # Bucket names: 3-63 characters (up to 222 with dots), lowercase letters, digits, '-', '_' and '.',

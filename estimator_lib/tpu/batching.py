@@ -93,4 +93,4 @@ def drop_padding(batch: Any) -> Any:
         return batch
     keep = np.asarray(batch[MASK_OUTPUT]) == 0
     kept = {key: np.asarray(value)[keep] for key, value in batch.items() if key != MASK_OUTPUT}
-    return kept[SINGLE_OUTPUT] if SINGLE_OUTPUT in kept else kept
+    return kept.get(SINGLE_OUTPUT, kept)

@@ -141,12 +141,16 @@ class RunConfig(_BaseRunConfig):
         self._cluster_resolver = cluster
         if evaluation_master is not None:
             self._evaluation_master = evaluation_master
-        elif not self._evaluation_master and self.task_type != "evaluator":
+        elif (
+            not self._evaluation_master
+            and self.task_type != "evaluator"
+            and master
+            and master.startswith("grpc://")
+        ):
             # As tf.estimator's TPU RunConfig: without a cluster manager's TF_CONFIG, evaluation uses the same
             # session target as training. Only an address is a target; a TPU name (or a cluster resolver,
             # asked only when a session starts) goes through the resolver on the TPU path.
-            if master and master.startswith("grpc://"):
-                self._evaluation_master = master
+            self._evaluation_master = master
 
     @property
     def tpu_config(self) -> TPUConfig:

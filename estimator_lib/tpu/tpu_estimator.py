@@ -283,12 +283,11 @@ class TPUEstimator(Estimator):
         batch_size = self._batch_sizes[mode]
         result = self._call_input_fn(input_fn, mode)
         replicated = not loops.is_default_strategy(strategy)
-        if replicated or batch_size is not None:
-            if not isinstance(result, tf.data.Dataset):
-                raise TypeError(
-                    "TPUEstimator.predict needs input_fn to return a tf.data.Dataset (it pads the last batch); "
-                    f"received {type(result).__name__}."
-                )
+        if (replicated or batch_size is not None) and not isinstance(result, tf.data.Dataset):
+            raise TypeError(
+                "TPUEstimator.predict needs input_fn to return a tf.data.Dataset (it pads the last batch); "
+                f"received {type(result).__name__}."
+            )
         padded = isinstance(result, tf.data.Dataset) and batch_size is not None
         if padded:
             result = batching.pad_final_batch(result, batch_size, mask_key=self._predict_mask_key)

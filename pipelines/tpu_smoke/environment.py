@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from importlib import metadata
 from typing import Any
@@ -28,6 +29,19 @@ def run(expected_cores: int | None = None) -> dict[str, Any]:
         "env": probe.tpu_environment(),
         "expected_cores": expected_cores,
     }
+    unusable = probe.unusable_device_files(details["tpu_device_files"])
+    if unusable:
+        details["unusable_device_files"] = unusable
+        first = unusable[0]
+        return probe.result(
+            "environment",
+            probe.ERROR,
+            error=f"this process (uid {os.getuid()}) may not open {first['path']} "
+            f"({first.get('mode', first.get('error'))}, owner {first.get('uid')}:{first.get('gid')}), so libtpu "
+            "cannot use the chips. The training image runs as the unprivileged user `estimator`; build the TPU "
+            "image with `--build-arg RUN_AS=root` (containers/build_images.sh) or run the container privileged.",
+            **details,
+        )
     missing = probe.missing_pjrt_plugin()
     if missing:
         # TensorFlow cannot even be imported with this variable set; report it without importing.

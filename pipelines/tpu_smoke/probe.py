@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
+import stat
 from typing import Any
 
 # Stage outcomes. no_tpu is the expected outcome on a machine without TPU chips.
@@ -16,6 +17,27 @@ ENV_PREFIXES = ("TPU_", "LIBTPU", "NEXT_PLUGGABLE_DEVICE", "TF_PLUGGABLE_DEVICE"
 def tpu_device_files() -> list[str]:
     """TPU chips show up as /dev/accel* (v2-v4) or numbered /dev/vfio/* groups (v5e and later)."""
     return sorted(glob.glob("/dev/accel*") + [p for p in glob.glob("/dev/vfio/*") if os.path.basename(p).isdigit()])
+
+
+def unusable_device_files(paths: list[str]) -> list[dict[str, Any]]:
+    """The device files this process may not open for reading and writing, with their mode and owner.
+
+    The images run as an unprivileged user; whether that user may open the TPU's device nodes depends on how
+    the host and Vertex create them, which cannot be checked off a TPU. This turns a silent "no TPU found"
+    from libtpu into a finding that names the file and its permissions.
+    """
+    unusable = []
+    for path in paths:
+        if os.access(path, os.R_OK | os.W_OK):
+            continue
+        try:
+            status = os.stat(path)
+        except OSError as error:
+            unusable.append({"path": path, "error": str(error)})
+            continue
+        unusable.append({"path": path, "mode": stat.filemode(status.st_mode), "uid": status.st_uid,
+                         "gid": status.st_gid})
+    return unusable
 
 
 def tpu_environment() -> dict[str, str]:

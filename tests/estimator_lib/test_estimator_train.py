@@ -365,7 +365,7 @@ def test_checkpoint_cadence_listeners_and_summaries(tmp_path, caplog):
     scalars = read_scalars(str(tmp_path))
     loss_steps = [step for step, _ in scalars["loss"]]
     assert len(loss_steps) >= 4 and all(np.isfinite(value) for _, value in scalars["loss"])
-    assert all(later - earlier == 2 for earlier, later in zip(loss_steps, loss_steps[1:]))
+    assert all(later - earlier == 2 for earlier, later in zip(loss_steps, loss_steps[1:], strict=False))
     assert "global_step/sec" in scalars  # steps/sec written every log_step_count_steps
     assert glob.glob(os.path.join(str(tmp_path), "graph.pbtxt"))
 

@@ -34,7 +34,7 @@ class ReadVariablesHook(SessionRunHook):
 
 
 def source_values(trained_linear):
-    return dict(zip(("w", "b"), trained_linear.get_variable_value(["w", "b"])))
+    return dict(zip(("w", "b"), trained_linear.get_variable_value(["w", "b"]), strict=True))
 
 
 def warm_started(warm_start_from, model_dir, model_fn=linear_model_fn, params=FROZEN):

@@ -25,11 +25,14 @@ def _damage(path: str, how: str) -> None:
         with open(path, "r+b") as handle:
             handle.truncate(os.path.getsize(path) // 2)
     elif how == "flip":
-        data = bytearray(open(path, "rb").read())
+        with open(path, "rb") as handle:
+            data = bytearray(handle.read())
         data[len(data) // 2] ^= 0xFF
-        open(path, "wb").write(bytes(data))
+        with open(path, "wb") as handle:
+            handle.write(bytes(data))
     elif how == "empty":
-        open(path, "wb").close()
+        with open(path, "wb"):
+            pass
     elif how == "delete":
         os.remove(path)
 

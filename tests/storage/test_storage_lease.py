@@ -34,9 +34,11 @@ def _write_lease(model_dir, **fields):
 def test_the_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     _write_lease(str(tmp_path), host=socket.gethostname(), pid=int(dead.stdout))
-    with ModelDirLease(str(tmp_path), ttl_secs=30, wait_secs=0) as lease:
-        with open(os.path.join(str(tmp_path), LEASE_FILE)) as handle:
-            assert json.load(handle)["owner"] == lease.owner
+    with (
+        ModelDirLease(str(tmp_path), ttl_secs=30, wait_secs=0) as lease,
+        open(os.path.join(str(tmp_path), LEASE_FILE)) as handle,
+    ):
+        assert json.load(handle)["owner"] == lease.owner
 
 
 def test_an_expired_lease_from_another_host_is_taken_over(tmp_path):

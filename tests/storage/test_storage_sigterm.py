@@ -117,7 +117,7 @@ def test_sigterm_estimator_saves_mirrors_and_resumes(gcs_emulator, gcs_bucket, g
         ("during the mirror upload of a save", _on("SAVED", 50), 0.0),
         ("during the start-up save of the restored step", _on("SAVING"), 0.0),
     ]
-    for index in range(EXTRA_ROUNDS):
+    for _ in range(EXTRA_ROUNDS):
         schedule.append(("random moment", _on("STEP", 1), rng.uniform(0.0, 0.04)))
     env = _env({"STORAGE_EMULATOR_HOST": gcs_emulator})
     figures = _run_schedule("estimator", str(tmp_path / "model"), schedule, 200, env, str(tmp_path / "jobs.log"),

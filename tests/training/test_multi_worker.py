@@ -37,7 +37,7 @@ def _free_ports(count):
 def _start(task_type, cluster, model_dir, log_path, max_steps, early):
     env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
     env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - the caller closes it once the process has ended
     return subprocess.Popen(
         [sys.executable, os.path.join(HERE, "mw_task.py"), model_dir, str(max_steps)] + (["early"] if early else []),
         env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -30,7 +30,7 @@ class Trainer:
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": task_type, "index": 0}}))
         env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
         self.log_path = log_path
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed once the process has ended
         self.process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "mw_sigterm_task.py"), model_dir, str(max_steps)],
             env=env, stdout=subprocess.PIPE, stderr=self._log, text=True,
