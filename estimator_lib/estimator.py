@@ -100,7 +100,9 @@ class Estimator:
         if config is None:
             config = RunConfig()
         elif not isinstance(config, RunConfig):
-            raise ValueError(f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}.")
+            raise ValueError(
+                f"config must be an estimator_lib.RunConfig; received {type(config).__name__}: {config!r}."
+            )
         if model_dir is not None:
             model_dir = os.fspath(model_dir)
         if model_dir is not None and config.model_dir is not None and config.model_dir != model_dir:
@@ -505,7 +507,9 @@ class Estimator:
         latest = self.latest_checkpoint()
         if latest is None:
             _logger().warning(
-                "No trained model in model_dir %s: running %s with freshly initialised variables.", self._model_dir, action
+                "No trained model in model_dir %s: running %s with freshly initialised variables.",
+                self._model_dir,
+                action,
             )
         return latest
 
@@ -569,7 +573,8 @@ class Estimator:
             checkpoint_path = self.latest_checkpoint()
             if checkpoint_path is None:
                 raise ValueError(
-                    f"Cannot export: no checkpoint in model_dir {self._model_dir!r}. Train first or pass checkpoint_path."
+                    f"Cannot export: no checkpoint in model_dir {self._model_dir!r}. "
+                    "Train first or pass checkpoint_path."
                 )
         else:
             checkpoint_path = self._resolve_checkpoint(checkpoint_path, "export")
@@ -593,7 +598,9 @@ class Estimator:
         strip_default_attrs: bool = True,
     ) -> bytes:
         """The TF1 name of export_saved_model; default attributes are always stripped."""
-        return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path)
+        return self.export_saved_model(
+            export_dir_base, serving_input_receiver_fn, assets_extra, as_text, checkpoint_path
+        )
 
 
 class _NanCheck:

@@ -24,7 +24,9 @@ def is_tpu_strategy(strategy: Any) -> bool:
     """A TPU strategy, v1 or v2 (both have the same `TPUExtended` underneath)."""
     if strategy is None:
         return False
-    tpu_types = (v1.distribute.experimental.TPUStrategy, tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy)
+    tpu_types = (
+        v1.distribute.experimental.TPUStrategy, tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy
+    )
     return isinstance(strategy, tpu_types) or type(strategy.extended).__name__ == "TPUExtended"
 
 
@@ -62,7 +64,9 @@ def check_no_host_only_ops(ops: list) -> None:
     (or, worse, run nowhere); ops wrapped in tpu.outside_compilation run on the host and are allowed."""
     found = [
         op for op in ops
-        if op.type in HOST_ONLY_OPS and _has_attr(op, "_tpu_replicate") and not _has_attr(op, "_xla_outside_compilation")
+        if op.type in HOST_ONLY_OPS
+        and _has_attr(op, "_tpu_replicate")
+        and not _has_attr(op, "_xla_outside_compilation")
     ]
     if found:
         names = ", ".join(f"{op.name} ({op.type})" for op in found[:5])

@@ -58,7 +58,9 @@ class TPUEstimator(Estimator):
         export_saved_model_api_version: Any = None,
     ):
         if config is None:
-            raise ValueError("TPUEstimator needs a config: pass estimator_lib.tpu.RunConfig(tpu_config=TPUConfig(...)).")
+            raise ValueError(
+                "TPUEstimator needs a config: pass estimator_lib.tpu.RunConfig(tpu_config=TPUConfig(...))."
+            )
         if not isinstance(config, RunConfig):
             raise ValueError(
                 f"TPUEstimator config must be an estimator_lib.tpu.RunConfig (with tpu_config); received "

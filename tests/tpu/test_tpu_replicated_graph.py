@@ -86,7 +86,9 @@ def _assert_gathered_in_core_order(index: GraphIndex, where: str, expected_conca
     """Per-core outputs leave the TPU computation and each ConcatV2 joins cores 0..N-1 in that order."""
     per_core_outputs = index.of_type("TPUReplicatedOutput")
     assert all(node.attr["num_replicas"].i == CORES for _, node in per_core_outputs)
-    concats = [node for place, node in index.of_type("ConcatV2") if place == where and "_tpu_replicate" not in node.attr]
+    concats = [
+        node for place, node in index.of_type("ConcatV2") if place == where and "_tpu_replicate" not in node.attr
+    ]
     assert len(concats) >= expected_concats
     for node in concats[:expected_concats]:
         sources = inputs_named(node)[:-1]  # the last input is the axis
@@ -178,7 +180,8 @@ def test_a_host_only_op_in_model_fn_is_refused_with_the_fix(tmp_path):
         v1.summary.scalar("my_loss", loss)
         return TPUEstimatorSpec(mode, loss=loss, train_op=train_op_for(loss))
 
-    with pytest.raises(ValueError, match=r"cannot run on a TPU core: my_loss \(ScalarSummary\).*host_call.*outside_compilation"):
+    refused = r"cannot run on a TPU core: my_loss \(ScalarSummary\).*host_call.*outside_compilation"
+    with pytest.raises(ValueError, match=refused):
         _estimator(tmp_path, fn=summarising_model_fn).train(train_input_fn, max_steps=3)
 
 
@@ -214,7 +217,8 @@ def test_init_from_checkpoint_in_model_fn_on_a_tpu_is_refused_with_the_fix(tmp_p
         return TPUEstimatorSpec(mode, loss=loss, train_op=train_op_for(loss))
 
     estimator = _estimator(tmp_path / "model", iterations_per_loop, fn=initialising_model_fn)
-    with pytest.raises(ValueError, match=r"initialiser of variable w:0 was built inside the TPU computation.*scaffold_fn"):
+    refused = r"initialiser of variable w:0 was built inside the TPU computation.*scaffold_fn"
+    with pytest.raises(ValueError, match=refused):
         estimator.train(train_input_fn, max_steps=3)
 
 
