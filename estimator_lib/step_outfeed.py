@@ -14,8 +14,6 @@ from typing import Any
 
 import tensorflow as tf
 
-v1 = tf.compat.v1
-
 # iterations_per_loop given as a duration is sized at run time, up to this many steps (tpu_estimator's
 # _LoopDurationHook clips to the same bound), so the queue never fills during one loop.
 MAX_STEPS_PER_LOOP = 1_000_000
@@ -28,15 +26,14 @@ class StepOutfeed:
         """Made under `tf.init_scope()`, so the queue lives in the session's graph even when the first step
         is traced inside the loop body (a function graph)."""
         flat = tf.nest.flatten(template)
-        self._structure = template
-        self._shapes = [tensor.shape for tensor in flat]
+        self.size_after_loop: tf.Tensor | None = None  # set by set_loop_result
         with tf.init_scope(), tf.device(device), tf.name_scope("host_call_outfeed"):
             self._queue = tf.queue.FIFOQueue(capacity, [tensor.dtype for tensor in flat], name="queue")
             self.size = self._queue.size()  # for draining what a failed run left behind
             dequeued = self._queue.dequeue()
             dequeued = [dequeued] if isinstance(dequeued, tf.Tensor) else list(dequeued)
-            for tensor, shape in zip(dequeued, self._shapes, strict=True):
-                tensor.set_shape(shape)
+            for tensor, original in zip(dequeued, flat, strict=True):
+                tensor.set_shape(original.shape)
             self.dequeued = tf.nest.pack_sequence_as(template, dequeued)
             self.discard = tf.group(*dequeued)  # takes one element off without using it
 
@@ -48,5 +45,3 @@ class StepOutfeed:
         """`size_after_loop` (fetched with the training run) reads the queue once the loop has finished."""
         with tf.control_dependencies([loop_result]):
             self.size_after_loop = self._queue.size()
-
-    size_after_loop: tf.Tensor | None = None
