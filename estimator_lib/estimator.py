@@ -263,12 +263,11 @@ class Estimator:
             )
         return spec
 
-    def _eval_step_outputs(self, raw_spec: Any, spec: EstimatorSpec) -> Any:
-        """What each replica hands to the host in eval besides metric updates (TPU eval_metrics use it)."""
+    def _host_side(self, raw_spec: Any, mode: str) -> Any:
+        """What model_fn's spec sends from each replica's step to the host (`.outputs`), and what the host
+        builds from it (`.train_hooks(gathered)`, `.eval_results(per_replica_outputs)`): TPUEstimator's
+        host_call and eval_metrics (tpu.host_calls.HostSide). The Estimator's specs send nothing: None."""
         return None
-
-    def _host_eval_metrics(self, per_replica_outputs: list) -> dict:
-        return {}
 
     def _export_tags(self) -> list[list[str]]:
         return [[tf.saved_model.SERVING]]
@@ -433,10 +432,12 @@ class Estimator:
 
     def _train_step_outputs(self, raw_spec: Any) -> Any:
         """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
-        return None
+        host = self._host_side(raw_spec, ModeKeys.TRAIN)
+        return None if host is None else host.outputs
 
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
-        return []
+        host = self._host_side(raw_specs[0], ModeKeys.TRAIN) if raw_specs else None
+        return [] if host is None else host.train_hooks(gathered)
 
     # ---- evaluate -----------------------------------------------------------------------------------
     def evaluate(
@@ -495,9 +496,8 @@ class Estimator:
                     metrics.updates_wait_for(pairs, (features, labels))
                     pairs["loss"] = v1.metrics.mean(spec.loss)
                     updates = [update for _, update in pairs.values()]
-                    with tf.control_dependencies(updates):
-                        outputs = self._eval_step_outputs(raw, spec)
-                    return spec, (pairs, outputs, tf.group(*updates))
+                    host = self._host_side(raw, ModeKeys.EVAL)
+                    return spec, (pairs, None if host is None else host.outputs, tf.group(*updates))
 
                 evaluation = loops.build_eval(input_result=input_result, step_fn=step_fn, strategy=strategy)
             spec = evaluation.specs[0]
@@ -506,7 +506,8 @@ class Estimator:
             update_ops = [update for _, _, update in evaluation.per_replica_outputs]
             # v1 metric values under a strategy are already aggregated across replicas (sync-on-read sums).
             values = {name_: pair[0] for name_, pair in first_pairs.items()}
-            host_pairs = self._host_eval_metrics(gathered)
+            host = self._host_side(raw_specs[0], ModeKeys.EVAL)
+            host_pairs, host_hooks = ({}, []) if host is None else host.eval_results(gathered)
             check_metric_names(host_pairs, "eval_metrics")
             for metric_name, (value, update) in host_pairs.items():
                 values[metric_name] = value
@@ -515,7 +516,7 @@ class Estimator:
             values["global_step"] = global_step.read_value()
             scaffold = _graph.finalize_restoring_scaffold(spec.scaffold, config)
             final = v1.train.FinalOpsHook(values)
-            run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + user_hooks + [final]
+            run_hooks = list(evaluation.input_hooks) + list(spec.evaluation_hooks) + host_hooks + user_hooks + [final]
             done = 0
             with _graph.restoring_session(
                 scaffold=scaffold, config=config, checkpoint_path=checkpoint_path, hooks=run_hooks, strategy=strategy,

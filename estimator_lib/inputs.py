@@ -88,6 +88,32 @@ def features_and_labels(result: Any) -> tuple[Any, Any, list]:
     return features, labels, hooks
 
 
+class PerReplicaInputs:
+    """(features, labels) tensors for each replica, from an input_fn that returns tensors instead of a Dataset
+    (TPUEstimator on several replicas: one call split across them, or one call per replica). Tensors are read
+    once per session.run, so this input trains one step per run."""
+
+    def __init__(self, elements: list):
+        self.elements = elements  # (features, labels), or features alone, for replica 0, 1, ...
+
+    def iterator(self, strategy: Any) -> _SameElementEachRun:
+        """Stands in for the strategy's per-replica iterator: replica i gets elements[i]."""
+        # The v1 strategies lack the public experimental_distribute_values_from_function.
+        distribute = strategy.extended._experimental_distribute_values_from_function  # noqa: SLF001
+        value = distribute(lambda context: self.elements[context.replica_id_in_sync_group])
+        return _SameElementEachRun(value)
+
+
+class _SameElementEachRun:
+    """get_next() of a per-replica value whose tensors yield the next batch on each session.run."""
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def get_next(self) -> Any:
+        return self._value
+
+
 def as_dataset(result: Any) -> tf.data.Dataset:
     """Distributed and looped execution need a Dataset; tensors from a queue-style input_fn cannot be split."""
     if isinstance(result, tf.data.Dataset):

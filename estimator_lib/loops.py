@@ -10,13 +10,12 @@ A "step function" calls model_fn for one batch and returns its spec. This module
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-from estimator_lib import inputs, validation
+from estimator_lib import inputs, step_outfeed, validation
 
 v1 = tf.compat.v1
 
@@ -28,7 +27,9 @@ class TrainComputation(NamedTuple):
     train_op: Any
     input_hooks: list
     specs: list  # the spec of each replica (one per traced call)
-    gathered: Any  # the last step's extra outputs, concatenated across replicas (None when there are none)
+    # The steps' extra outputs, concatenated across replicas (None when there are none): with one step per
+    # run, tensors fetched with the run; in an iterations_per_loop loop, a StepOutfeed with one element a step.
+    gathered: Any
 
 
 def is_default_strategy(strategy: Any) -> bool:
@@ -52,31 +53,6 @@ def _step_count_guard(global_step: tf.Variable, stop_at: int | None, i: tf.Tenso
     return keep_going
 
 
-def _stash(values: Any) -> tuple[Any, Any]:
-    """Keeps loop-body tensors in local variables so they can be read after the loop (host_call)."""
-    if values is None:
-        return tf.no_op(), None
-    flat = tf.nest.flatten(values)
-    holders, assigns = [], []
-    for index, tensor in enumerate(flat):
-        if not tensor.shape.is_fully_defined():
-            raise ValueError(
-                f"With iterations_per_loop > 1, host_call tensors need static shapes; {tensor.name} has shape "
-                f"{tensor.shape}. Batch the dataset with drop_remainder=True."
-            )
-        holder = v1.get_variable(
-            f"host_call_stash_{index}",
-            shape=tensor.shape,
-            dtype=tensor.dtype,
-            initializer=v1.zeros_initializer(),
-            trainable=False,
-            collections=[v1.GraphKeys.LOCAL_VARIABLES],
-        )
-        holders.append(holder)
-        assigns.append(holder.assign(tensor))
-    return tf.group(*assigns), tf.nest.pack_sequence_as(values, holders)
-
-
 def build_train(
     *,
     input_result: Any,
@@ -86,25 +62,48 @@ def build_train(
     stop_at: int | None,
     global_step: tf.Variable,
 ) -> TrainComputation:
-    """step_fn(features, labels) -> (spec, extra); extra (or None) is gathered across replicas."""
-    specs: list = []
+    """step_fn(features, labels) -> (spec, extra); extra (or None) is gathered across replicas, and in an
+    iterations_per_loop loop queued on the host once per step."""
     replicated = not is_default_strategy(strategy)
-
-    if not replicated and isinstance(steps_per_run, int) and steps_per_run == 1:
+    one_step_per_run = isinstance(steps_per_run, int) and steps_per_run == 1
+    if not replicated and one_step_per_run:
         features, labels, hooks = inputs.features_and_labels(input_result)
         spec, extra = step_fn(features, labels)
         return TrainComputation(spec.loss, spec.train_op, hooks, [spec], extra)
-
-    if not replicated and not isinstance(input_result, tf.data.Dataset):
+    if not one_step_per_run and not isinstance(input_result, tf.data.Dataset):
         # Tensors (an iterator's get_next(), a queue) are read once per session.run, not once per loop step;
-        # tf.estimator's TPUEstimator off the TPU ran one step per run with them, and so does this.
+        # tf.estimator's TPUEstimator fed them one step per run (off the TPU, and through its infeed thread's
+        # one enqueue run per step on it), and so does this.
         raise OneStepPerRunNeeded("an input_fn that returns tensors instead of a tf.data.Dataset")
+
+    iterator, hooks = _input_iterator(input_result, strategy)
+    specs: list = []
+    one_step = _one_step(iterator, step_fn, strategy, specs)
+    if one_step_per_run:
+        loss, extra = one_step()
+        return TrainComputation(loss, loss.op, hooks, specs, extra)
+
+    loss, outfeed = _loop(one_step, strategy, steps_per_run, stop_at, global_step)
+    construct = loop_incompatible_construct(v1.get_default_graph(), specs)
+    if construct is not None:
+        raise OneStepPerRunNeeded(construct)
+    return TrainComputation(loss, loss.op, hooks, specs, outfeed)
+
+
+def _input_iterator(input_result: Any, strategy: Any) -> tuple[Any, list]:
+    if isinstance(input_result, inputs.PerReplicaInputs):
+        return input_result.iterator(strategy), []
     dataset = inputs.as_dataset(input_result)
-    if replicated:
-        iterator = make_replica_iterator(strategy, dataset)
-    else:
+    if is_default_strategy(strategy):
         iterator = v1.data.make_initializable_iterator(dataset)
-    hooks: list = [inputs.IteratorInitializerHook(iterator)]
+    else:
+        iterator = make_replica_iterator(strategy, dataset)
+    return iterator, [inputs.IteratorInitializerHook(iterator)]
+
+
+def _one_step(iterator: Any, step_fn: StepFn, strategy: Any, specs: list) -> Callable[[], tuple[tf.Tensor, Any]]:
+    """A function building one training step over the next element: (loss, extra gathered on the host)."""
+    replicated = not is_default_strategy(strategy)
 
     def one_step_on_replica(element):
         features, labels = inputs.split_features_labels(element)
@@ -134,18 +133,31 @@ def build_train(
             )
         return loss, extra
 
-    if isinstance(steps_per_run, int) and steps_per_run == 1:
-        loss, extra = one_step()
-        return TrainComputation(loss, loss.op, hooks, specs, extra)
+    return one_step
 
-    stash_holders: list = []
+
+def _loop(
+    one_step: Callable[[], tuple[tf.Tensor, Any]],
+    strategy: Any,
+    steps_per_run: Any,
+    stop_at: int | None,
+    global_step: tf.Variable,
+) -> tuple[tf.Tensor, step_outfeed.StepOutfeed | None]:
+    """Up to steps_per_run steps in one while_loop, stopping at stop_at; each step's extra outputs go to a
+    queue on the host. Returns the last step's loss and the queue (None without extra outputs)."""
+    outfeeds: list = []
+    host = _host_device(strategy)
 
     def body(i, _):
         loss, extra = one_step()
-        with _host_variables(strategy):
-            stash_op, holders = _stash(extra)
-        stash_holders.append(holders)
-        with tf.control_dependencies([stash_op]):
+        if extra is None:
+            return i + 1, loss
+        if not outfeeds:
+            capacity = steps_per_run if isinstance(steps_per_run, int) else step_outfeed.MAX_STEPS_PER_LOOP
+            outfeeds.append(step_outfeed.StepOutfeed(extra, capacity=capacity, device=host))
+        with tf.device(host):
+            enqueued = outfeeds[0].enqueue(extra)
+        with tf.control_dependencies([enqueued]):
             return i + 1, tf.identity(loss)
 
     _, loss = v1.while_loop(
@@ -155,14 +167,10 @@ def build_train(
         parallel_iterations=1,
         name="iterations_per_loop",
     )
-    construct = loop_incompatible_construct(v1.get_default_graph(), specs)
-    if construct is not None:
-        raise OneStepPerRunNeeded(construct)
-    gathered = None
-    if stash_holders and stash_holders[0] is not None:
-        with tf.control_dependencies([loss]):
-            gathered = tf.nest.map_structure(lambda holder: tf.identity(holder.read_value()), stash_holders[0])
-    return TrainComputation(loss, loss.op, hooks, specs, gathered)
+    if not outfeeds:
+        return loss, None
+    outfeeds[0].set_loop_result(loss)
+    return loss, outfeeds[0]
 
 
 class OneStepPerRunNeeded(Exception):
@@ -218,13 +226,13 @@ class ReplicatedEval(NamedTuple):
     input_hooks: list
 
 
-def _host_variables(strategy: Any):
-    """On a TPU, the host_call stash lives on the host, not as a copy on every core."""
+def _host_device(strategy: Any) -> str | None:
+    """Where host-side state of the loop lives: the TPU host's CPU on a TPU, else wherever TF places it."""
     from estimator_lib.tpu import replication
 
     if replication.is_tpu_strategy(strategy):
-        return replication.host_variables(strategy)
-    return contextlib.nullcontext()
+        return replication.host_device(strategy)
+    return None
 
 
 def _run_on_replicas(strategy: Any, fn: Callable[[Any], Any], element: Any) -> Any:
@@ -244,9 +252,7 @@ def build_eval(*, input_result: Any, step_fn: Callable[[Any, Any], tuple[Any, An
         spec, outputs = step_fn(features, labels)
         return ReplicatedEval([outputs], [spec], hooks)
 
-    dataset = inputs.as_dataset(input_result)
-    iterator = make_replica_iterator(strategy, dataset)
-    hooks = [inputs.IteratorInitializerHook(iterator)]
+    iterator, hooks = _input_iterator(input_result, strategy)
 
     def on_replica(element):
         features, labels = inputs.split_features_labels(element)

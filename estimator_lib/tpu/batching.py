@@ -27,6 +27,27 @@ def merge_replica_batches(dataset: Any, replicas: int) -> tf.data.Dataset:
     )
 
 
+def split_for_replicas(element: Any, replicas: int) -> list:
+    """PER_HOST_V1 with tensors from input_fn: the global batch split along axis 0 into equal slices, replica i
+    getting the i-th, as the original's infeed split the tensors of its one input_fn call per host."""
+    flat = tf.nest.flatten(element)
+    for tensor in flat:
+        if not isinstance(tensor, tf.Tensor) or tensor.shape.rank == 0:
+            raise TypeError(
+                f"input_fn returned {tensor!r}: with several replicas, the tensors input_fn returns are split "
+                "along the batch axis, so each must be a dense Tensor of rank >= 1. Return a tf.data.Dataset "
+                "instead, or batch the values."
+            )
+        rows = tensor.shape[0]
+        if rows is not None and rows % replicas:
+            raise ValueError(
+                f"input_fn returned {tensor.name} with {rows} rows, which do not split evenly over {replicas} "
+                f"replicas; make the batch size a multiple of {replicas}."
+            )
+    slices = [tf.split(tensor, replicas, axis=0) for tensor in flat]
+    return [tf.nest.pack_sequence_as(element, [parts[i] for parts in slices]) for i in range(replicas)]
+
+
 def _pad_rows(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
     rows = tf.shape(tensor)[0]
     padding = [[0, batch_size - rows]] + [[0, 0]] * (tensor.shape.rank - 1)

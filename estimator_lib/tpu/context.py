@@ -45,12 +45,17 @@ class TPUContext:
         global_batch_size: int | None,
         per_replica_batch_size: int | None,
         from_input_fn: bool,
+        invocation_index: int = 0,
+        num_invocations: int = 1,
     ):
+        """invocation_index / num_invocations: which of the input_fn calls of this run gets this context (one
+        call feeds every replica; with per-shard input of tensors, one call per replica)."""
         if not replica_devices:
             raise ValueError("TPUContext needs at least one replica device; received none.")
         self._hosts_of_replicas = [host_of(device) for device in replica_devices]
         self._hosts = list(dict.fromkeys(self._hosts_of_replicas))
         self._from_input_fn = from_input_fn
+        self._invocation_index, self._num_invocations = invocation_index, num_invocations
         self.mode = mode
         self.global_batch_size = global_batch_size
         self.batch_size_for_model_fn = per_replica_batch_size
@@ -73,19 +78,24 @@ class TPUContext:
     # ---- input_fn only --------------------------------------------------------------------------------
     @property
     def current_host(self) -> int:
-        """Index of the host this input_fn call feeds; input_fn runs once, on the first host."""
+        """Index of the host this input_fn call runs on (0 on one machine)."""
         self._require(input_fn=True, what="current_host")
-        return 0
+        return self._hosts.index(self._host_of_this_call())
 
     def current_input_fn_deployment(self) -> tuple[str, int, int, int]:
         """(host device, this call's index, number of input_fn calls, replicas fed by this call).
 
         input_fn is called once per run on the host that feeds every replica (tf.distribute splits its
-        batches), so the answer is (host, 0, 1, num_replicas) on one host, which is what the original
-        gave for per-host input on a single host.
+        batches): (host, 0, 1, num_replicas) on one host, as the original gave for per-host input. With
+        per-shard input (per_host_input_for_training=False) of tensors it is called once per replica:
+        (host, i, num_replicas, 1), as the original's per-core input_fn calls.
         """
         self._require(input_fn=True, what="current_input_fn_deployment()")
-        return self._hosts[0], 0, 1, self.num_replicas
+        fed = self.num_replicas // self._num_invocations
+        return self._host_of_this_call(), self._invocation_index, self._num_invocations, fed
+
+    def _host_of_this_call(self) -> str:
+        return self._hosts_of_replicas[self._invocation_index * (self.num_replicas // self._num_invocations)]
 
     # ---- model_fn only --------------------------------------------------------------------------------
     @property

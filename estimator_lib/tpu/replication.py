@@ -12,7 +12,6 @@ See docs/tpu.md ("How a step is replicated") for the reasons and the TensorFlow 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,9 @@ def is_tpu_strategy(strategy: Any) -> bool:
     """A TPU strategy, v1 or v2 (both have the same `TPUExtended` underneath)."""
     if strategy is None:
         return False
-    tpu_types = (v1.distribute.experimental.TPUStrategy, tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy)
+    tpu_types = (
+        v1.distribute.experimental.TPUStrategy, tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy
+    )
     return isinstance(strategy, tpu_types) or type(strategy.extended).__name__ == "TPUExtended"
 
 
@@ -63,7 +64,9 @@ def check_no_host_only_ops(ops: list) -> None:
     (or, worse, run nowhere); ops wrapped in tpu.outside_compilation run on the host and are allowed."""
     found = [
         op for op in ops
-        if op.type in HOST_ONLY_OPS and _has_attr(op, "_tpu_replicate") and not _has_attr(op, "_xla_outside_compilation")
+        if op.type in HOST_ONLY_OPS
+        and _has_attr(op, "_tpu_replicate")
+        and not _has_attr(op, "_xla_outside_compilation")
     ]
     if found:
         names = ", ".join(f"{op.name} ({op.type})" for op in found[:5])
@@ -148,15 +151,7 @@ def session_target(strategy: Any) -> str:
     return resolver.master() if resolver is not None else ""
 
 
-@contextlib.contextmanager
-def host_variables(strategy: Any):
-    """Variables made here are single variables on the TPU host's CPU rather than TPUMirroredVariables with
-    a copy on every core (the TPU strategy's creator honours `skip_mirrored_creator`, tpu_strategy.py)."""
-    host = tf.DeviceSpec.from_string(strategy.extended.worker_devices[0]).replace(device_type="CPU", device_index=0)
-
-    def plain_creator(next_creator, **kwargs):
-        kwargs["skip_mirrored_creator"] = True
-        return next_creator(**kwargs)
-
-    with tf.variable_creator_scope(plain_creator), tf.device(host.to_string()):
-        yield
+def host_device(strategy: Any) -> str:
+    """The CPU of the TPU host that runs the loop (the first worker's), where host-side state lives."""
+    worker = tf.DeviceSpec.from_string(strategy.extended.worker_devices[0])
+    return worker.replace(device_type="CPU", device_index=0).to_string()

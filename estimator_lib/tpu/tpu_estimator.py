@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from estimator_lib import _graph, loops, validation
+from estimator_lib import _graph, inputs, loops, validation
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
 from estimator_lib.tpu import batching, host_calls
-from estimator_lib.tpu.context import TPUContext, replica_devices
+from estimator_lib.tpu.context import TPUContext, host_of, replica_devices
 from estimator_lib.tpu.strategy import resolve_strategy
 from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, parse_iterations_per_loop
-from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec, call_fn_with_tensors
+from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 
 v1 = tf.compat.v1
 RESERVED_PARAMS = ("batch_size", "context")
@@ -138,7 +138,6 @@ class TPUEstimator(Estimator):
         self._export_to_cpu = export_to_cpu
         self._steps, self._loop_seconds = parse_iterations_per_loop(config.tpu_config.iterations_per_loop)
         self._resolved = None
-        self._current_mode = None
         self._predict_mask_key = "is_padding"
 
     # ---- deployment ---------------------------------------------------------------------------------
@@ -175,7 +174,7 @@ class TPUEstimator(Estimator):
             )
         return global_size // replicas
 
-    def _params_for(self, mode: str, *, for_input_fn: bool) -> dict:
+    def _params_for(self, mode: str, *, for_input_fn: bool, invocation: int = 0) -> dict:
         params = copy.deepcopy(self._params)
         global_size = self._batch_sizes[mode]
         if global_size is None:
@@ -200,7 +199,8 @@ class TPUEstimator(Estimator):
         if on_tpu and (for_input_fn or mode != ModeKeys.PREDICT):
             params["context"] = TPUContext(
                 replica_devices=replica_devices(self._strategy(mode)), mode=mode, global_batch_size=global_size,
-                per_replica_batch_size=per_replica, from_input_fn=for_input_fn,
+                per_replica_batch_size=per_replica, from_input_fn=for_input_fn, invocation_index=invocation,
+                num_invocations=self._num_replicas(mode) if for_input_fn and self._per_shard_input(mode) else 1,
             )
         return params
 
@@ -213,12 +213,50 @@ class TPUEstimator(Estimator):
             return InputPipelineConfig.PER_HOST_V2
         return InputPipelineConfig.PER_HOST_V1
 
+    def _per_shard_input(self, mode: str) -> bool:
+        return mode == ModeKeys.TRAIN and (
+            self._config.tpu_config.per_host_input_for_training == InputPipelineConfig.PER_SHARD_V1
+        )
+
     def _call_input_fn(self, input_fn: Callable, mode: str) -> Any:
         result = super()._call_input_fn(input_fn, mode)
         replicas = self._num_replicas(mode)
-        if replicas > 1 and self._input_deployment(mode) == InputPipelineConfig.PER_HOST_V2:
+        if replicas == 1 or mode == ModeKeys.PREDICT:  # predict needs a Dataset with replicas, and says so
+            return result
+        if not isinstance(result, tf.data.Dataset):
+            return self._tensors_for_replicas(input_fn, mode, result, replicas)
+        if self._input_deployment(mode) == InputPipelineConfig.PER_HOST_V2:
             result = batching.merge_replica_batches(result, replicas)
         return result
+
+    def _tensors_for_replicas(
+        self, input_fn: Callable, mode: str, first: Any, replicas: int
+    ) -> inputs.PerReplicaInputs:
+        """input_fn returned (features, labels) tensors on several replicas: fed as the original's infeed fed
+        them. PER_HOST_V1 splits the one call's global batch across the replicas; PER_SHARD_V1 calls input_fn
+        once per replica, on that replica's host; PER_HOST_V2 needs a Dataset, as it did there."""
+        setting = self._config.tpu_config.per_host_input_for_training
+        if mode == ModeKeys.TRAIN and setting == InputPipelineConfig.PER_HOST_V2:
+            raise TypeError(
+                "With per_host_input_for_training=PER_HOST_V2 and several replicas, input_fn must return a "
+                f"tf.data.Dataset (as tf.estimator's TPUEstimator required); received {type(first).__name__}. "
+                "Return the dataset, or set per_host_input_for_training=True to split the tensors across replicas."
+            )
+        if not self._per_shard_input(mode):
+            return inputs.PerReplicaInputs(batching.split_for_replicas(_as_element(first), replicas))
+        elements = [_as_element(first)]
+        devices = replica_devices(self._strategy(mode))
+        for replica in range(1, replicas):
+            params = self._params_for(mode, for_input_fn=True, invocation=replica)
+            with tf.device(host_of(devices[replica])):
+                result = inputs.call_input_fn(input_fn, mode=mode, params=params, config=self._config)
+            if isinstance(result, tf.data.Dataset):
+                raise TypeError(
+                    f"input_fn returned tensors for replica 0 but a tf.data.Dataset for replica {replica}; return "
+                    "the same kind of input from every call."
+                )
+            elements.append(_as_element(result))
+        return inputs.PerReplicaInputs(elements)
 
     def _steps_per_run(self) -> Any:
         if self._one_step_per_run_because is not None:
@@ -240,6 +278,12 @@ class TPUEstimator(Estimator):
             )
         return super()._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
 
+    def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
+        """On a TPU the original logged the global step read after the run's loop (tpu_estimator.py r2.15: a
+        LoggingTensorHook on `identity(global_step)` behind the loss), at every iterations_per_loop; off the TPU
+        it trained as the Estimator and logged the step before the run."""
+        return step_after_run if self._use_tpu else super()._step_to_log(step_after_run)
+
     def _loop_steps_placeholder(self) -> tf.Tensor:
         graph = v1.get_default_graph()
         existing = graph.get_collection("estimator_lib_loop_steps")
@@ -251,13 +295,8 @@ class TPUEstimator(Estimator):
 
     # ---- spec conversion ----------------------------------------------------------------------------
     def _to_estimator_spec(self, spec: Any, mode: str) -> EstimatorSpec:
-        if isinstance(spec, TPUEstimatorSpec):
-            converted = spec.as_estimator_spec(include_eval_metrics=False)
-            if mode == ModeKeys.EVAL and spec.host_call is not None:
-                # Runs host_call on the gathered tensors that _host_eval_metrics leaves in the graph.
-                hook = host_calls.HostCallHook(spec.host_call[0], None, collection=host_calls.EVAL_HOST_CALL)
-                converted = converted._replace(evaluation_hooks=tuple(converted.evaluation_hooks) + (hook,))
-            return converted
+        if isinstance(spec, TPUEstimatorSpec):  # its eval_metrics and host_call run on the host: _host_side
+            return spec.as_estimator_spec(include_eval_metrics=False)
         if isinstance(spec, EstimatorSpec):
             if mode == ModeKeys.EVAL and self._eval_on_tpu and self._use_tpu:
                 raise ValueError(
@@ -269,64 +308,17 @@ class TPUEstimator(Estimator):
             f"model_fn must return a TPUEstimatorSpec (or an EstimatorSpec); received {type(spec).__name__}: {spec!r}."
         )
 
-    def _eval_step_outputs(self, raw_spec: Any, spec: EstimatorSpec) -> Any:
-        if not isinstance(raw_spec, TPUEstimatorSpec):
-            return None
-        outputs = {}
-        if raw_spec.eval_metrics is not None:
-            outputs["eval_metrics"] = raw_spec.eval_metrics[1]
-        if raw_spec.host_call is not None:
-            outputs["host_call"] = raw_spec.host_call[1]
-        return outputs or None
-
-    def _host_eval_metrics(self, per_replica_outputs: list) -> dict:
-        raw = self._last_raw_eval_spec
-        if not isinstance(raw, TPUEstimatorSpec) or not per_replica_outputs or per_replica_outputs[0] is None:
-            return {}
-        if raw.host_call is not None:
-            gathered = loops.concat_across_replicas([outputs["host_call"] for outputs in per_replica_outputs])
-            v1.get_default_graph().add_to_collection(host_calls.EVAL_HOST_CALL, gathered)
-        if raw.eval_metrics is None:
-            return {}
-        from estimator_lib import metrics
-
-        metric_fn, _ = raw.eval_metrics
-        tensors = loops.concat_across_replicas([outputs["eval_metrics"] for outputs in per_replica_outputs])
-        with tf.device("/cpu:0"):
-            metric_ops = call_fn_with_tensors(metric_fn, tensors)
-        if not isinstance(metric_ops, dict):
-            raise TypeError(
-                f"eval_metrics' metric_fn must return a dict of name -> (value, update_op) or Keras Metric; it "
-                f"returned {type(metric_ops).__name__}."
-            )
-        from estimator_lib.spec import check_eval_metric_ops
-
-        pairs = metrics.as_pairs(check_eval_metric_ops(metric_ops))
-        metrics.updates_wait_for(pairs, tensors)
-        return pairs
-
-    def _call_raw_model_fn(self, features: Any, labels: Any, mode: str, config: Any) -> Any:
-        raw = super()._call_raw_model_fn(features, labels, mode, config)
-        if mode == ModeKeys.EVAL:
-            self._last_raw_eval_spec = raw
-        return raw
-
-    _last_raw_eval_spec = None
-
-    # ---- host_call ----------------------------------------------------------------------------------
-    def _train_step_outputs(self, raw_spec: Any) -> Any:
-        if isinstance(raw_spec, TPUEstimatorSpec) and raw_spec.host_call is not None:
-            return raw_spec.host_call[1]
-        return None
+    def _host_side(self, raw_spec: Any, mode: str) -> host_calls.HostSide | None:
+        # experimental_host_call_every_n_steps applied to the TPU loop only; off the TPU the original ran
+        # host_call on every step.
+        every_n = self._config.tpu_config.experimental_host_call_every_n_steps if self._use_tpu else 1
+        return host_calls.HostSide.of(raw_spec, mode, every_n_steps=every_n)
 
     def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
         hooks: list = []
         if self._loop_seconds is not None and self._one_step_per_run_because is None:
             hooks.append(_LoopDurationHook(self._loop_steps_placeholder(), self._loop_seconds))
-        host_call = next((s.host_call for s in raw_specs if isinstance(s, TPUEstimatorSpec) and s.host_call), None)
-        if host_call is not None and gathered is not None:
-            hooks.append(host_calls.HostCallHook(host_call[0], gathered))
-        return hooks
+        return hooks + super()._train_extra_hooks(raw_specs, gathered)
 
     # ---- predict ------------------------------------------------------------------------------------
     def _build_predictions(self, input_fn: Callable):
@@ -391,6 +383,12 @@ class TPUEstimator(Estimator):
                 "Set export_to_cpu=True or export on a TPU host."
             )
         return tags
+
+
+def _as_element(result: Any) -> Any:
+    """(features, labels), or features alone, from what input_fn returned (NumPy values become tensors)."""
+    features, labels, _ = inputs.features_and_labels(result)
+    return features if labels is None else (features, labels)
 
 
 class _LoopDurationHook(v1.train.SessionRunHook):

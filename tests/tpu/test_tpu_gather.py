@@ -1,5 +1,5 @@
 """What crosses from replicas to the host: eval_metrics tensors in dataset order, Keras metrics,
-host_call summaries (every step, or the last step of each loop), predictions with padding removed,
+host_call summaries (every step, at any iterations_per_loop), predictions with padding removed,
 the eval_on_tpu=False path, and a CPU SavedModel exported from a TPUEstimator."""
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from tpu_testlib import (
     EVAL_Y,
     N_EVAL,
     N_TRAIN,
+    StepRecorder,
     estimator,
     eval_input_fn,
     logits_of,
     loss_of,
+    mirrored,
     model_fn_list,
     numpy_eval,
     read_event_scalars,
@@ -31,7 +33,8 @@ from tpu_testlib import (
 from estimator_lib.export.export_output import PredictOutput
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.spec import EstimatorSpec
-from estimator_lib.tpu.tpu_config import InputPipelineConfig
+from estimator_lib.tpu.tpu_config import InputPipelineConfig, RunConfig, TPUConfig
+from estimator_lib.tpu.tpu_estimator import TPUEstimator
 from estimator_lib.tpu.tpu_spec import TPUEstimatorSpec
 
 v1 = tf.compat.v1
@@ -174,22 +177,74 @@ def test_host_call_writes_tensorboard_events(tmp_path, replicas, loop, per_host)
                     train_batch_size=16, per_host=per_host)
     est.train(train_input_fn, max_steps=6)
     scalars = read_event_scalars(os.path.join(model_dir, "host_call"))
-    last_steps = list(range(loop, 7, loop))  # K=1: every step; K=3: steps 3 and 6
+    steps = range(1, 7)  # every step, at any iterations_per_loop, as the original's outfeed did
     # Step s trains on ids (s-1)*16 .. (s-1)*16+15 (mod 64), concatenated from the replicas in order.
-    assert [value for _, value in scalars["first_id"]] == [((s - 1) * 16) % N_TRAIN for s in last_steps]
-    assert [value for _, value in scalars["rows"]] == [16] * len(last_steps)
-    assert [value for _, value in scalars["in_order"]] == [1.0] * len(last_steps)
+    assert [value for _, value in scalars["first_id"]] == [((s - 1) * 16) % N_TRAIN for s in steps]
+    assert [value for _, value in scalars["rows"]] == [16] * len(steps)
+    assert [value for _, value in scalars["in_order"]] == [1.0] * len(steps)
     assert all(np.isfinite(value) and value > 0 for _, value in scalars["loss"])
 
 
-def test_host_call_in_a_loop_needs_static_shapes(tmp_path):
-    def ragged_input_fn(params):
+def stepped_host_call_model_fn(features, labels, mode, config, params):
+    """host_call of the step each update completes: the global step read after train_op."""
+    loss = loss_of(labels, logits_of(features))
+    train_op = train_op_for(loss)
+    with tf.control_dependencies([train_op]):
+        completed = tf.identity(v1.train.get_global_step().read_value())
+
+    def host_call(step, loss):
+        with tf.summary.create_file_writer(os.path.join(config.model_dir, "host_call")).as_default():
+            return [tf.summary.scalar("loss", loss[0], step=step[0])]
+
+    return TPUEstimatorSpec(mode=mode, loss=loss, train_op=train_op,
+                            host_call=(host_call, [tf.reshape(completed, [1]), tf.reshape(loss, [1])]))
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_host_call_runs_once_per_step_inside_the_loop(tmp_path, replicas):
+    # The original enqueued host_call tensors to the outfeed on every step of its loop and ran host_call once
+    # per dequeued step; off the TPU it ran one step per session.run. Either way: one point per step.
+    model_dir = str(tmp_path)
+    recorder = StepRecorder()
+    est = estimator(stepped_host_call_model_fn, model_dir, replicas=replicas, iterations_per_loop=5)
+    est.train(train_input_fn, max_steps=10, hooks=[recorder])
+    assert recorder.steps_after == [5, 10]  # still two loops of 5 steps
+    losses = read_event_scalars(os.path.join(model_dir, "host_call"))["loss"]
+    assert [step for step, _ in losses] == list(range(1, 11))
+    assert all(np.isfinite(value) for _, value in losses)
+
+
+@pytest.mark.parametrize("use_tpu, expected", [(True, [1, 3, 5, 6, 8, 10]), (False, list(range(1, 11)))])
+def test_host_call_every_n_steps_counts_within_each_tpu_loop(tmp_path, use_tpu, expected):
+    # TPUConfig(experimental_host_call_every_n_steps=2): the original ran host_call on loop steps 0, 2, 4 of
+    # each TPU loop (the counter restarts every loop), and on every step off the TPU.
+    model_dir = str(tmp_path)
+    config = RunConfig(model_dir=model_dir, train_distribute=mirrored(2) if use_tpu else None, save_summary_steps=0,
+                       tpu_config=TPUConfig(iterations_per_loop=5, experimental_host_call_every_n_steps=2))
+    est = TPUEstimator(stepped_host_call_model_fn, config=config, use_tpu=use_tpu, train_batch_size=16)
+    est.train(train_input_fn, max_steps=10)
+    assert [step for step, _ in read_event_scalars(os.path.join(model_dir, "host_call"))["loss"]] == expected
+
+
+def test_host_call_runs_for_the_steps_of_a_loop_cut_short_by_the_end_of_input(tmp_path):
+    def seven_batches(params):
+        return train_input_fn(params).take(7)
+
+    model_dir = str(tmp_path)
+    est = estimator(stepped_host_call_model_fn, model_dir, replicas=2, iterations_per_loop=5)
+    est.train(seven_batches)
+    assert est.get_variable_value("global_step") == 7
+    assert [step for step, _ in read_event_scalars(os.path.join(model_dir, "host_call"))["loss"]] == list(range(1, 8))
+
+
+def test_host_call_in_a_loop_takes_tensors_of_unknown_batch_size(tmp_path):
+    def unknown_batch_input_fn(params):
         return train_input_fn(params).unbatch().batch(params["batch_size"])  # batch dimension unknown
 
-    est = estimator(host_call_model_fn, str(tmp_path), replicas=1, use_tpu=False, iterations_per_loop=2)
-    with pytest.raises(ValueError, match=r"With iterations_per_loop > 1, host_call tensors need static shapes; .* "
-                                         r"Batch the dataset with drop_remainder=True"):
-        est.train(ragged_input_fn, max_steps=2)
+    model_dir = str(tmp_path)
+    est = estimator(host_call_model_fn, model_dir, replicas=1, use_tpu=False, iterations_per_loop=2)
+    est.train(unknown_batch_input_fn, max_steps=4)
+    assert [value for _, value in read_event_scalars(os.path.join(model_dir, "host_call"))["rows"]] == [16] * 4
 
 
 def test_host_call_event_file_readable_by_tensorboard(tmp_path):
@@ -202,7 +257,7 @@ def test_host_call_event_file_readable_by_tensorboard(tmp_path):
     accumulator.Reload()
     tags = accumulator.Tags()["tensors"]
     assert {"loss", "rows", "first_id", "in_order"} <= set(tags)
-    assert len(accumulator.Tensors("rows")) == 2
+    assert len(accumulator.Tensors("rows")) == 4
 
 
 # ---- predict ----------------------------------------------------------------------------------------

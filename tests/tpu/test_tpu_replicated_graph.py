@@ -86,7 +86,9 @@ def _assert_gathered_in_core_order(index: GraphIndex, where: str, expected_conca
     """Per-core outputs leave the TPU computation and each ConcatV2 joins cores 0..N-1 in that order."""
     per_core_outputs = index.of_type("TPUReplicatedOutput")
     assert all(node.attr["num_replicas"].i == CORES for _, node in per_core_outputs)
-    concats = [node for place, node in index.of_type("ConcatV2") if place == where and "_tpu_replicate" not in node.attr]
+    concats = [
+        node for place, node in index.of_type("ConcatV2") if place == where and "_tpu_replicate" not in node.attr
+    ]
     assert len(concats) >= expected_concats
     for node in concats[:expected_concats]:
         sources = inputs_named(node)[:-1]  # the last input is the axis
@@ -125,9 +127,19 @@ def test_training_replicates_the_step_over_every_core_inside_the_loop(tmp_path):
 
     # host_call: its two tensors leave every core and are concatenated in core order in the loop body.
     _assert_gathered_in_core_order(index, where, expected_concats=2)
-    # ...and are kept for the host function in one variable each on the host, not in a copy on every core.
-    stash = [node for _, node in index.of_type("VarHandleOp") if node.name.startswith("host_call_stash")]
-    assert len(stash) == 2 and all(node.device.endswith("device:CPU:0") for node in stash)
+    # ...and each step queues them for the host function in one queue on the host CPU (the original's outfeed),
+    # enqueued in the loop body outside the TPU computation.
+    queues = [node for place, node in index.of_type("FIFOQueueV2") if place == ""]
+    assert len(queues) == 1 and queues[0].device.endswith("device:CPU:0")
+    enqueues = [node for _, node in index.of_type("QueueEnqueueV2")]
+    assert len(enqueues) == 1 and "_tpu_replicate" not in enqueues[0].attr
+    assert enqueues[0].device.endswith("device:CPU:0")
+    assert [place for place, node in index.nodes if node is enqueues[0]] == [where]
+    # The host function (the Sum and Max in _host_call) reads the dequeued tensors, outside the TPU computation.
+    top_level = {node.name: node for place, node in index.nodes if place == ""}
+    host_fn_ops = [node for node in top_level.values() if node.op in ("Sum", "Max")
+                   and any(top_level[name].op == "QueueDequeueV2" for name in inputs_named(node) if name in top_level)]
+    assert len(host_fn_ops) == 2 and all("_tpu_replicate" not in node.attr for node in host_fn_ops)
 
 
 def test_evaluation_replicates_the_step_and_runs_metric_fn_on_the_host(tmp_path):
@@ -168,7 +180,8 @@ def test_a_host_only_op_in_model_fn_is_refused_with_the_fix(tmp_path):
         v1.summary.scalar("my_loss", loss)
         return TPUEstimatorSpec(mode, loss=loss, train_op=train_op_for(loss))
 
-    with pytest.raises(ValueError, match=r"cannot run on a TPU core: my_loss \(ScalarSummary\).*host_call.*outside_compilation"):
+    refused = r"cannot run on a TPU core: my_loss \(ScalarSummary\).*host_call.*outside_compilation"
+    with pytest.raises(ValueError, match=refused):
         _estimator(tmp_path, fn=summarising_model_fn).train(train_input_fn, max_steps=3)
 
 
@@ -204,7 +217,8 @@ def test_init_from_checkpoint_in_model_fn_on_a_tpu_is_refused_with_the_fix(tmp_p
         return TPUEstimatorSpec(mode, loss=loss, train_op=train_op_for(loss))
 
     estimator = _estimator(tmp_path / "model", iterations_per_loop, fn=initialising_model_fn)
-    with pytest.raises(ValueError, match=r"initialiser of variable w:0 was built inside the TPU computation.*scaffold_fn"):
+    refused = r"initialiser of variable w:0 was built inside the TPU computation.*scaffold_fn"
+    with pytest.raises(ValueError, match=refused):
         estimator.train(train_input_fn, max_steps=3)
 
 
