@@ -48,20 +48,27 @@ def _csv(text: str) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--models", default="mlp,cnn", help="comma-separated: " + ",".join(models.MODELS))
     p.add_argument("--ks", default="1,10,100", help="steps per call for the K paths")
     p.add_argument("--paths", default=None, help="comma-separated: " + ",".join(ALL_PATHS))
     p.add_argument("--repeats", type=int, default=None, help="runs per variant (default 5, --quick 3)")
-    p.add_argument("--quick", action="store_true",
-                   help="only the variants of issue 15's targets (3 repeats, 1.5 s windows); prints the target lines")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the variants of issue 15's targets (3 repeats, 1.5 s windows); prints the target lines",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny model, K=1,2, one repeat, no TF 2.15 venv")
     p.add_argument("--min-seconds", type=float, default=None, help="measured window per run (default 3)")
     p.add_argument("--no-original", action="store_true", help="skip path (d), the TF 2.15 venv")
     p.add_argument("--venv", default=venv.VENV_DIR, help="the TF 2.15 venv (created when missing)")
     p.add_argument("--out", default=None, help="results folder (default runs/bench/<time>)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per run before it is killed")
-    p.add_argument("--report", default=None, help="only render the report of these results.jsonl files (comma-separated)")
+    p.add_argument(
+        "--report", default=None, help="only render the report of these results.jsonl files (comma-separated)"
+    )
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.ks = "tiny", "1,2"
@@ -102,13 +109,14 @@ def variants(args: argparse.Namespace) -> list[Variant]:
     if args.quick and not args.smoke:
         # --paths, --models and --ks narrow the plan (e.g. --ks 1 for the K=1 targets alone).
         return [
-            (path, model, k) for path, model, k, _ in QUICK_PLAN
+            (path, model, k)
+            for path, model, k, _ in QUICK_PLAN
             if path in _csv(args.paths) and model in _csv(args.models) and k in args.k_list
         ]
     out = []
     for model in _csv(args.models):
         for path in _csv(args.paths):
-            for k in (args.k_list if path in SWEEP_PATHS else [1]):
+            for k in args.k_list if path in SWEEP_PATHS else [1]:
                 out.append((path, model, k))
     return out
 
@@ -131,7 +139,9 @@ def available_paths(args: argparse.Namespace) -> tuple[dict[str, str], list[str]
             continue
         check = apis.AVAILABILITY_CHECKS.get(path)
         if check:
-            proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=_env(), cwd=venv.REPO_ROOT)
+            proc = subprocess.run(
+                [sys.executable, "-c", check], capture_output=True, text=True, env=_env(), cwd=venv.REPO_ROOT
+            )
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["?"])[-1]
                 notes.append(f"skipping {path}: `{check}` fails here ({last})")
@@ -169,7 +179,7 @@ def run_one(python: str, variant: Variant, opts: RunOptions, timeout: float, qui
         return {"path": path, "model": model, "k": k, "ok": False, "error": f"timed out after {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
     tail = (proc.stderr or proc.stdout).strip()[-1500:]
     return {"path": path, "model": model, "k": k, "ok": False, "error": f"exit {proc.returncode}, no result: {tail}"}
 

@@ -24,7 +24,9 @@ def _build(cfg: models.ModelConfig, k: int) -> Any:
         def __init__(self) -> None:
             super().__init__()
             with strategy.scope():
-                self.weights = {n: tf.Variable(v, name=n.replace("/", "_")) for n, v in models.initial_values(cfg).items()}
+                self.weights = {
+                    n: tf.Variable(v, name=n.replace("/", "_")) for n, v in models.initial_values(cfg).items()
+                }
                 self.step = tf.Variable(0, dtype=tf.int64, name="global_step")
 
         def replica_step(self, features: Any, labels: Any) -> Any:

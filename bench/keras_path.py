@@ -89,7 +89,9 @@ def run(cfg: models.ModelConfig, k: int, opts: RunOptions, workdir: str) -> dict
     out.update(eval_s=eval_times, eval_loss=float(loss))
 
     t0 = time.perf_counter()
-    model.predict(models.make_dataset(cfg, with_labels=False, n_batches=opts.predict_batches), verbose=0, callbacks=[callback])
+    model.predict(
+        models.make_dataset(cfg, with_labels=False, n_batches=opts.predict_batches), verbose=0, callbacks=[callback]
+    )
     ends = callback.predict_ends
     out.update(
         predict_call_s=ends[-1] - t0,

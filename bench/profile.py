@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     print("per-call cost (microseconds, cumulative) of session and hook methods:")
     rows = []
     for (filename, _, name), (_, ncalls, _, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
-        interesting = name in ("before_run", "after_run", "run", "_run", "_call_tf_sessionrun") or "hook" in filename.lower()
+        interesting = (
+            name in ("before_run", "after_run", "run", "_run", "_call_tf_sessionrun") or "hook" in filename.lower()
+        )
         if interesting and ncalls >= calls // 2:
             rows.append((cumtime / calls * 1e6, ncalls, f"{filename.split('site-packages/')[-1]}:{name}"))
     for per_call, ncalls, where in sorted(rows, reverse=True)[:40]:

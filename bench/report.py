@@ -141,7 +141,8 @@ def overhead_table(groups: dict[Key, list[dict[str, Any]]]) -> str:
             over = None if step is None else c1 - steps * step
             lines.append(
                 f"| {model} | {path} | {c1 * 1e3:.3f} | {'-' if step is None else f'{step * 1e3:.4f}'}"
-                f"{'' if own is not None or step is None else ' (hand)'} | {'-' if over is None else f'{over * 1e3:.3f}'} |"
+                f"{'' if own is not None or step is None else ' (hand)'} | "
+                f"{'-' if over is None else f'{over * 1e3:.3f}'} |"
             )
     return "\n".join(lines)
 
@@ -208,8 +209,15 @@ def target_checks(groups: dict[Key, list[dict[str, Any]]]) -> list[str]:
     """One line per target of the issue: measured ratio (median over runs) and whether it is met."""
     out: list[str] = []
 
-    def check(label: str, ratio: float | None, ok: bool | None, rule: str, best: float | None = None,
-              cpu: float | None = None, cpu_label: str = "per CPU-second") -> None:
+    def check(
+        label: str,
+        ratio: float | None,
+        ok: bool | None,
+        rule: str,
+        best: float | None = None,
+        cpu: float | None = None,
+        cpu_label: str = "per CPU-second",
+    ) -> None:
         if ok is None and "hand loop" not in label:
             return  # the comparison's other side was not run
         verdict = "not measured" if ok is None else ("MET" if ok else "MISSED")
@@ -230,8 +238,14 @@ def target_checks(groups: dict[Key, list[dict[str, Any]]]) -> list[str]:
         r = _ratio(lib.median, hand.median)
         if target is not None:
             cpu = _ratio(median((model, "lib-tpu", kmax), "cpu_ex_s"), median((model, "hand", kmax), "cpu_ex_s"))
-            check(f"{model} K={kmax} throughput, lib-tpu / hand loop", r, None if r is None else r >= target,
-                  f">= {target}", _ratio(lib.best, hand.best), cpu)
+            check(
+                f"{model} K={kmax} throughput, lib-tpu / hand loop",
+                r,
+                None if r is None else r >= target,
+                f">= {target}",
+                _ratio(lib.best, hand.best),
+                cpu,
+            )
         for lib_path, orig_path in ORIGINAL_OF.items():
             orig_key = (model, orig_path, 1)
             orig = stat(groups, orig_key, "steady_ex_s")
@@ -242,13 +256,25 @@ def target_checks(groups: dict[Key, list[dict[str, Any]]]) -> list[str]:
                 if kind == "step_time":
                     r = _ratio(orig.median, mine.median)
                     cpu = _ratio(median(orig_key, "cpu_ex_s"), median(key, "cpu_ex_s"))
-                    check(f"{model} K={k} time per step, {lib_path} / {orig_path}", r,
-                          None if r is None else r <= bound, f"<= {bound}", _ratio(orig.best, mine.best), cpu)
+                    check(
+                        f"{model} K={k} time per step, {lib_path} / {orig_path}",
+                        r,
+                        None if r is None else r <= bound,
+                        f"<= {bound}",
+                        _ratio(orig.best, mine.best),
+                        cpu,
+                    )
                     continue
                 r = _ratio(mine.median, orig.median)
                 cpu = _ratio(median(key, "cpu_ex_s"), median(orig_key, "cpu_ex_s"))
-                check(f"{model} K={k} throughput, {lib_path} / {orig_path}", r, None if r is None else r >= bound,
-                      f">= {bound}", _ratio(mine.best, orig.best), cpu)
+                check(
+                    f"{model} K={k} throughput, {lib_path} / {orig_path}",
+                    r,
+                    None if r is None else r >= bound,
+                    f">= {bound}",
+                    _ratio(mine.best, orig.best),
+                    cpu,
+                )
             if lib_path.endswith("-xla"):
                 continue  # start-up and evaluate are the default (uncompiled) paths' targets
             for field, cpu_field, name, bound in (
@@ -258,8 +284,14 @@ def target_checks(groups: dict[Key, list[dict[str, Any]]]) -> list[str]:
             ):
                 r = _ratio(median((model, lib_path, 1), field), median(orig_key, field))
                 cpu = _ratio(median((model, lib_path, 1), cpu_field), median(orig_key, cpu_field))
-                check(f"{model} {name}, {lib_path} / {orig_path}", r, None if r is None else r <= bound,
-                      f"<= {bound}", cpu=cpu, cpu_label="CPU time")
+                check(
+                    f"{model} {name}, {lib_path} / {orig_path}",
+                    r,
+                    None if r is None else r <= bound,
+                    f"<= {bound}",
+                    cpu=cpu,
+                    cpu_label="CPU time",
+                )
     return out
 
 
@@ -281,13 +313,18 @@ def render(results: Sequence[dict[str, Any]]) -> str:
     groups = group(results)
     failures = [r for r in results if not r.get("ok")]
     parts = [
-        "### Machine", machine_line(results),
-        "### Training throughput (steady state, after warm-up)", throughput_table(groups),
+        "### Machine",
+        machine_line(results),
+        "### Training throughput (steady state, after warm-up)",
+        throughput_table(groups),
         "### Training work: examples per CPU-second of the process (less sensitive to machine load)",
         throughput_table(groups, "cpu_ex_s"),
-        "### Per-call overhead", overhead_table(groups),
-        "### Start-up, evaluate, checkpoint, export and predict (K=1 runs)", extras_table(groups),
-        "### Targets", "\n".join(target_checks(groups)) or "(nothing to compare)",
+        "### Per-call overhead",
+        overhead_table(groups),
+        "### Start-up, evaluate, checkpoint, export and predict (K=1 runs)",
+        extras_table(groups),
+        "### Targets",
+        "\n".join(target_checks(groups)) or "(nothing to compare)",
     ]
     if failures:
         seen = sorted({f"- {r['path']} {r['model']} K={r['k']}: {r.get('error', '?')[:300]}" for r in failures})
@@ -299,6 +336,11 @@ def render_targets(results: Sequence[dict[str, Any]]) -> str:
     """What `python -m bench --quick` prints: the machine line, the target lines and any failures."""
     groups = group(results)
     lines = [f"Machine: {machine_line(results)}", "", *(target_checks(groups) or ["(nothing to compare)"])]
-    failures = sorted({f"- FAILED {r['path']} {r['model']} K={r['k']}: {r.get('error', '?')[:300]}"
-                       for r in results if not r.get("ok")})
+    failures = sorted(
+        {
+            f"- FAILED {r['path']} {r['model']} K={r['k']}: {r.get('error', '?')[:300]}"
+            for r in results
+            if not r.get("ok")
+        }
+    )
     return "\n".join(lines + failures) + "\n"

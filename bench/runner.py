@@ -69,7 +69,9 @@ def run_variant(path: str, model: str, k: int, opts_json: str | None, workdir: s
         if k < 1:
             raise ValueError(f"K must be >= 1: received k={k}.")
         if k != 1 and path not in K_PATHS:
-            raise ValueError(f"Path {path!r} runs one step per call: received k={k}; use k=1 or one of {list(K_PATHS)}.")
+            raise ValueError(
+                f"Path {path!r} runs one step per call: received k={k}; use k=1 or one of {list(K_PATHS)}."
+            )
         cfg = models.get_config(model)
         opts = RunOptions.from_json(opts_json) if opts_json else RunOptions()
         t0 = time.perf_counter()

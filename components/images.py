@@ -1,7 +1,8 @@
 """The container images the components run in: one place to name them, one place to override them.
 
-Override without editing code: set `ESTIMATOR_LIB_IMAGE` / `ESTIMATOR_LIB_GPU_IMAGE` / `ESTIMATOR_LIB_TPU_IMAGE` before importing the
-components, or pass `--image` / `--gpu-image` / `--tpu-image` to `estimator-pipelines compile`.
+Override without editing code: set `ESTIMATOR_LIB_IMAGE` / `ESTIMATOR_LIB_GPU_IMAGE` /
+`ESTIMATOR_LIB_TPU_IMAGE` before importing the components, or pass `--image` / `--gpu-image` /
+`--tpu-image` to `estimator-pipelines compile`.
 """
 
 from __future__ import annotations

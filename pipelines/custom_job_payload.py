@@ -61,7 +61,9 @@ def custom_job_tasks(document: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def resolve_custom_jobs(document: dict[str, Any], parameter_values: dict[str, Any], context: RunContext) -> dict[str, Any]:
+def resolve_custom_jobs(
+    document: dict[str, Any], parameter_values: dict[str, Any], context: RunContext
+) -> dict[str, Any]:
     """Task name -> the `aiplatform_v1.CustomJob` each CustomJob step of `document` would create."""
     return {
         task_name: resolve_custom_job(document, task_name, parameter_values, context)
@@ -83,7 +85,9 @@ def resolve_custom_job(document: dict[str, Any], task_name: str, parameter_value
     inputs = _task_inputs(document, task, component, parameter_values)
     task_uuid = f"dry-run-{task_name}"
     outputs = _output_artifacts(component, context, task_name, task_uuid)
-    executor_input = _executor_input(component, inputs, outputs, document, task, parameter_values, context, task_name, task_uuid)
+    executor_input = _executor_input(
+        component, inputs, outputs, document, task, parameter_values, context, task_name, task_uuid
+    )
     values = {
         "pipeline_service_account": context.service_account,
         "pipeline_network": context.network,
@@ -98,8 +102,10 @@ def resolve_custom_job(document: dict[str, Any], task_name: str, parameter_value
         "json_escape[1]": json.dumps(json.dumps(executor_input))[1:-1],
     }
     payload = _fill(payload_template, inputs, values)
-    parent = f"projects/{_fill_text(inputs.get('project', context.project), inputs, values)}/locations/" \
-             f"{_fill_text(inputs.get('location', context.location), inputs, values)}"
+    parent = (
+        f"projects/{_fill_text(inputs.get('project', context.project), inputs, values)}/locations/"
+        f"{_fill_text(inputs.get('location', context.location), inputs, values)}"
+    )
     job_spec = json_util.recursive_remove_empty(
         json.loads(remote_runner.insert_system_labels_into_payload(payload), strict=False)
     )
@@ -147,20 +153,32 @@ def _task_inputs(document, task, component, parameter_values) -> dict[str, Any]:
             elif "defaultValue" in root_parameters.get(source, {}):
                 values[name] = root_parameters[source]["defaultValue"]
             else:
-                raise ValueError(f"pipeline parameter {source!r} has no default; give it a value (--param {source}=...).")
+                raise ValueError(
+                    f"pipeline parameter {source!r} has no default; give it a value (--param {source}=...)."
+                )
         elif "runtimeValue" in argument:
             values[name] = argument["runtimeValue"]["constant"]
         else:
-            raise ValueError(f"input {name!r} of step {task['taskInfo']['name']!r} comes from another step's output "
-                             f"({argument}); it is only known when the pipeline runs.")
+            raise ValueError(
+                f"input {name!r} of step {task['taskInfo']['name']!r} comes from another step's output "
+                f"({argument}); it is only known when the pipeline runs."
+            )
     return _integral(values)
 
 
 def _output_artifacts(component, context: RunContext, task_name: str, task_uuid: str) -> dict[str, Any]:
     run_dir = f"{context.pipeline_root.rstrip('/')}/{context.job_uuid}/{task_name}_{task_uuid}"
     return {
-        name: {"artifacts": [{"name": name, "type": {"schemaTitle": spec["artifactType"]["schemaTitle"]},
-                              "uri": f"{run_dir}/{name}", "metadata": {}}]}
+        name: {
+            "artifacts": [
+                {
+                    "name": name,
+                    "type": {"schemaTitle": spec["artifactType"]["schemaTitle"]},
+                    "uri": f"{run_dir}/{name}",
+                    "metadata": {},
+                }
+            ]
+        }
         for name, spec in component.get("outputDefinitions", {}).get("artifacts", {}).items()
     }
 
@@ -172,19 +190,25 @@ def _executor_input(component, inputs, outputs, document, task, parameter_values
     )
 
     job_inputs = set(gcpc_custom_job.custom_training_job.component_spec.inputs)
-    own = {name: value for name, value in inputs.items()
-           if name not in job_inputs and not name.startswith("pipelinechannel--")}
+    own = {
+        name: value
+        for name, value in inputs.items()
+        if name not in job_inputs and not name.startswith("pipelinechannel--")
+    }
     artifacts = {}
     for name, argument in task.get("inputs", {}).get("artifacts", {}).items():
         producer = argument.get("taskOutputArtifact", {}).get("producerTask", "")
         imported = document["root"]["dag"]["tasks"].get(producer, {})
         uri_argument = imported.get("inputs", {}).get("parameters", {}).get("uri", {})
         if "componentInputParameter" not in uri_argument:
-            raise ValueError(f"input artifact {name!r} comes from step {producer!r}; only imported artifacts "
-                             f"(dsl.importer of a pipeline parameter) are known before the run.")
+            raise ValueError(
+                f"input artifact {name!r} comes from step {producer!r}; only imported artifacts "
+                f"(dsl.importer of a pipeline parameter) are known before the run."
+            )
         uri = parameter_values.get(uri_argument["componentInputParameter"], "")
-        artifacts[name] = {"artifacts": [{"name": name, "type": {"schemaTitle": "system.Model"}, "uri": uri,
-                                          "metadata": {}}]}
+        artifacts[name] = {
+            "artifacts": [{"name": name, "type": {"schemaTitle": "system.Model"}, "uri": uri, "metadata": {}}]
+        }
     run_dir = f"{context.pipeline_root.rstrip('/')}/{context.job_uuid}/{task_name}_{task_uuid}"
     return {
         "inputs": {"parameterValues": own, "artifacts": artifacts},
@@ -200,7 +224,7 @@ def _fill(template: str, inputs: dict[str, Any], values: dict[str, str]) -> str:
         if name not in inputs:
             raise ValueError(f"the payload names input {name!r}, which the step does not have.")
         value = inputs[name]
-        quoted = template[match.start() - 1:match.start()] == '"' and template[match.end():match.end() + 1] == '"'
+        quoted = template[match.start() - 1 : match.start()] == '"' and template[match.end() : match.end() + 1] == '"'
         if not quoted:
             return json.dumps(value)
         return json.dumps(value if isinstance(value, str) else json.dumps(value))[1:-1]
@@ -222,7 +246,7 @@ def _fill_text(text: str, inputs: dict[str, Any], values: dict[str, str], *, esc
                 value = inputs[named.group(1)]
                 value = value if isinstance(value, str) else json.dumps(value)
             else:
-                key = placeholder[len("{{$."):-len("}}")]
+                key = placeholder[len("{{$.") : -len("}}")]
                 if key not in values:
                     raise ValueError(f"unknown Vertex placeholder {placeholder} in the payload.")
                 value = values[key]

@@ -42,7 +42,9 @@ class LocalRunSummary:
         return sample
 
 
-def run_local(pipeline_root: str = DEFAULT_PIPELINE_ROOT, *, target_pipeline=None, **parameter_values: Any) -> LocalRunSummary:
+def run_local(
+    pipeline_root: str = DEFAULT_PIPELINE_ROOT, *, target_pipeline=None, **parameter_values: Any
+) -> LocalRunSummary:
     """Runs the pipeline on kfp.local's subprocess runner (this Python, no Docker) and summarises the run."""
     from kfp import local
 
@@ -83,7 +85,10 @@ def summarize_run(run_dir: str) -> LocalRunSummary:
             output = json.load(handle)
         for name, value in output.get("artifacts", {}).items():
             for artifact in value.get("artifacts", [])[:1]:
-                artifacts.setdefault(task, {})[name] = {"uri": artifact.get("uri", ""), "metadata": artifact.get("metadata", {})}
+                artifacts.setdefault(task, {})[name] = {
+                    "uri": artifact.get("uri", ""),
+                    "metadata": artifact.get("metadata", {}),
+                }
         if output.get("parameterValues"):
             parameters[task] = dict(output["parameterValues"])
     return LocalRunSummary(run_dir=run_dir, artifacts=artifacts, parameters=parameters)

@@ -72,7 +72,9 @@ def _convert(name: str, raw: str, kind: str) -> Any:
         if kind == "float":
             return float(raw)
     except ValueError:
-        raise ValueError(f"--param {name} must be a{'n integer' if kind == 'int' else ' number'}; received {raw!r}.") from None
+        raise ValueError(
+            f"--param {name} must be a{'n integer' if kind == 'int' else ' number'}; received {raw!r}."
+        ) from None
     if kind in ("dict", "list"):
         import json
 
@@ -82,8 +84,10 @@ def _convert(name: str, raw: str, kind: str) -> Any:
             value = None
         if not isinstance(value, dict if kind == "dict" else list):
             example = '{"team": "ml"}' if kind == "dict" else '["a", "b"]'
-            raise ValueError(f"--param {name} must be a JSON {'object' if kind == 'dict' else 'array'} such as "
-                             f"{example}; received {raw!r}.")
+            raise ValueError(
+                f"--param {name} must be a JSON {'object' if kind == 'dict' else 'array'} such as "
+                f"{example}; received {raw!r}."
+            )
         return value
     if kind == "bool":
         lowered = raw.lower()

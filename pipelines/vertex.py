@@ -199,7 +199,9 @@ def check_experiment(experiment: str | None) -> str | None:
     return experiment
 
 
-def submit(job, *, service_account: str | None = None, network: str | None = None, experiment: str | None = None) -> None:
+def submit(
+    job, *, service_account: str | None = None, network: str | None = None, experiment: str | None = None
+) -> None:
     """Sends the job to Vertex AI (needs credentials and network); with `experiment`, the run is added to that
     Vertex AI Experiments experiment, which shows its Metrics artifacts (evaluate's metrics) per run."""
     job.submit(service_account=service_account, network=network, experiment=check_experiment(experiment))
@@ -210,7 +212,10 @@ def build_schedule(job, *, display_name: str):
     from google.cloud import aiplatform
 
     return aiplatform.PipelineJobSchedule(
-        pipeline_job=job, display_name=display_name, credentials=job.credentials, project=job.project,
+        pipeline_job=job,
+        display_name=display_name,
+        credentials=job.credentials,
+        project=job.project,
         location=job.location,
     )
 
@@ -232,9 +237,14 @@ def schedule_options(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer; received {name}={value!r}.")
     return {
-        "cron": cron, "max_concurrent_run_count": max_concurrent_run_count, "max_run_count": max_run_count,
-        "start_time": start_time, "end_time": end_time, "allow_queueing": allow_queueing,
-        "service_account": service_account, "network": network,
+        "cron": cron,
+        "max_concurrent_run_count": max_concurrent_run_count,
+        "max_run_count": max_run_count,
+        "start_time": start_time,
+        "end_time": end_time,
+        "allow_queueing": allow_queueing,
+        "service_account": service_account,
+        "network": network,
     }
 
 

@@ -68,7 +68,9 @@ def _publish_export(estimator: Any, functions: Any, checkpoint: str, destination
         return
     staging = leftovers.make_owned_temp_dir(_STAGING_PREFIX)
     try:
-        exported = estimator.export_saved_model(staging, functions.serving_input_receiver_fn, checkpoint_path=checkpoint)
+        exported = estimator.export_saved_model(
+            staging, functions.serving_input_receiver_fn, checkpoint_path=checkpoint
+        )
         exported = exported.decode() if isinstance(exported, bytes) else str(exported)
         metadata = {"kind": "saved_model", "checkpoint": os.path.basename(checkpoint)}
         if destination.startswith("gs://"):  # no FUSE mount here: upload with a commit marker
@@ -76,8 +78,9 @@ def _publish_export(estimator: Any, functions: Any, checkpoint: str, destination
 
             upload_directory(exported, destination, metadata=metadata)
         else:
-            publish.publish_directory(exported, destination, last_files=("saved_model.pb", "saved_model.pbtxt"),
-                                      metadata=metadata)
+            publish.publish_directory(
+                exported, destination, last_files=("saved_model.pb", "saved_model.pbtxt"), metadata=metadata
+            )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

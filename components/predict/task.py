@@ -49,14 +49,18 @@ def run_predict(
     from estimator_lib.mode_keys import ModeKeys
 
     if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"output_format must be one of {sorted(OUTPUT_FORMATS)}; received output_format={output_format!r}.")
+        raise ValueError(
+            f"output_format must be one of {sorted(OUTPUT_FORMATS)}; received output_format={output_format!r}."
+        )
     check_int(max_predictions, "max_predictions", minimum=0)
     if not isinstance(output_dir, str) or not output_dir:
         raise ValueError(f"output_dir must be a directory path or gs:// URI; received output_dir={output_dir!r}.")
     keys = [key.strip() for key in predict_keys.split(",") if key.strip()] or None
     options = EstimatorOptions(use_tpu=use_tpu, predict_batch_size=predict_batch_size)
     functions = resolve_model(model_ref, input_fn_ref=input_fn_ref)
-    params = step_params(parse_params(params_json), batch_size=predict_batch_size, data_path=predict_data, options=options)
+    params = step_params(
+        parse_params(params_json), batch_size=predict_batch_size, data_path=predict_data, options=options
+    )
     configure_logging()
     local_model_dir = _io.local_path(model_dir, "model_dir")
     checkpoint = require_checkpoint(local_model_dir, "model_dir")

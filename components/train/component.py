@@ -47,7 +47,8 @@ def train(
         init_mode: 'resume' continues init_model's training; 'warm_start' starts a new run from its weights.
         use_tpu: Train with TPUEstimator on the TPU attached to this VM.
         save_checkpoints_steps: Checkpoint every N steps (0: the estimator's default cadence).
-        save_checkpoints_secs: Checkpoint every N seconds when save_checkpoints_steps is 0 (0: RunConfig's 600 s); a preempted job loses at most that.
+        save_checkpoints_secs: Checkpoint every N seconds when save_checkpoints_steps is 0 (0: RunConfig's
+            600 s); a preempted job loses at most that.
         log_step_count_steps: Log loss and steps/sec every N steps.
         tf_random_seed: Graph-level random seed (-1: none).
         iterations_per_loop: TPU steps per host loop (0: TPUConfig's default).

@@ -73,7 +73,8 @@ def check_no_ps(config: Any) -> None:
             "Parameter-server training is not supported: this library trains several workers with a "
             "collective all-reduce strategy in graph mode, which has no parameter servers. Received "
             f"TF_CONFIG cluster jobs {sorted(cluster)} and task type {config.task_type!r}. Remove 'ps' from the "
-            "cluster and set RunConfig(train_distribute=tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy())."
+            "cluster and set RunConfig(train_distribute="
+            "tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy())."
         )
 
 
@@ -172,9 +173,13 @@ def worker_mirror_hooks(config: Any, scaffold: v1.train.Scaffold) -> list:
     """
     output_dir = scratch_dir(config)
     save_steps = config.save_checkpoints_steps or 10**12  # no periodic saving: the chief saves at start/end
-    hooks: list = [v1.train.CheckpointSaverHook(output_dir, save_steps=save_steps, scaffold=scaffold, save_graph_def=False)]
+    hooks: list = [
+        v1.train.CheckpointSaverHook(output_dir, save_steps=save_steps, scaffold=scaffold, save_graph_def=False)
+    ]
     if config.save_summary_steps:
-        hooks.append(v1.train.SummarySaverHook(save_steps=config.save_summary_steps, output_dir=output_dir, scaffold=scaffold))
+        hooks.append(
+            v1.train.SummarySaverHook(save_steps=config.save_summary_steps, output_dir=output_dir, scaffold=scaffold)
+        )
     return hooks
 
 

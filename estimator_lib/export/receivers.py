@@ -48,7 +48,9 @@ def _check_alternatives(alternatives: Any) -> dict[str, dict[str, Any]] | None:
     if alternatives is None:
         return None
     if not isinstance(alternatives, Mapping):
-        raise ValueError(f"receiver_tensors_alternatives must be a dict of name -> receiver tensors; received {alternatives!r}.")
+        raise ValueError(
+            f"receiver_tensors_alternatives must be a dict of name -> receiver tensors; received {alternatives!r}."
+        )
     return {
         name: _as_tensor_dict(tensors, SINGLE_RECEIVER_NAME, f"receiver_tensors_alternatives[{name!r}]")
         for name, tensors in alternatives.items()

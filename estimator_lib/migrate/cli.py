@@ -41,15 +41,20 @@ def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
         "--check", action="store_true",
         help="write nothing; exit 1 if any file needs changes, 0 otherwise",
     )
-    parser.add_argument("--diff", action="store_true", help="print a unified diff of the changes (the report goes to stderr)")
     parser.add_argument(
-        "--ignore-unmapped", action="store_true",
+        "--diff", action="store_true", help="print a unified diff of the changes (the report goes to stderr)"
+    )
+    parser.add_argument(
+        "--ignore-unmapped",
+        action="store_true",
         help="with --check, fail only on changes the tool can make, not on uses it cannot map",
     )
     parser.add_argument(
-        "--v1-layers", choices=("estimator_lib", "tf-keras"), default="estimator_lib",
+        "--v1-layers",
+        choices=("estimator_lib", "tf-keras"),
+        default="estimator_lib",
         help="how tf.layers / tf.compat.v1.layers are served: rewritten to estimator_lib.layers (default, same "
-             "variable names, no Keras switch), or left for tf-keras with TF_USE_LEGACY_KERAS=1 (not reported)",
+        "variable names, no Keras switch), or left for tf-keras with TF_USE_LEGACY_KERAS=1 (not reported)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
     return parser

@@ -488,7 +488,8 @@ class _Rewriter(cst.CSTTransformer):
             in_place = _with_names(statement.with_changes(module=cst.parse_expression(parent)), renamed)
             ordered.remove(in_place_group)
             if keep:
-                more.append(cst.ImportFrom(module=statement.module, names=_fix_commas([_plain(a) for a in keep], False)))
+                plain = _fix_commas([_plain(a) for a in keep], False)
+                more.append(cst.ImportFrom(module=statement.module, names=plain))
         elif keep:
             in_place = _with_names(statement, keep)
         elif ordered:
@@ -505,7 +506,9 @@ class _Rewriter(cst.CSTTransformer):
         return in_place, more
 
     # -- bodies -----------------------------------------------------------------------------------
-    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
         body, carry = self._expand(updated_node.body, insert_after=None)
         if not body:
             body = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=carry)]
@@ -580,8 +583,11 @@ def _with_names(statement: cst.ImportFrom, aliases: list[cst.ImportAlias]) -> cs
     closing = original_last.comma
     if isinstance(closing, cst.Comma):
         # The old last name's comma ended with the indentation of `)`: move that ending onto the new last.
-        if isinstance(last.comma, cst.Comma) and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace) \
-                and isinstance(closing.whitespace_after, cst.ParenthesizedWhitespace):
+        if (
+            isinstance(last.comma, cst.Comma)
+            and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace)
+            and isinstance(closing.whitespace_after, cst.ParenthesizedWhitespace)
+        ):
             ending = last.comma.whitespace_after.with_changes(last_line=closing.whitespace_after.last_line)
             last = last.with_changes(comma=last.comma.with_changes(whitespace_after=ending))
         else:

@@ -68,14 +68,17 @@ def resolve_strategy(config: Any, *, use_tpu: bool) -> Deployment:
 
     explicit = graph_mode.prepare(_explicit(config))
     if explicit is not None:
-        return Deployment(explicit, is_tpu=isinstance(explicit, (tf.distribute.TPUStrategy, v1.distribute.experimental.TPUStrategy)))
+        return Deployment(
+            explicit, is_tpu=isinstance(explicit, (tf.distribute.TPUStrategy, v1.distribute.experimental.TPUStrategy))
+        )
     if use_tpu:
         try:
             return Deployment(_resolve_tpu(config), is_tpu=True)
         except (ValueError, RuntimeError, OSError, tf.errors.OpError) as error:  # OSError: metadata server unreachable
             raise RuntimeError(
-                f"use_tpu=True but no TPU could be reached ({type(error).__name__}: {_first_line(error)}). On a TPU VM or Vertex "
-                "TPU node pass tpu_config RunConfig(master=<tpu name or grpc address>) or cluster=TPUClusterResolver(...). "
+                f"use_tpu=True but no TPU could be reached ({type(error).__name__}: {_first_line(error)}). On a TPU "
+                "VM or Vertex TPU node pass tpu_config RunConfig(master=<tpu name or grpc address>) or "
+                "cluster=TPUClusterResolver(...). "
                 "To run on CPU/GPU instead, construct TPUEstimator(use_tpu=False, ...); to run replicas on other "
                 "devices pass RunConfig(train_distribute=tf.compat.v1.distribute.MirroredStrategy([...]))."
             ) from None

@@ -87,7 +87,9 @@ def run_evaluator(
                 results[index] = evaluation.evaluate(spec, checkpoint, final=final)
         except tf.errors.NotFoundError as error:
             # The chief may delete an old checkpoint (keep_checkpoint_max) while it is read: take the next.
-            _log.warning("Checkpoint %s disappeared during evaluation (%s); waiting for the next one.", checkpoint, error)
+            _log.warning(
+                "Checkpoint %s disappeared during evaluation (%s); waiting for the next one.", checkpoint, error
+            )
             last_checkpoint = checkpoint
             continue
         last_checkpoint, last_step = checkpoint, step

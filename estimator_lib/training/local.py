@@ -89,7 +89,10 @@ class EvaluateNewCheckpoints(tf.compat.v1.train.CheckpointSaverListener):
 
 def check_checkpointing(estimator: Any) -> None:
     config = estimator.config
-    if getattr(config, "save_checkpoints_steps", None) is None and getattr(config, "save_checkpoints_secs", None) is None:
+    if (
+        getattr(config, "save_checkpoints_steps", None) is None
+        and getattr(config, "save_checkpoints_secs", None) is None
+    ):
         raise ValueError(
             "train_and_evaluate evaluates the checkpoints training writes, but the RunConfig disables "
             "checkpoints (save_checkpoints_steps=None and save_checkpoints_secs=None). Set one of them."

@@ -12,7 +12,9 @@ from estimator_lib.training.specs import EvalSpec, TrainSpec, check_eval_specs
 
 
 def _check_estimator(estimator: Any) -> None:
-    missing = [m for m in ("train", "evaluate", "export_saved_model", "model_dir", "config") if not hasattr(estimator, m)]
+    missing = [
+        m for m in ("train", "evaluate", "export_saved_model", "model_dir", "config") if not hasattr(estimator, m)
+    ]
     if missing:
         raise TypeError(
             "estimator must be an Estimator (with train, evaluate, export_saved_model, model_dir and config); "

@@ -1,4 +1,7 @@
-"""One stage in this process: `python -m estimator_kfp.pipelines.tpu_smoke.child STAGE [--expected-cores N] --workdir D`.
+"""One stage in this process.
+
+    python -m estimator_kfp.pipelines.tpu_smoke.child STAGE [--expected-cores N] --workdir D
+
 
 Prints exactly one JSON line, marked so the parent finds it among TensorFlow's own output.
 """

@@ -21,8 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--here", action="store_true", help="run the stages on this machine (a TPU VM)")
     mode.add_argument("--submit", action="store_true", help="submit the CustomJob to Vertex AI")
-    parser.add_argument("--machine-type", default=None,
-                        help=f"Vertex TPU machine (default {DEFAULT_MACHINE[0]} + {DEFAULT_MACHINE[1]}; see pipelines/tpu_machines.py)")
+    parser.add_argument(
+        "--machine-type",
+        default=None,
+        help=f"Vertex TPU machine (default {DEFAULT_MACHINE[0]} + {DEFAULT_MACHINE[1]}; see pipelines/tpu_machines.py)",
+    )
     parser.add_argument("--tpu-topology", default=None, help="chips per dimension, required for TPU v5e (2x2 ...)")
     parser.add_argument("--accelerator-type", default=None, help="TPU_V2 or TPU_V3 with --machine-type cloud-tpu")
     parser.add_argument("--image", default=None, help="the TPU image (default: components.images.TPU_IMAGE)")
@@ -35,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", default=None)
     parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--wait", action="store_true", help="with --submit: block until the job ends")
-    parser.add_argument("--libtpu-path", default=None, help="with --here: libtpu.so for the PJRT runs (default /lib/libtpu.so)")
+    parser.add_argument(
+        "--libtpu-path", default=None, help="with --here: libtpu.so for the PJRT runs (default /lib/libtpu.so)"
+    )
 
 
 def _machine(args: argparse.Namespace, *, default: bool):
@@ -47,8 +52,10 @@ def _machine(args: argparse.Namespace, *, default: bool):
                 raise ValueError("--tpu-topology/--accelerator-type need --machine-type.")
             return None
         if args.tpu_topology or args.accelerator_type:
-            raise ValueError(f"--tpu-topology/--accelerator-type need --machine-type (the default is "
-                             f"{DEFAULT_MACHINE[0]} with {DEFAULT_MACHINE[1]}).")
+            raise ValueError(
+                f"--tpu-topology/--accelerator-type need --machine-type (the default is "
+                f"{DEFAULT_MACHINE[0]} with {DEFAULT_MACHINE[1]})."
+            )
         return tpu_machines.resolve(*DEFAULT_MACHINE)
     return tpu_machines.resolve(args.machine_type, args.tpu_topology, args.accelerator_type)
 
@@ -58,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
         from .. import tpu_machines
         from .runner import run_here
 
-        results = run_here(machine=_machine(args, default=False), stage_timeout=args.stage_timeout,
-                           libtpu_path=args.libtpu_path or tpu_machines.LIBTPU_PATH,
-                           emit=lambda line: print(line, flush=True))
+        results = run_here(
+            machine=_machine(args, default=False),
+            stage_timeout=args.stage_timeout,
+            libtpu_path=args.libtpu_path or tpu_machines.LIBTPU_PATH,
+            emit=lambda line: print(line, flush=True),
+        )
         return 0 if results[-1]["status"] == "pass" else 1
 
     from ...components import images
@@ -68,8 +78,12 @@ def run(args: argparse.Namespace) -> int:
     from . import job as smoke_job
 
     machine = _machine(args, default=True)
-    job = smoke_job.build_custom_job(machine, image=args.image or images.TPU_IMAGE, stage_timeout=args.stage_timeout,
-                                     labels=parse_labels(args.label) or None)
+    job = smoke_job.build_custom_job(
+        machine,
+        image=args.image or images.TPU_IMAGE,
+        stage_timeout=args.stage_timeout,
+        labels=parse_labels(args.label) or None,
+    )
     smoke_job.to_proto(job)  # fail here, offline, on anything Vertex's API would refuse to parse
     text = json.dumps(job, indent=2)
     if args.output:
@@ -78,14 +92,32 @@ def run(args: argparse.Namespace) -> int:
     if not args.submit:
         print(text)
         return 0
-    missing = [flag for flag, value in (("--project", args.project), ("--region", args.region),
-                                        ("--staging-bucket", args.staging_bucket)) if not value]
+    missing = [
+        flag
+        for flag, value in (
+            ("--project", args.project),
+            ("--region", args.region),
+            ("--staging-bucket", args.staging_bucket),
+        )
+        if not value
+    ]
     if missing:
-        raise ValueError(f"--submit needs {', '.join(missing)}; e.g. --project my-project --region us-central1 "
-                         f"--staging-bucket gs://my-bucket/staging.")
-    submitted = smoke_job.submit(job, project=args.project, region=args.region, staging_bucket=args.staging_bucket,
-                                 service_account=args.service_account, network=args.network, wait=args.wait)
-    print(f"Submitted {submitted.resource_name} on {machine.machine_type} ({machine.cores} TPU cores). Each stage "
-          f"prints one JSON line in the job's logs: gcloud ai custom-jobs stream-logs {submitted.resource_name}",
-          file=sys.stdout)
+        raise ValueError(
+            f"--submit needs {', '.join(missing)}; e.g. --project my-project --region us-central1 "
+            f"--staging-bucket gs://my-bucket/staging."
+        )
+    submitted = smoke_job.submit(
+        job,
+        project=args.project,
+        region=args.region,
+        staging_bucket=args.staging_bucket,
+        service_account=args.service_account,
+        network=args.network,
+        wait=args.wait,
+    )
+    print(
+        f"Submitted {submitted.resource_name} on {machine.machine_type} ({machine.cores} TPU cores). Each stage "
+        f"prints one JSON line in the job's logs: gcloud ai custom-jobs stream-logs {submitted.resource_name}",
+        file=sys.stdout,
+    )
     return 0

@@ -29,7 +29,9 @@ def build_custom_job(machine: tpu_machines.TpuMachine, *, image: str, stage_time
     """
     images.check_image(image, name="image")
     if isinstance(stage_timeout, bool) or not isinstance(stage_timeout, (int, float)) or stage_timeout <= 0:
-        raise ValueError(f"stage_timeout must be a positive number of seconds; received stage_timeout={stage_timeout!r}.")
+        raise ValueError(
+            f"stage_timeout must be a positive number of seconds; received stage_timeout={stage_timeout!r}."
+        )
     container = {
         "image_uri": image,
         "command": smoke_command(machine, stage_timeout),
@@ -56,17 +58,31 @@ def sdk_job(job: dict[str, Any], *, project: str, region: str, staging_bucket: s
     from google.cloud import aiplatform
 
     if not isinstance(staging_bucket, str) or not staging_bucket.startswith("gs://"):
-        raise ValueError(f"staging_bucket must be a gs:// URI where Vertex keeps the job's files; received "
-                         f"staging_bucket={staging_bucket!r}.")
+        raise ValueError(
+            f"staging_bucket must be a gs:// URI where Vertex keeps the job's files; received "
+            f"staging_bucket={staging_bucket!r}."
+        )
     return aiplatform.CustomJob(
-        display_name=job["display_name"], worker_pool_specs=job["job_spec"]["worker_pool_specs"],
-        project=project, location=region, staging_bucket=staging_bucket, labels=job.get("labels"),
+        display_name=job["display_name"],
+        worker_pool_specs=job["job_spec"]["worker_pool_specs"],
+        project=project,
+        location=region,
+        staging_bucket=staging_bucket,
+        labels=job.get("labels"),
         credentials=credentials,
     )
 
 
-def submit(job: dict[str, Any], *, project: str, region: str, staging_bucket: str, service_account: str | None = None,
-           network: str | None = None, wait: bool = False):
+def submit(
+    job: dict[str, Any],
+    *,
+    project: str,
+    region: str,
+    staging_bucket: str,
+    service_account: str | None = None,
+    network: str | None = None,
+    wait: bool = False,
+):
     """Submits the job; with wait=True blocks until it ends (the stage lines are in the job's logs)."""
     custom_job = sdk_job(job, project=project, region=region, staging_bucket=staging_bucket)
     if wait:

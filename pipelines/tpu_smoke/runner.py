@@ -79,15 +79,26 @@ def summarize(results: list[dict], machine: tpu_machines.TpuMachine | None) -> d
         status = probe.NO_TPU
     else:
         status = probe.FAIL
-    return probe.result("summary", status, runtime_checked=["pjrt" if v == "on" else "stream_executor" for v in variants],
-                        passed_runtimes=[v for v in PJRT_VARIANTS if runtime_ok[v]],
-                        statuses={f"{s}" + (f"/pjrt_{v}" if v else ""): st for (s, v), st in by_name.items()})
+    return probe.result(
+        "summary",
+        status,
+        runtime_checked=["pjrt" if v == "on" else "stream_executor" for v in variants],
+        passed_runtimes=[v for v in PJRT_VARIANTS if runtime_ok[v]],
+        statuses={f"{s}" + (f"/pjrt_{v}" if v else ""): st for (s, v), st in by_name.items()},
+    )
 
 
-def run_here(*, machine: tpu_machines.TpuMachine | None = None, expected_cores: int | None = None,
-             stage_timeout: float = 600.0, libtpu_path: str = tpu_machines.LIBTPU_PATH,
-             stages: tuple[str, ...] = TPU_STAGES, emit: Callable[[str], None] = print,
-             workdir: str | None = None, python: str = sys.executable) -> list[dict]:
+def run_here(
+    *,
+    machine: tpu_machines.TpuMachine | None = None,
+    expected_cores: int | None = None,
+    stage_timeout: float = 600.0,
+    libtpu_path: str = tpu_machines.LIBTPU_PATH,
+    stages: tuple[str, ...] = TPU_STAGES,
+    emit: Callable[[str], None] = print,
+    workdir: str | None = None,
+    python: str = sys.executable,
+) -> list[dict]:
     """Every stage on this machine, printed as it finishes; the last line is the summary."""
     if machine is not None and expected_cores is None:
         expected_cores = machine.cores
@@ -97,9 +108,14 @@ def run_here(*, machine: tpu_machines.TpuMachine | None = None, expected_cores: 
         for index, (stage, variant) in enumerate(plan):
             stage_dir = os.path.join(scratch, f"{index}_{stage}")
             os.makedirs(stage_dir)
-            outcome = run_stage_process(stage, env=variant_env(dict(os.environ), variant, libtpu_path),
-                                        timeout=stage_timeout, expected_cores=expected_cores, workdir=stage_dir,
-                                        python=python)
+            outcome = run_stage_process(
+                stage,
+                env=variant_env(dict(os.environ), variant, libtpu_path),
+                timeout=stage_timeout,
+                expected_cores=expected_cores,
+                workdir=stage_dir,
+                python=python,
+            )
             outcome["pjrt_variant"] = variant
             results.append(outcome)
             emit(json.dumps(outcome, default=str))

@@ -33,16 +33,29 @@ def test_quick_output_states_every_target_with_its_rule_and_verdict():
     original_startup = dict(ttfs_s=0.25, ttfs_cpu_s=0.3, predict_first_s=0.08, predict_first_cpu_s=0.1,
                             eval_s=[0.4, 0.4], eval_cpu_s=[0.5, 0.5])
     results = [
-        _run("lib-est", "mlp", 1, 1000.0, 800.0, **startup), _run("tf215-est", "mlp", 1, 800.0, 700.0, **original_startup),
-        _run("lib-tpu", "mlp", 100, 950.0, 900.0), _run("hand", "mlp", 100, 1000.0, 900.0),
-        _run("lib-tpu-xla", "cnn", 100, 130.0, 130.0), _run("tf215-tpu", "cnn", 1, 100.0, 100.0),
+        _run("lib-est", "mlp", 1, 1000.0, 800.0, **startup),
+        _run("tf215-est", "mlp", 1, 800.0, 700.0, **original_startup),
+        _run("lib-tpu", "mlp", 100, 950.0, 900.0),
+        _run("hand", "mlp", 100, 1000.0, 900.0),
+        _run("lib-tpu-xla", "cnn", 100, 130.0, 130.0),
+        _run("tf215-tpu", "cnn", 1, 100.0, 100.0),
         {"ok": False, "path": "lib-est-xla", "model": "cnn", "k": 1, "error": "boom", "loadavg_start": 2.0},
     ]
     text = report.render_targets(results)
     assert text.startswith("Machine: 7 runs (6 ok)")
-    assert "mlp K=1 time per step, lib-est / tf215-est: 0.800x (<= 0.85; best runs 0.80x; per CPU-second 0.88x) — **MET**" in text
-    assert "mlp K=100 throughput, lib-tpu / hand loop: 0.950x (>= 0.95; best runs 0.95x; per CPU-second 1.00x) — **MET**" in text
-    assert "cnn K=100 throughput, lib-tpu-xla / tf215-tpu: 1.300x (>= 1.2; best runs 1.30x; per CPU-second 1.30x) — **MET**" in text
+    assert (
+        "mlp K=1 time per step, lib-est / tf215-est: 0.800x (<= 0.85; best runs 0.80x; per CPU-second 0.88x) — **MET**"
+        in text
+    )
+    assert (
+        "mlp K=100 throughput, lib-tpu / hand loop: 0.950x (>= 0.95; best runs 0.95x; per CPU-second 1.00x) — **MET**"
+        in text
+    )
+    assert (
+        "cnn K=100 throughput, lib-tpu-xla / tf215-tpu: 1.300x (>= 1.2; best runs 1.30x; per CPU-second 1.30x) "
+        "— **MET**"
+        in text
+    )
     assert "mlp time to first step, lib-est / tf215-est: 0.800x (<= 1.0; CPU time 1.00x) — **MET**" in text
     assert "mlp time to first prediction, lib-est / tf215-est: 1.250x (<= 1.0; CPU time 1.00x) — **MISSED**" in text
     assert "mlp evaluate call, lib-est / tf215-est: 0.500x (<= 0.7; CPU time 0.60x) — **MET**" in text

@@ -68,7 +68,10 @@ def test_params_parsing():
     [
         ("sys:exit", r"resolves to 'exit', a built-in, not in the package 'sys'"),
         ("refs_testlib:os.system", r"goes through the module 'os'.*not reach into modules it imports"),
-        ("refs_testlib:borrowed_input_fn", r"defined in 'example_models.classifier', not in the package 'refs_testlib'"),
+        (
+            "refs_testlib:borrowed_input_fn",
+            r"defined in 'example_models.classifier', not in the package 'refs_testlib'",
+        ),
         ("refs_testlib:sys.exit", r"goes through the module 'sys'"),
     ],
 )
@@ -77,7 +80,14 @@ def test_references_reach_only_code_of_their_own_package(reference, message):
         resolve_model("example_models.classifier:model_fn", input_fn_ref=reference)
 
 
-@pytest.mark.parametrize("reference", ["refs_testlib:Model.input_fn", "refs_testlib:callable_input_fn",
-                                       "refs_testlib:partial_input_fn", "refs_testlib:exiting_input_fn"])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "refs_testlib:Model.input_fn",
+        "refs_testlib:callable_input_fn",
+        "refs_testlib:partial_input_fn",
+        "refs_testlib:exiting_input_fn",
+    ],
+)
 def test_own_functions_classes_instances_and_partials_resolve(reference):
     assert callable(resolve_model("example_models.classifier:model_fn", input_fn_ref=reference).input_fn)

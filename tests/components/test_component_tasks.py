@@ -114,7 +114,9 @@ def test_evaluate_with_eval_steps_counts_only_those_batches(trained_model_dir):
 
 
 def test_evaluate_errors(trained_model_dir, tmp_path):
-    with pytest.raises(ValueError, match=r"gate_metric='auc' is not among the evaluation metrics \['accuracy', 'global_step', 'loss'\]"):
+    with pytest.raises(
+        ValueError, match=r"gate_metric='auc' is not among the evaluation metrics \['accuracy', 'global_step', 'loss'\]"
+    ):
         run_evaluate(model_ref=MODEL_REF, model_dir=trained_model_dir, params_json=TINY_PARAMS_JSON, gate_metric="auc")
     with pytest.raises(ValueError, match=r"model_dir=.* holds no complete checkpoint"):
         run_evaluate(model_ref=MODEL_REF, model_dir=str(tmp_path))
@@ -132,36 +134,57 @@ def test_confusion_matrix_rows_are_true_classes():
 
 def test_export_writes_a_loadable_saved_model_with_signatures(trained_model_dir, tmp_path):
     output = str(tmp_path / "saved_model")
-    metadata = run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON)
+    metadata = run_export(
+        model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON
+    )
     assert metadata["framework"] == "tensorflow" and metadata["framework_version"] == tf.__version__
     assert metadata["global_step"] == 40
     assert set(metadata["signatures"]) == {"serving_default", "classification"}
     assert metadata["signatures"]["serving_default"]["outputs"]["class_ids"]["dtype"] == "int32"
     loaded = tf.saved_model.load(output)
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "x": tf.train.Feature(float_list=tf.train.FloatList(value=[2.0, 0.0, 0.0, 1.0]))}))
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=[2.0, 0.0, 0.0, 1.0]))}
+        )
+    )
     outputs = loaded.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))
     assert outputs["probabilities"].shape == (1, 3)
     # A retried step finds the output committed (by itself) and keeps it.
-    again = run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON)
+    again = run_export(
+        model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=output, params_json=TINY_PARAMS_JSON
+    )
     assert again["signatures"] == metadata["signatures"]
     # Files nobody published (no marker) are never overwritten.
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "saved_model.pb").write_bytes(b"not ours")
     with pytest.raises(FileExistsError, match=r"already holds files \['saved_model.pb'\] that no attempt of this step"):
-        run_export(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(foreign), params_json=TINY_PARAMS_JSON)
+        run_export(
+            model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(foreign), params_json=TINY_PARAMS_JSON
+        )
 
 
 def test_predict_writes_jsonl_and_tfrecord(trained_model_dir, tmp_path):
-    summary = run_predict(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(tmp_path / "p"),
-                          params_json=TINY_PARAMS_JSON, predict_batch_size=32, max_predictions=10)
+    summary = run_predict(
+        model_ref=MODEL_REF,
+        model_dir=trained_model_dir,
+        output_dir=str(tmp_path / "p"),
+        params_json=TINY_PARAMS_JSON,
+        predict_batch_size=32,
+        max_predictions=10,
+    )
     assert summary["rows"] == 10 and summary["columns"] == ["class_ids", "logits", "probabilities"]
     rows = [json.loads(line) for line in (tmp_path / "p" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 10 and all(0 <= row["class_ids"] < 3 and len(row["probabilities"]) == 3 for row in rows)
     assert not [name for name in os.listdir(tmp_path / "p") if ".tmp-" in name]
-    summary = run_predict(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(tmp_path / "t"),
-                          params_json=TINY_PARAMS_JSON, output_format="tfrecord", predict_keys="class_ids")
+    summary = run_predict(
+        model_ref=MODEL_REF,
+        model_dir=trained_model_dir,
+        output_dir=str(tmp_path / "t"),
+        params_json=TINY_PARAMS_JSON,
+        output_format="tfrecord",
+        predict_keys="class_ids",
+    )
     assert summary["rows"] == 96 and summary["columns"] == ["class_ids"]
     records = list(tf.data.TFRecordDataset(str(tmp_path / "t" / "predictions.tfrecord")))
     example = tf.train.Example.FromString(records[0].numpy())
@@ -169,7 +192,9 @@ def test_predict_writes_jsonl_and_tfrecord(trained_model_dir, tmp_path):
 
 
 def test_predict_validation(trained_model_dir, tmp_path):
-    with pytest.raises(ValueError, match=r"output_format must be one of \['jsonl', 'tfrecord'\]; received output_format='csv'"):
+    with pytest.raises(
+        ValueError, match=r"output_format must be one of \['jsonl', 'tfrecord'\]; received output_format='csv'"
+    ):
         run_predict(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(tmp_path), output_format="csv")
     with pytest.raises(ValueError, match=r"max_predictions must be >= 0"):
         run_predict(model_ref=MODEL_REF, model_dir=trained_model_dir, output_dir=str(tmp_path), max_predictions=-5)
@@ -194,32 +219,51 @@ def test_use_tpu_needs_a_global_batch_size(tmp_path):
 
 
 def test_an_input_fn_returning_the_wrong_type_is_named(tmp_path):
-    request = TrainRequest(model_ref=MODEL_REF, output_model_dir=str(tmp_path / "m"), train_steps=1,
-                           input_fn_ref="components_testlib:list_input_fn")
+    request = TrainRequest(
+        model_ref=MODEL_REF,
+        output_model_dir=str(tmp_path / "m"),
+        train_steps=1,
+        input_fn_ref="components_testlib:list_input_fn",
+    )
     with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a list"):
         run_train(request)
 
 
 def test_train_fails_loudly_when_user_code_exits(tmp_path):
-    request = TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
-                           input_fn_ref="refs_testlib:exiting_input_fn", params_json=TINY_PARAMS_JSON, train_steps=3)
+    request = TrainRequest(
+        model_ref="example_models.classifier:model_fn",
+        output_model_dir=str(tmp_path / "m"),
+        input_fn_ref="refs_testlib:exiting_input_fn",
+        params_json=TINY_PARAMS_JSON,
+        train_steps=3,
+    )
     with pytest.raises(RuntimeError, match=r"User code called sys.exit\(0\) during training, before step 3"):
         run_train(request)
 
 
 def test_train_with_an_input_fn_returning_none_says_what_it_must_return(tmp_path):
-    request = TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
-                           input_fn_ref="refs_testlib:none_input_fn", params_json=TINY_PARAMS_JSON, train_steps=3)
+    request = TrainRequest(
+        model_ref="example_models.classifier:model_fn",
+        output_model_dir=str(tmp_path / "m"),
+        input_fn_ref="refs_testlib:none_input_fn",
+        params_json=TINY_PARAMS_JSON,
+        train_steps=3,
+    )
     with pytest.raises(TypeError, match=r"input_fn must return a tf.data.Dataset.*it returned a NoneType"):
         run_train(request)
 
 
 def test_train_with_an_own_callable_instance_trains(tmp_path):
-    summary = run_train(TrainRequest(model_ref="example_models.classifier:model_fn", output_model_dir=str(tmp_path / "m"),
-                                     input_fn_ref="refs_testlib:callable_input_fn", params_json=TINY_PARAMS_JSON,
-                                     train_steps=2))
+    summary = run_train(
+        TrainRequest(
+            model_ref="example_models.classifier:model_fn",
+            output_model_dir=str(tmp_path / "m"),
+            input_fn_ref="refs_testlib:callable_input_fn",
+            params_json=TINY_PARAMS_JSON,
+            train_steps=2,
+        )
+    )
     assert summary["global_step"] == 2
-
 
 
 def test_a_second_train_step_on_a_busy_output_is_refused(tmp_path, monkeypatch):
@@ -230,8 +274,9 @@ def test_a_second_train_step_on_a_busy_output_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(train_task, "LEASE_WAIT_SECS", 0.5)  # the default waits 90 s for a dead trainer's lease
     output = str(tmp_path / "m")
     with ModelDirLease(output, ttl_secs=30):  # a live trainer holds the output
-        request = TrainRequest(model_ref=MODEL_REF, output_model_dir=output, params_json=TINY_PARAMS_JSON,
-                               train_steps=2)
+        request = TrainRequest(
+            model_ref=MODEL_REF, output_model_dir=output, params_json=TINY_PARAMS_JSON, train_steps=2
+        )
         with pytest.raises(ModelDirBusyError, match=r"is being written by another trainer"):
             run_train(request)
     assert run_train(request)["global_step"] == 2  # free once the other trainer released it

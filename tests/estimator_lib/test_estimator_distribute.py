@@ -72,8 +72,12 @@ def test_eval_distribute_gives_the_same_metrics(mirrored_and_single):
 
 def test_distribution_needs_a_dataset(tmp_path):
     x, y = make_data(16)
-    estimator = Estimator(linear_model_fn, model_dir=str(tmp_path), config=RunConfig(train_distribute=mirrored(), **BASE))
-    with pytest.raises(TypeError, match=r"With a distribution strategy .* input_fn must return a tf.data.Dataset .*received tuple"):
+    estimator = Estimator(
+        linear_model_fn, model_dir=str(tmp_path), config=RunConfig(train_distribute=mirrored(), **BASE)
+    )
+    with pytest.raises(
+        TypeError, match=r"With a distribution strategy .* input_fn must return a tf.data.Dataset .*received tuple"
+    ):
         estimator.train(lambda: ({"x": tf.constant(x)}, tf.constant(y)), steps=1)
 
 

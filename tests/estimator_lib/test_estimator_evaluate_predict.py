@@ -80,7 +80,9 @@ def test_evaluate_steps_changes_the_metric(trained_linear):
 def test_evaluate_older_checkpoint(trained_linear):
     path = os.path.join(trained_linear.model_dir, "model.ckpt-20")
     assert trained_linear.evaluate(eval_input_fn, checkpoint_path=path)["global_step"] == 20
-    assert trained_linear.evaluate(eval_input_fn, checkpoint_path=trained_linear.model_dir)["global_step"] == TRAINED_STEPS
+    assert (
+        trained_linear.evaluate(eval_input_fn, checkpoint_path=trained_linear.model_dir)["global_step"] == TRAINED_STEPS
+    )
 
 
 def test_evaluate_before_any_checkpoint_warns(tmp_path, caplog):
@@ -100,8 +102,11 @@ def test_evaluate_before_any_checkpoint_warns(tmp_path, caplog):
         ({"name": "a/b"}, ValueError, r"name must be a non-empty string without '/'; received name='a/b'"),
         ({"name": ""}, ValueError, r"name must be a non-empty string without '/'; received name=''"),
         ({"hooks": [1]}, TypeError, r"hooks must contain only SessionRunHook instances.*received 1 of type int"),
-        ({"checkpoint_path": "/nonexistent/model.ckpt-1"}, ValueError,
-         r"checkpoint_path='/nonexistent/model.ckpt-1' is not a checkpoint \(no /nonexistent/model.ckpt-1.index\)"),
+        (
+            {"checkpoint_path": "/nonexistent/model.ckpt-1"},
+            ValueError,
+            r"checkpoint_path='/nonexistent/model.ckpt-1' is not a checkpoint \(no /nonexistent/model.ckpt-1.index\)",
+        ),
     ],
 )
 def test_evaluate_argument_validation(trained_linear, kwargs, error, message):
@@ -184,7 +189,9 @@ def test_predict_mismatched_batch_sizes(tmp_path):
         return EstimatorSpec(mode, predictions={"y": linear_net(features), "scalar": tf.constant(1.0)})
 
     estimator = Estimator(model_fn, model_dir=str(tmp_path))
-    with pytest.raises(ValueError, match=r"Cannot yield single examples: predictions have different or missing batch sizes"):
+    with pytest.raises(
+        ValueError, match=r"Cannot yield single examples: predictions have different or missing batch sizes"
+    ):
         next(estimator.predict(predict_input_fn))
     batch = next(estimator.predict(predict_input_fn, yield_single_examples=False))
     assert batch["scalar"] == 1.0
@@ -195,7 +202,9 @@ def test_predict_scalar_prediction_cannot_be_unbatched(trained_linear_dir):
         return EstimatorSpec(mode, predictions=tf.reduce_sum(linear_net(features)))
 
     estimator = Estimator(model_fn, model_dir=trained_linear_dir)
-    with pytest.raises(ValueError, match=r"Cannot yield single examples: the prediction is a scalar .*with no batch dimension"):
+    with pytest.raises(
+        ValueError, match=r"Cannot yield single examples: the prediction is a scalar .*with no batch dimension"
+    ):
         next(estimator.predict(predict_input_fn))
     assert len(list(estimator.predict(predict_input_fn, yield_single_examples=False))) == EVAL_N // 8
 

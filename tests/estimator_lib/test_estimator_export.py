@@ -53,8 +53,9 @@ def serialized_examples(x: np.ndarray) -> tf.Tensor:
 
 def serialized_rows(x: np.ndarray) -> list[bytes]:
     return [
-        tf.train.Example(features=tf.train.Features(feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=row))}))
-        .SerializeToString()
+        tf.train.Example(
+            features=tf.train.Features(feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=row))})
+        ).SerializeToString()
         for row in x
     ]
 
@@ -177,7 +178,9 @@ def test_receiver_alternatives_get_their_own_signatures(trained_linear, tmp_path
     def receiver_fn():
         parsing = build_parsing_serving_input_receiver_fn(FEATURE_SPEC)()
         return ServingInputReceiver(
-            parsing.features, parsing.receiver_tensors, receiver_tensors_alternatives={"raw": {"x": parsing.features["x"]}}
+            parsing.features,
+            parsing.receiver_tensors,
+            receiver_tensors_alternatives={"raw": {"x": parsing.features["x"]}},
         )
 
     path = trained_linear.export_saved_model(str(tmp_path), receiver_fn)
@@ -198,11 +201,17 @@ def test_export_before_any_checkpoint(tmp_path):
 
 def test_export_argument_validation(trained_linear, tmp_path):
     receiver_fn = build_parsing_serving_input_receiver_fn(FEATURE_SPEC)
-    with pytest.raises(ValueError, match=r"serving_input_receiver_fn must be a function returning a ServingInputReceiver; received 'r'"):
+    with pytest.raises(
+        ValueError, match=r"serving_input_receiver_fn must be a function returning a ServingInputReceiver; received 'r'"
+    ):
         trained_linear.export_saved_model(str(tmp_path), "r")
     with pytest.raises(ValueError, match=r"export_dir_base must be a directory path; received ''"):
         trained_linear.export_saved_model("", receiver_fn)
-    with pytest.raises(TypeError, match=r"serving_input_receiver_fn must return a ServingInputReceiver or TensorServingInputReceiver; received dict"):
+    with pytest.raises(
+        TypeError,
+        match=r"serving_input_receiver_fn must return a ServingInputReceiver or TensorServingInputReceiver; "
+        r"received dict",
+    ):
         trained_linear.export_saved_model(str(tmp_path / "a"), lambda: {"x": 1})
     with pytest.raises(ValueError, match=r"checkpoint_path='/nope/model.ckpt-3' is not a checkpoint"):
         trained_linear.export_saved_model(str(tmp_path / "b"), receiver_fn, checkpoint_path="/nope/model.ckpt-3")
@@ -214,7 +223,9 @@ def test_failed_export_leaves_nothing(trained_linear, tmp_path):
     with pytest.raises(ValueError, match=r"assets_extra source '/no/such/file' \(for 'a.txt'\) does not exist"):
         trained_linear.export_saved_model(str(base), receiver_fn, assets_extra={"a.txt": "/no/such/file"})
     assert os.listdir(base) == []
-    with pytest.raises(ValueError, match=r"assets_extra destination '/abs' must be a relative path inside assets.extra/"):
+    with pytest.raises(
+        ValueError, match=r"assets_extra destination '/abs' must be a relative path inside assets.extra/"
+    ):
         trained_linear.export_saved_model(str(base), receiver_fn, assets_extra={"/abs": __file__})
     assert os.listdir(base) == []
 
@@ -228,7 +239,10 @@ def test_default_signature_must_be_buildable(trained_linear_dir, tmp_path):
 
     estimator = Estimator(model_fn, model_dir=trained_linear_dir)
     receiver_fn = build_raw_serving_input_receiver_fn({"x": tf.zeros([1, 2])})
-    with pytest.raises(ValueError, match=r"The default serving signature cannot be built: A classification signature needs a string input tensor"):
+    with pytest.raises(
+        ValueError,
+        match=r"The default serving signature cannot be built: A classification signature needs a string input tensor",
+    ):
         estimator.export_saved_model(str(tmp_path / "e"), receiver_fn)
     assert os.listdir(tmp_path / "e") == []
 
@@ -244,9 +258,13 @@ def test_classification_output_validation(graph):
     scores = tf.constant([[0.5, 0.5]])
     with pytest.raises(ValueError, match="ClassificationOutput needs scores, classes or both; received neither"):
         ClassificationOutput()
-    with pytest.raises(ValueError, match=r"ClassificationOutput scores must be a float Tensor; received <tf.Tensor .*int32"):
+    with pytest.raises(
+        ValueError, match=r"ClassificationOutput scores must be a float Tensor; received <tf.Tensor .*int32"
+    ):
         ClassificationOutput(scores=tf.constant([[1, 0]]))
-    with pytest.raises(ValueError, match=r"ClassificationOutput classes must be a string Tensor \(use tf.strings.as_string on ids\)"):
+    with pytest.raises(
+        ValueError, match=r"ClassificationOutput classes must be a string Tensor \(use tf.strings.as_string on ids\)"
+    ):
         ClassificationOutput(classes=tf.constant([[1]]))
     output = ClassificationOutput(scores=scores, classes=tf.constant([["a", "b"]]))
     assert set(output.outputs) == {"scores", "classes"}
@@ -255,7 +273,9 @@ def test_classification_output_validation(graph):
 def test_regression_output_validation(graph):
     with pytest.raises(ValueError, match=r"RegressionOutput value must be a float Tensor; received \[1.0\]"):
         RegressionOutput([1.0])
-    with pytest.raises(ValueError, match=r"RegressionOutput value must be a float Tensor; received <tf.Tensor .*string"):
+    with pytest.raises(
+        ValueError, match=r"RegressionOutput value must be a float Tensor; received <tf.Tensor .*string"
+    ):
         RegressionOutput(tf.constant(["a"]))
     assert set(RegressionOutput(tf.constant([1.0])).outputs) == {"outputs"}
 
@@ -273,13 +293,19 @@ def test_receiver_validation(graph):
     x = v1.placeholder(tf.float32, [None, 2])
     with pytest.raises(ValueError, match="ServingInputReceiver needs features; received None"):
         ServingInputReceiver(None, {"x": x})
-    with pytest.raises(ValueError, match=r"receiver_tensors\['x'\] must be a Tensor, SparseTensor or RaggedTensor; received 'x'"):
+    with pytest.raises(
+        ValueError, match=r"receiver_tensors\['x'\] must be a Tensor, SparseTensor or RaggedTensor; received 'x'"
+    ):
         ServingInputReceiver({"x": x}, {"x": "x"})
-    with pytest.raises(ValueError, match=r"features must be a Tensor or a non-empty dict of string to Tensor; received \{\}"):
+    with pytest.raises(
+        ValueError, match=r"features must be a Tensor or a non-empty dict of string to Tensor; received \{\}"
+    ):
         ServingInputReceiver({}, {"x": x})
     with pytest.raises(ValueError, match="receiver_tensors_alternatives must be a dict of name -> receiver tensors"):
         ServingInputReceiver({"x": x}, {"x": x}, receiver_tensors_alternatives=[x])
-    with pytest.raises(ValueError, match=r"TensorServingInputReceiver features must be a single Tensor; received \{'x'"):
+    with pytest.raises(
+        ValueError, match=r"TensorServingInputReceiver features must be a single Tensor; received \{'x'"
+    ):
         TensorServingInputReceiver({"x": x}, {"x": x})
     bare = ServingInputReceiver(x, x)
     assert bare.features == {"feature": x} and bare.receiver_tensors == {"input": x}

@@ -125,7 +125,8 @@ def test_checkpoint_saver_in_training_chief_hooks_replaces_the_estimators(tmp_pa
 
     config = RunConfig(save_checkpoints_steps=3, keep_checkpoint_max=20, log_step_count_steps=0)
     listener = StepListener()
-    Estimator(model_fn, model_dir=str(tmp_path), config=config).train(make_input_fn(), steps=7, saving_listeners=[listener])
+    estimator = Estimator(model_fn, model_dir=str(tmp_path), config=config)
+    estimator.train(make_input_fn(), steps=7, saving_listeners=[listener])
     assert {2, 4, 6, 7} <= set(checkpoint_steps(str(tmp_path))) <= {0, 2, 4, 6, 7}
     assert {2, 4, 6, 7} <= set(listener.saved)
 

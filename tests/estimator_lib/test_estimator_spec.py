@@ -177,7 +177,8 @@ def test_predictions_tensor_or_dict(parts):
 
 
 def test_predictions_not_tensor(graph):
-    with pytest.raises(TypeError, match=r"predictions must be a Tensor or a dict of string to Tensor; received \[1, 2\]"):
+    message = r"predictions must be a Tensor or a dict of string to Tensor; received \[1, 2\]"
+    with pytest.raises(TypeError, match=message):
         EstimatorSpec(ModeKeys.PREDICT, predictions=[1, 2])
 
 
@@ -259,7 +260,9 @@ def test_no_eval_metric_ops_is_empty_dict(parts):
 
 # ---- export_outputs ------------------------------------------------------------------------------------
 def test_export_outputs_not_dict(parts):
-    with pytest.raises(TypeError, match="export_outputs must be a dict of signature name -> ExportOutput.*received list"):
+    with pytest.raises(
+        TypeError, match="export_outputs must be a dict of signature name -> ExportOutput.*received list"
+    ):
         EstimatorSpec(ModeKeys.PREDICT, predictions=parts["y"], export_outputs=[PredictOutput(parts["y"])])
 
 
@@ -270,7 +273,9 @@ def test_export_outputs_value_not_export_output(parts):
 
 def test_several_export_outputs_need_serving_default(parts):
     outputs = {"a": PredictOutput(parts["y"]), "b": RegressionOutput(parts["y"])}
-    with pytest.raises(ValueError, match=r"export_outputs has several entries \['a', 'b'\] but none is named 'serving_default'"):
+    with pytest.raises(
+        ValueError, match=r"export_outputs has several entries \['a', 'b'\] but none is named 'serving_default'"
+    ):
         EstimatorSpec(ModeKeys.PREDICT, predictions=parts["y"], export_outputs=outputs)
 
 
@@ -289,17 +294,17 @@ def test_single_export_output_becomes_default(parts):
 
 def test_missing_export_outputs_default_to_predictions(parts):
     spec = EstimatorSpec(ModeKeys.PREDICT, predictions=parts["predictions"])
-    (name, output), = spec.export_outputs.items()
+    ((name, output),) = spec.export_outputs.items()
     assert name == DEFAULT and isinstance(output, PredictOutput)
     assert output.outputs == parts["predictions"]
 
 
 # ---- hooks and scaffold ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "field", ["training_chief_hooks", "training_hooks", "evaluation_hooks", "prediction_hooks"]
-)
+@pytest.mark.parametrize("field", ["training_chief_hooks", "training_hooks", "evaluation_hooks", "prediction_hooks"])
 def test_hooks_must_be_session_run_hooks(parts, field):
-    with pytest.raises(TypeError, match=f"{field} must contain only SessionRunHook instances.*received 'hook' of type str"):
+    with pytest.raises(
+        TypeError, match=f"{field} must contain only SessionRunHook instances.*received 'hook' of type str"
+    ):
         EstimatorSpec(ModeKeys.TRAIN, loss=parts["loss"], train_op=parts["train_op"], **{field: ["hook"]})
 
 
@@ -324,7 +329,10 @@ def test_scaffold_default_and_given(parts):
     spec = EstimatorSpec(ModeKeys.TRAIN, loss=parts["loss"], train_op=parts["train_op"])
     assert isinstance(spec.scaffold, v1.train.Scaffold)
     scaffold = v1.train.Scaffold()
-    assert EstimatorSpec(ModeKeys.TRAIN, loss=parts["loss"], train_op=parts["train_op"], scaffold=scaffold).scaffold is scaffold
+    assert (
+        EstimatorSpec(ModeKeys.TRAIN, loss=parts["loss"], train_op=parts["train_op"], scaffold=scaffold).scaffold
+        is scaffold
+    )
 
 
 # ---- namedtuple behaviour --------------------------------------------------------------------------------
@@ -359,8 +367,17 @@ def test_positional_aliases(parts):
     assert spec[10] == spec.prediction_hooks == (hook,)
     assert len(spec) == 11
     assert EstimatorSpec._fields == (
-        "mode", "predictions", "loss", "train_op", "eval_metric_ops", "export_outputs",
-        "training_chief_hooks", "training_hooks", "scaffold", "evaluation_hooks", "prediction_hooks",
+        "mode",
+        "predictions",
+        "loss",
+        "train_op",
+        "eval_metric_ops",
+        "export_outputs",
+        "training_chief_hooks",
+        "training_hooks",
+        "scaffold",
+        "evaluation_hooks",
+        "prediction_hooks",
     )
     mode, predictions, loss, *_ = spec
     assert (mode, loss) == (ModeKeys.TRAIN, parts["loss"])

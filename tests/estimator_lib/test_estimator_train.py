@@ -85,13 +85,23 @@ def test_properties(tmp_path):
     [
         ({"model_fn": "fn"}, TypeError, r"model_fn must be callable; received 'fn' of type str"),
         ({"model_fn": lambda labels, mode: None}, ValueError, r"model_fn '<lambda>' must take a 'features' argument"),
-        ({"model_fn": lambda features, batch: None}, ValueError,
-         r"model_fn declares argument\(s\) \['batch'\] that the Estimator cannot supply"),
+        (
+            {"model_fn": lambda features, batch: None},
+            ValueError,
+            r"model_fn declares argument\(s\) \['batch'\] that the Estimator cannot supply",
+        ),
         ({"params": [1]}, TypeError, r"params must be a dict or None; received list: \[1\]"),
-        ({"model_fn": lambda features, labels, mode: None, "params": {"a": 1}}, ValueError,
-         r"params \['a'\] were given but model_fn '<lambda>' has no 'params' argument"),
+        (
+            {"model_fn": lambda features, labels, mode: None, "params": {"a": 1}},
+            ValueError,
+            r"params \['a'\] were given but model_fn '<lambda>' has no 'params' argument",
+        ),
         ({"config": {"model_dir": "x"}}, ValueError, r"config must be an estimator_lib.RunConfig; received dict"),
-        ({"warm_start_from": 3}, ValueError, r"warm_start_from must be a checkpoint/SavedModel path or a WarmStartSettings; received 3"),
+        (
+            {"warm_start_from": 3},
+            ValueError,
+            r"warm_start_from must be a checkpoint/SavedModel path or a WarmStartSettings; received 3",
+        ),
     ],
 )
 def test_constructor_validation(kwargs, error, message):
@@ -106,7 +116,9 @@ def test_variable_accessors(trained_linear, tmp_path):
     assert trained_linear.get_variable_value("w").shape == (2, 1)
     w, step = trained_linear.get_variable_value(["w", "global_step"])
     assert w.shape == (2, 1) and step == 40
-    with pytest.raises(ValueError, match=r"Variable 'nope' is not in checkpoint '.*model.ckpt-40'; see get_variable_names\(\)"):
+    with pytest.raises(
+        ValueError, match=r"Variable 'nope' is not in checkpoint '.*model.ckpt-40'; see get_variable_names\(\)"
+    ):
         trained_linear.get_variable_value("nope")
     untrained = Estimator(linear_model_fn, model_dir=str(tmp_path))
     assert untrained.latest_checkpoint() is None
@@ -195,7 +207,10 @@ def test_input_fn_with_default_argument(tmp_path):
 
 def test_input_fn_undeclarable_argument(tmp_path):
     estimator = Estimator(linear_model_fn, model_dir=str(tmp_path), config=fast_config())
-    with pytest.raises(TypeError, match=r"input_fn 'input_fn' declares argument\(s\) \['batch_size'\] that this library cannot supply"):
+    with pytest.raises(
+        TypeError, match=r"input_fn 'input_fn' declares argument\(s\) \['batch_size'\] that this library cannot supply"
+    ):
+
         def input_fn(batch_size):
             return None
 
@@ -264,7 +279,9 @@ def test_labels_without_labels_argument(tmp_path):
 def test_input_fn_tuple_of_three(tmp_path):
     estimator = Estimator(linear_model_fn, model_dir=str(tmp_path), config=fast_config())
     x, y = make_data(8)
-    with pytest.raises(ValueError, match="input_fn must return \\(features, labels\\) or features; received a tuple of 3 items"):
+    with pytest.raises(
+        ValueError, match="input_fn must return \\(features, labels\\) or features; received a tuple of 3 items"
+    ):
         estimator.train(lambda: ({"x": tf.constant(x)}, tf.constant(y), tf.constant(y)), steps=1)
 
 
@@ -315,8 +332,11 @@ def test_stops_at_end_of_input(tmp_path):
         ({"steps": -1}, ValueError, r"steps must be a positive integer or None; received steps=-1"),
         ({"max_steps": "5"}, ValueError, r"max_steps must be a positive integer or None; received max_steps='5'"),
         ({"steps": 1, "hooks": ["h"]}, TypeError, r"hooks must contain only SessionRunHook instances.*received 'h'"),
-        ({"steps": 1, "saving_listeners": [SessionRunHook()]}, TypeError,
-         r"saving_listeners must be CheckpointSaverListener instances; received <.*SessionRunHook"),
+        (
+            {"steps": 1, "saving_listeners": [SessionRunHook()]},
+            TypeError,
+            r"saving_listeners must be CheckpointSaverListener instances; received <.*SessionRunHook",
+        ),
     ],
 )
 def test_train_argument_validation(tmp_path, kwargs, error, message):
@@ -397,7 +417,10 @@ def nan_input_fn():
 def test_nan_loss_stops_training_and_is_not_checkpointed(tmp_path):
     config = fast_config(save_checkpoints_steps=1, keep_checkpoint_max=10)
     estimator = Estimator(linear_model_fn, model_dir=str(tmp_path), config=config)
-    with pytest.raises(NanLossDuringTrainingError, match=r"Loss is nan at global step 3: training stopped and the step was not checkpointed"):
+    with pytest.raises(
+        NanLossDuringTrainingError,
+        match=r"Loss is nan at global step 3: training stopped and the step was not checkpointed",
+    ):
         estimator.train(nan_input_fn)
     assert max(checkpoint_steps(str(tmp_path))) == 2
     assert estimator.latest_checkpoint().endswith("model.ckpt-2")

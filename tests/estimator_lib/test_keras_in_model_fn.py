@@ -142,7 +142,8 @@ def test_keras_metric_never_updated(tmp_path):
         return EstimatorSpec(mode, loss=loss, eval_metric_ops={"acc": keras.metrics.Accuracy()})
 
     estimator = Estimator(model_fn, model_dir=str(tmp_path), config=CONFIG)
-    with pytest.raises(ValueError, match=r"Keras metric 'accuracy' was never updated in model_fn: call metric.update_state"):
+    message = r"Keras metric 'accuracy' was never updated in model_fn: call metric.update_state"
+    with pytest.raises(ValueError, match=message):
         estimator.evaluate(class_input_fn(n=8, repeat=False))
 
 
@@ -172,7 +173,9 @@ def test_keras_model_export_reproduces_predict(keras_estimator, tmp_path):
     x, _ = class_data(16, 2)
     served = tf.saved_model.load(path.decode()).signatures["serving_default"](x=tf.constant(x))
     predictions = list(keras_estimator.predict(class_input_fn(n=16, seed=2, repeat=False, labels=False)))
-    np.testing.assert_allclose(served["logits"].numpy(), np.stack([p["logits"] for p in predictions]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        served["logits"].numpy(), np.stack([p["logits"] for p in predictions]), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_array_equal(served["class_ids"].numpy(), [p["class_ids"] for p in predictions])
 
 

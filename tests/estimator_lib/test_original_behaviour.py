@@ -57,7 +57,9 @@ def test_input_fn_returning_python_lists_as_a_list_pair(tmp_path):
 
 def test_input_fn_returning_three_items_is_refused(tmp_path):
     estimator = Estimator(linear_model_fn, str(tmp_path), config=RunConfig(**QUIET))
-    with pytest.raises(ValueError, match="input_fn must return \\(features, labels\\) or features; received a list of 3"):
+    with pytest.raises(
+        ValueError, match="input_fn must return \\(features, labels\\) or features; received a list of 3"
+    ):
         estimator.train(lambda: [np.zeros((2, 2)), np.zeros((2, 1)), 1], steps=1)
 
 
@@ -158,7 +160,9 @@ def test_empty_model_dir_with_a_config_model_dir_is_refused(tmp_path):
 @pytest.mark.parametrize("task_type", ["evaluator", "ps"])
 def test_train_refused_on_a_task_that_does_not_train(tmp_path, monkeypatch, task_type):
     cluster = {"chief": ["localhost:2222"], "ps": ["localhost:2223"]}
-    monkeypatch.setenv("TF_CONFIG", f'{{"cluster": {cluster!r}, "task": {{"type": "{task_type}", "index": 0}}}}'.replace("'", '"'))
+    monkeypatch.setenv(
+        "TF_CONFIG", f'{{"cluster": {cluster!r}, "task": {{"type": "{task_type}", "index": 0}}}}'.replace("'", '"')
+    )
     estimator = Estimator(linear_model_fn, str(tmp_path), config=RunConfig(**QUIET))
     with pytest.raises(ValueError, match=f"train\\(\\) was called on task type '{task_type}' .*train_and_evaluate"):
         estimator.train(make_input_fn(), steps=1)
@@ -168,10 +172,16 @@ def test_train_refused_on_a_task_that_does_not_train(tmp_path, monkeypatch, task
 # ---- progress line ---------------------------------------------------------------------------------------
 def test_progress_line_reports_the_step_before_the_run(tmp_path, caplog):
     """The original logged the global step read in the same run as the train op: 0, then 2, 4, ..."""
-    estimator = Estimator(linear_model_fn, str(tmp_path), config=RunConfig(log_step_count_steps=2, save_summary_steps=0))
+    estimator = Estimator(
+        linear_model_fn, str(tmp_path), config=RunConfig(log_step_count_steps=2, save_summary_steps=0)
+    )
     with caplog.at_level(logging.INFO, logger="tensorflow"):
         estimator.train(make_input_fn(), steps=5)
-    steps = [int(r.getMessage().split("step = ")[1].split()[0]) for r in caplog.records if r.getMessage().startswith("loss = ")]
+    steps = [
+        int(r.getMessage().split("step = ")[1].split()[0])
+        for r in caplog.records
+        if r.getMessage().startswith("loss = ")
+    ]
     assert steps[:3] == [0, 2, 4]
 
 
@@ -200,7 +210,9 @@ def test_user_hooks_see_the_nan_step_before_training_stops(tmp_path):
         v1.add_to_collection(v1.GraphKeys.LOSSES, spec.loss)
         return spec
 
-    estimator = Estimator(model_fn, str(tmp_path), config=RunConfig(save_checkpoints_steps=1, keep_checkpoint_max=10, **QUIET))
+    estimator = Estimator(
+        model_fn, str(tmp_path), config=RunConfig(save_checkpoints_steps=1, keep_checkpoint_max=10, **QUIET)
+    )
     recorder = _LossRecorder()
     with pytest.raises(v1.train.NanLossDuringTrainingError, match="Loss is nan at global step 3"):
         estimator.train(lambda: tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(8), hooks=[recorder])

@@ -38,7 +38,9 @@ def source_values(trained_linear):
 
 
 def warm_started(warm_start_from, model_dir, model_fn=linear_model_fn, params=FROZEN):
-    estimator = Estimator(model_fn, model_dir=str(model_dir), params=params, config=CONFIG, warm_start_from=warm_start_from)
+    estimator = Estimator(
+        model_fn, model_dir=str(model_dir), params=params, config=CONFIG, warm_start_from=warm_start_from
+    )
     hook = ReadVariablesHook()
     estimator.train(make_input_fn(), steps=1, hooks=[hook])
     return estimator, hook.values
@@ -105,7 +107,10 @@ def test_settings_renamed_variables(trained_linear, tmp_path):
 
 def test_only_when_model_dir_has_no_checkpoint(trained_linear, tmp_path):
     estimator = Estimator(
-        linear_model_fn, model_dir=str(tmp_path), params={"learning_rate": 0.5}, config=CONFIG,
+        linear_model_fn,
+        model_dir=str(tmp_path),
+        params={"learning_rate": 0.5},
+        config=CONFIG,
         warm_start_from=trained_linear.latest_checkpoint(),
     )
     estimator.train(make_input_fn(seed=5), steps=3)
@@ -118,9 +123,18 @@ def test_only_when_model_dir_has_no_checkpoint(trained_linear, tmp_path):
 
 # ---- errors ----------------------------------------------------------------------------------------------
 def test_missing_variable(trained_linear, tmp_path):
-    estimator = Estimator(renamed_model_fn, model_dir=str(tmp_path), params=FROZEN, config=CONFIG,
-                          warm_start_from=trained_linear.model_dir)
-    with pytest.raises(ValueError, match=r"Warm start: variable 'dense/(weights|bias)' \(looked up as 'dense/(weights|bias)'\) is not in checkpoint"):
+    estimator = Estimator(
+        renamed_model_fn,
+        model_dir=str(tmp_path),
+        params=FROZEN,
+        config=CONFIG,
+        warm_start_from=trained_linear.model_dir,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"Warm start: variable 'dense/(weights|bias)' \(looked up as 'dense/(weights|bias)'\) is not in "
+        r"checkpoint",
+    ):
         estimator.train(make_input_fn(), steps=1)
     assert estimator.latest_checkpoint() is None
 
@@ -132,19 +146,35 @@ def test_shape_mismatch(trained_linear, tmp_path):
         return EstimatorSpec(mode, loss=loss, train_op=v1.assign_add(v1.train.get_global_step(), 1))
 
     estimator = Estimator(model_fn, model_dir=str(tmp_path), config=CONFIG, warm_start_from=trained_linear.model_dir)
-    with pytest.raises(ValueError, match=r"Warm start: variable 'w' has shape \[2, 3\] but 'w' in .* has shape \[2, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"Warm start: variable 'w' has shape \[2, 3\] but 'w' in .* has shape \[2, 1\]"
+    ):
         estimator.train(make_input_fn(), steps=1)
 
 
 def test_not_a_checkpoint(tmp_path):
-    estimator = Estimator(linear_model_fn, model_dir=str(tmp_path / "m"), params=FROZEN, config=CONFIG,
-                          warm_start_from=str(tmp_path / "nothing"))
-    with pytest.raises(ValueError, match=r"warm_start_from='.*nothing' is not a checkpoint, a model directory or a SavedModel"):
+    estimator = Estimator(
+        linear_model_fn,
+        model_dir=str(tmp_path / "m"),
+        params=FROZEN,
+        config=CONFIG,
+        warm_start_from=str(tmp_path / "nothing"),
+    )
+    with pytest.raises(
+        ValueError, match=r"warm_start_from='.*nothing' is not a checkpoint, a model directory or a SavedModel"
+    ):
         estimator.train(make_input_fn(), steps=1)
     os.makedirs(tmp_path / "empty")
-    estimator = Estimator(linear_model_fn, model_dir=str(tmp_path / "m2"), params=FROZEN, config=CONFIG,
-                          warm_start_from=str(tmp_path / "empty"))
-    with pytest.raises(ValueError, match=r"warm_start_from='.*empty' is a directory without a checkpoint or SavedModel"):
+    estimator = Estimator(
+        linear_model_fn,
+        model_dir=str(tmp_path / "m2"),
+        params=FROZEN,
+        config=CONFIG,
+        warm_start_from=str(tmp_path / "empty"),
+    )
+    with pytest.raises(
+        ValueError, match=r"warm_start_from='.*empty' is a directory without a checkpoint or SavedModel"
+    ):
         estimator.train(make_input_fn(), steps=1)
 
 
@@ -152,10 +182,14 @@ def test_not_a_checkpoint(tmp_path):
     "kwargs, message",
     [
         ({"ckpt_to_initialize_from": None}, r"ckpt_to_initialize_from must be a checkpoint path.*received None"),
-        ({"ckpt_to_initialize_from": "/m", "var_name_to_vocab_info": {"v": 1}},
-         r"var_name_to_vocab_info \(vocabulary remapping\) is not supported"),
-        ({"ckpt_to_initialize_from": "/m", "vars_to_warm_start": 3},
-         r"vars_to_warm_start must be a regex, a list of names/regexes or None; received 3"),
+        (
+            {"ckpt_to_initialize_from": "/m", "var_name_to_vocab_info": {"v": 1}},
+            r"var_name_to_vocab_info \(vocabulary remapping\) is not supported",
+        ),
+        (
+            {"ckpt_to_initialize_from": "/m", "vars_to_warm_start": 3},
+            r"vars_to_warm_start must be a regex, a list of names/regexes or None; received 3",
+        ),
     ],
 )
 def test_settings_validation(kwargs, message):

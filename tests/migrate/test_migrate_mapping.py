@@ -54,11 +54,18 @@ def test_every_target_name_resolves_after_a_plain_import_estimator_lib():
         ("tensorflow.estimator.tpu.TPUConfig", "symbol", "estimator_lib.tpu.TPUConfig"),
         ("tensorflow.contrib.tpu.TPUEstimatorSpec", "symbol", "estimator_lib.tpu.TPUEstimatorSpec"),
         ("tensorflow.estimator.export.PredictOutput", "symbol", "estimator_lib.export.PredictOutput"),
-        ("tensorflow.estimator.experimental.stop_if_lower_hook", "symbol", "estimator_lib.experimental.stop_if_lower_hook"),
+        (
+            "tensorflow.estimator.experimental.stop_if_lower_hook",
+            "symbol",
+            "estimator_lib.experimental.stop_if_lower_hook",
+        ),
         ("tensorflow_estimator.estimator.WarmStartSettings", "symbol", "estimator_lib.WarmStartSettings"),
         ("tensorflow_estimator.python.estimator.estimator.EstimatorV2", "symbol", "estimator_lib.Estimator"),
-        ("tensorflow_estimator.python.estimator.early_stopping.stop_if_higher_hook", "symbol",
-         "estimator_lib.early_stopping.stop_if_higher_hook"),
+        (
+            "tensorflow_estimator.python.estimator.early_stopping.stop_if_higher_hook",
+            "symbol",
+            "estimator_lib.early_stopping.stop_if_higher_hook",
+        ),
         ("tensorflow_estimator.python.estimator.tpu.tpu_config", "namespace", "estimator_lib.tpu"),
         ("tensorflow.estimator", "namespace", "estimator_lib"),
         # TF1 names with a home in estimator_lib, under every spelling.
@@ -103,14 +110,25 @@ def test_plain_tensorflow_is_not_touched(name):
 def test_tf_keras_route_leaves_v1_layers_alone():
     assert mapping.classify("tensorflow.compat.v1.layers.dense", layers_route="tf-keras") is None
     assert mapping.classify("tensorflow.contrib.layers.layer_norm", layers_route="tf-keras").new == (
-        "estimator_lib.layers.layer_norm")
+        "estimator_lib.layers.layer_norm"
+    )
 
 
-@pytest.mark.parametrize("name, tf1", [
-    ("tensorflow.flags.DEFINE_string", True), ("tensorflow.gfile.GFile", True), ("tensorflow.logging.info", True),
-    ("tensorflow.app.run", True), ("tensorflow.train.Optimizer", True), ("tensorflow.get_variable", True),
-    ("tensorflow.contrib.anything", True), ("tensorflow.layers.dense", True),
-    ("tensorflow.nn.relu", False), ("tensorflow.io.gfile.GFile", False), ("tensorflow.compat.v1.flags", False),
-])
+@pytest.mark.parametrize(
+    "name, tf1",
+    [
+        ("tensorflow.flags.DEFINE_string", True),
+        ("tensorflow.gfile.GFile", True),
+        ("tensorflow.logging.info", True),
+        ("tensorflow.app.run", True),
+        ("tensorflow.train.Optimizer", True),
+        ("tensorflow.get_variable", True),
+        ("tensorflow.contrib.anything", True),
+        ("tensorflow.layers.dense", True),
+        ("tensorflow.nn.relu", False),
+        ("tensorflow.io.gfile.GFile", False),
+        ("tensorflow.compat.v1.flags", False),
+    ],
+)
 def test_tf1_only_names(name, tf1):
     assert mapping.is_tf1_only(name) is tf1

@@ -31,10 +31,17 @@ def test_upgraded_script_trains_evaluates_predicts_and_exports(tmp_path, capsys)
     assert "tf.estimator" not in code and "tensorflow.estimator" not in code
     assert "from estimator_lib import export as tf_export  # serving helpers" in text
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     process = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "model"), str(tmp_path / "export")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert process.returncode == 0, process.stderr[-3000:]
     result = json.loads(process.stdout.strip().splitlines()[-1])
@@ -51,7 +58,11 @@ def test_upgraded_tpu_estimator_script_runs_on_cpu(tmp_path, capsys):
     assert "0 use(s) to port by hand" in capsys.readouterr().out
     assert "from estimator_lib import tpu\n" in upgraded.read_text()
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     process = subprocess.run(
         [sys.executable, str(upgraded), str(tmp_path / "model")], capture_output=True, text=True, env=env, timeout=300
     )

@@ -19,7 +19,9 @@ def caching_runner(tmp_path):
 @dsl.pipeline(name="cached-training")
 def cached_training(params_json: str, train_steps: int) -> dsl.Model:
     # The component's default: caching on (the training pipeline turns it off unless cache_training=True).
-    return train_op(model_ref="example_models.classifier", params_json=params_json, train_steps=train_steps).outputs["model"]
+    return train_op(model_ref="example_models.classifier", params_json=params_json, train_steps=train_steps).outputs[
+        "model"
+    ]
 
 
 def _train(**overrides):

@@ -37,7 +37,9 @@ def test_every_input_is_documented(name):
         inputs = yaml.safe_load(handle)["root"]["inputDefinitions"]
     described = {input_name: spec.get("description") for kind in ("parameters", "artifacts")
                  for input_name, spec in inputs.get(kind, {}).items()}
-    assert described and all(described.values()), f"{name}: undocumented inputs {[k for k, v in described.items() if not v]}"
+    assert described and all(described.values()), (
+        f"{name}: undocumented inputs {[k for k, v in described.items() if not v]}"
+    )
 
 
 def test_a_loaded_component_takes_a_dataset_artifact_as_its_data(tmp_path):
@@ -56,7 +58,9 @@ def test_a_loaded_component_takes_a_dataset_artifact_as_its_data(tmp_path):
     with open(path) as handle:
         tasks = yaml.safe_load(handle)["root"]["dag"]["tasks"]
     assert tasks["train"]["inputs"]["artifacts"]["train_dataset"]["taskOutputArtifact"]["producerTask"] == "importer"
-    assert tasks["evaluate"]["inputs"]["artifacts"]["eval_dataset"]["taskOutputArtifact"]["producerTask"] == "importer-2"
+    assert (
+        tasks["evaluate"]["inputs"]["artifacts"]["eval_dataset"]["taskOutputArtifact"]["producerTask"] == "importer-2"
+    )
 
 
 def test_data_path_takes_the_artifact_or_the_uri_but_not_both():
@@ -65,8 +69,11 @@ def test_data_path_takes_the_artifact_or_the_uri_but_not_both():
 
     assert data_path("train_data", "gs://b/x") == "gs://b/x"
     assert data_path("train_data", "", Dataset()) == "/gcs/b/data"
-    with pytest.raises(ValueError, match=r"train_data and train_dataset are both set \(train_data='gs://b/x', "
-                                         r"artifact 'gs://b/data'\); pass the data one way"):
+    with pytest.raises(
+        ValueError,
+        match=r"train_data and train_dataset are both set \(train_data='gs://b/x', "
+        r"artifact 'gs://b/data'\); pass the data one way",
+    ):
         data_path("train_data", "gs://b/x", Dataset())
 
 
@@ -74,8 +81,13 @@ def test_each_step_has_cpu_and_memory_limits(tmp_path):
     path = compile_pipeline("local", str(tmp_path / "p.yaml"), resources={"evaluate": ("8", "32Gi")})
     with open(path) as handle:
         executors = yaml.safe_load(handle)["deploymentSpec"]["executors"]
-    limits = {name: (spec["container"]["resources"]["resourceCpuLimit"], spec["container"]["resources"]["resourceMemoryLimit"])
-              for name, spec in executors.items()}
+    limits = {
+        name: (
+            spec["container"]["resources"]["resourceCpuLimit"],
+            spec["container"]["resources"]["resourceMemoryLimit"],
+        )
+        for name, spec in executors.items()
+    }
     assert limits["exec-evaluate"] == ("8", "32Gi")
     assert limits["exec-train"] == ("8", "32G") and limits["exec-export"] == ("2", "8G")
     assert limits["exec-gate-report"] == ("1", "2G")
@@ -84,8 +96,11 @@ def test_each_step_has_cpu_and_memory_limits(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"evaluation": ("4", "16G")}, r"step resources name a step of \['evaluate', 'export', 'gate-report', "
-                                       r"'predict', 'train'\]; received 'evaluation'"),
+        (
+            {"evaluation": ("4", "16G")},
+            r"step resources name a step of \['evaluate', 'export', 'gate-report', "
+            r"'predict', 'train'\]; received 'evaluation'",
+        ),
         ({"export": ("four", "16G")}, r"resources of 'export' must be \(cpu, memory\) such as \('4', '16G'\)"),
         ({"export": ("4", "16")}, r"resources of 'export' must be \(cpu, memory\)"),
     ],

@@ -33,23 +33,58 @@ TINY = json.dumps({"hidden_units": [4], "n_examples": 32, "seed": 1})
 def templates(tmp_path_factory):
     root = tmp_path_factory.mktemp("custom_job")
     return {
-        "gpu": compile_pipeline("gpu", str(root / "gpu.yaml"), image="us-docker.pkg.dev/p/r/estimator-lib:test",
-                                gpu=GpuPlacement(machine_type="g2-standard-8", accelerator_type="NVIDIA_L4",
-                                                 accelerator_count=1, gpu_image=GPU_IMAGE)),
-        "tpu": compile_pipeline("tpu", str(root / "tpu.yaml"), image="us-docker.pkg.dev/p/r/estimator-lib:test",
-                                tpu=TpuPlacement(machine_type="ct5lp-hightpu-4t", tpu_topology="2x2", tpu_image=TPU_IMAGE,
-                                                 reservation=RESERVATION)),
+        "gpu": compile_pipeline(
+            "gpu",
+            str(root / "gpu.yaml"),
+            image="us-docker.pkg.dev/p/r/estimator-lib:test",
+            gpu=GpuPlacement(
+                machine_type="g2-standard-8", accelerator_type="NVIDIA_L4", accelerator_count=1, gpu_image=GPU_IMAGE
+            ),
+        ),
+        "tpu": compile_pipeline(
+            "tpu",
+            str(root / "tpu.yaml"),
+            image="us-docker.pkg.dev/p/r/estimator-lib:test",
+            tpu=TpuPlacement(
+                machine_type="ct5lp-hightpu-4t", tpu_topology="2x2", tpu_image=TPU_IMAGE, reservation=RESERVATION
+            ),
+        ),
     }
 
 
 def _submitted_custom_job(template, extra_args=()):
     """`submit --dry-run` with identity and scheduling flags; returns (its CustomJob, the printed request)."""
-    args = cli.build_parser().parse_args([
-        "submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
-        "--service-account", SERVICE_ACCOUNT, "--network", NETWORK, "--encryption-key", KEY,
-        "--label", "team=ml", "--label", "cost-center=42", "--strategy", "spot", "--timeout", "7200s",
-        "--restart-job-on-worker-restart", "--tensorboard", BOARD, *extra_args,
-    ])
+    args = cli.build_parser().parse_args(
+        [
+            "submit",
+            "--template",
+            template,
+            "--project",
+            PROJECT,
+            "--region",
+            REGION,
+            "--pipeline-root",
+            ROOT,
+            "--service-account",
+            SERVICE_ACCOUNT,
+            "--network",
+            NETWORK,
+            "--encryption-key",
+            KEY,
+            "--label",
+            "team=ml",
+            "--label",
+            "cost-center=42",
+            "--strategy",
+            "spot",
+            "--timeout",
+            "7200s",
+            "--restart-job-on-worker-restart",
+            "--tensorboard",
+            BOARD,
+            *extra_args,
+        ]
+    )
     job = cli.build_job_from_args(args, AnonymousCredentials())
     request = vertex.create_job_request(job, service_account=SERVICE_ACCOUNT, network=NETWORK)
     (custom_job,) = vertex.training_custom_jobs(request, project=PROJECT, location=REGION).values()
@@ -93,10 +128,21 @@ def test_tpu_job_places_training_on_the_tpu_machine_with_topology_and_reservatio
 
 
 def test_machine_topology_and_image_are_run_time_parameters(templates):
-    custom_job, _ = _submitted_custom_job(templates["tpu"], [
-        "--param", "machine_type=ct5lp-hightpu-8t", "--param", "tpu_topology=2x4",
-        "--param", f"training_image={TPU_IMAGE}-v2", "--strategy", "flex-start", "--max-wait-duration", "1800s",
-    ])
+    custom_job, _ = _submitted_custom_job(
+        templates["tpu"],
+        [
+            "--param",
+            "machine_type=ct5lp-hightpu-8t",
+            "--param",
+            "tpu_topology=2x4",
+            "--param",
+            f"training_image={TPU_IMAGE}-v2",
+            "--strategy",
+            "flex-start",
+            "--max-wait-duration",
+            "1800s",
+        ],
+    )
     (pool,) = custom_job.job_spec.worker_pool_specs
     assert (pool.machine_spec.machine_type, pool.machine_spec.tpu_topology) == ("ct5lp-hightpu-8t", "2x4")
     assert pool.container_spec.image_uri == TPU_IMAGE + "-v2"
@@ -108,8 +154,9 @@ def test_machine_topology_and_image_are_run_time_parameters(templates):
 
 
 def test_gpu_job_uses_the_gpu_image_and_machine(templates):
-    custom_job, _ = _submitted_custom_job(templates["gpu"], ["--param", "accelerator_type=NVIDIA_TESLA_T4",
-                                                             "--param", "machine_type=n1-standard-8"])
+    custom_job, _ = _submitted_custom_job(
+        templates["gpu"], ["--param", "accelerator_type=NVIDIA_TESLA_T4", "--param", "machine_type=n1-standard-8"]
+    )
     (pool,) = custom_job.job_spec.worker_pool_specs
     assert pool.machine_spec.machine_type == "n1-standard-8"
     assert pool.machine_spec.accelerator_type == aiplatform_v1.AcceleratorType.NVIDIA_TESLA_T4
@@ -136,8 +183,25 @@ def test_each_run_writes_under_its_own_directory(templates):
 
 
 def test_submit_dry_run_prints_the_training_custom_job(templates, capsys):
-    assert cli.main(["submit", "--template", templates["tpu"], "--project", PROJECT, "--region", REGION,
-                     "--pipeline-root", ROOT, "--service-account", SERVICE_ACCOUNT, "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "submit",
+                "--template",
+                templates["tpu"],
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--pipeline-root",
+                ROOT,
+                "--service-account",
+                SERVICE_ACCOUNT,
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["createPipelineJobRequest"]["pipelineJob"]["serviceAccount"] == SERVICE_ACCOUNT
     assert printed["trainingCustomJobs"]["train"]["jobSpec"]["serviceAccount"] == SERVICE_ACCOUNT
@@ -148,25 +212,62 @@ def test_submit_dry_run_prints_the_training_custom_job(templates, capsys):
     [
         (["--tensorboard", "my-board"], r"tensorboard must be a Vertex TensorBoard resource"),
         (["--timeout", "2h"], r"timeout must be a duration in seconds such as '3600s'; received timeout='2h'"),
-        (["--param", "scheduling_strategy=cheap"], r"scheduling strategy must be one of \['flex-start', 'spot', 'standard'\]"),
+        (
+            ["--param", "scheduling_strategy=cheap"],
+            r"scheduling strategy must be one of \['flex-start', 'spot', 'standard'\]",
+        ),
         (["--encryption-key", "my-key"], r"encryption key must be a Cloud KMS key name"),
         (["--param", "machine_type=ct6e-standard-4t"], r"machine_type='ct6e-standard-4t' is refused: TPU v6e"),
-        (["--param", "tpu_topology=4x4"], r"tpu_topology='4x4' on machine_type='ct5lp-hightpu-4t' is a multi-host slice"),
+        (
+            ["--param", "tpu_topology=4x4"],
+            r"tpu_topology='4x4' on machine_type='ct5lp-hightpu-4t' is a multi-host slice",
+        ),
         (["--param", "job_labels=team"], r"--param job_labels must be a JSON object such as"),
     ],
 )
 def test_bad_job_options_are_rejected(templates, extra, message, capsys):
-    base = ["submit", "--template", templates["tpu"], "--project", PROJECT, "--region", REGION, "--pipeline-root",
-            ROOT, "--dry-run"]
+    base = [
+        "submit",
+        "--template",
+        templates["tpu"],
+        "--project",
+        PROJECT,
+        "--region",
+        REGION,
+        "--pipeline-root",
+        ROOT,
+        "--dry-run",
+    ]
     assert cli.main([*base, *extra]) == 2
     assert re.search(message, capsys.readouterr().err)
 
 
 def test_job_options_need_a_gpu_or_tpu_template(tmp_path, capsys):
     local = compile_pipeline("local", str(tmp_path / "local.yaml"))
-    assert cli.main(["submit", "--template", local, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
-                     "--strategy", "spot", "--dry-run", "--allow-placeholder-image"]) == 2
-    assert "scheduling_strategy applies to the training CustomJob of a `--target gpu` or `--target tpu`" in capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "submit",
+                "--template",
+                local,
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--pipeline-root",
+                ROOT,
+                "--strategy",
+                "spot",
+                "--dry-run",
+                "--allow-placeholder-image",
+            ]
+        )
+        == 2
+    )
+    assert (
+        "scheduling_strategy applies to the training CustomJob of a `--target gpu` or `--target tpu`"
+        in capsys.readouterr().err
+    )
 
 
 def test_the_gpu_jobs_container_trains_and_writes_the_model_artifact_with_lineage(templates, tmp_path):
@@ -181,11 +282,21 @@ def test_the_gpu_jobs_container_trains_and_writes_the_model_artifact_with_lineag
     (custom_job,) = resolve_custom_jobs(document, values, context).values()
     (pool,) = custom_job.job_spec.worker_pool_specs
     base = custom_job.job_spec.base_output_directory.output_uri_prefix
-    environment = dict(os.environ, AIP_MODEL_DIR=f"{base}/model/", AIP_CHECKPOINT_DIR=f"{base}/checkpoints/",
-                       AIP_TENSORBOARD_LOG_DIR=f"{base}/logs/", TF_CPP_MIN_LOG_LEVEL="2")
+    environment = dict(
+        os.environ,
+        AIP_MODEL_DIR=f"{base}/model/",
+        AIP_CHECKPOINT_DIR=f"{base}/checkpoints/",
+        AIP_TENSORBOARD_LOG_DIR=f"{base}/logs/",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     # The command is KFP's `sh -ec "... python3 -m kfp.dsl.executor_main"`: python3 here is this environment's.
-    completed = subprocess.run([*pool.container_spec.command, *pool.container_spec.args], env=environment, capture_output=True, text=True,
-                               timeout=300)
+    completed = subprocess.run(
+        [*pool.container_spec.command, *pool.container_spec.args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     executor_input = json.loads(pool.container_spec.args[1])
     with open(executor_input["outputs"]["outputFile"]) as handle:

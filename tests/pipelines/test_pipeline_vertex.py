@@ -45,7 +45,11 @@ def test_submit_request_carries_project_region_root_parameters_and_identity(temp
 
 
 def test_parameters_are_checked_against_the_template(template):
-    with pytest.raises(ValueError, match=r"pipeline parameter trian_steps is not found.*Parameters of training-tpu.yaml: see root.inputDefinitions"):
+    with pytest.raises(
+        ValueError,
+        match=r"pipeline parameter trian_steps is not found.*"
+        r"Parameters of training-tpu.yaml: see root.inputDefinitions",
+    ):
         _job(template, parameter_values={"trian_steps": 5})
 
 
@@ -55,7 +59,10 @@ def test_parameters_are_checked_against_the_template(template):
         ({"region": "US"}, r"region must be a Vertex AI region such as 'us-central1'; received region='US'"),
         ({"pipeline_root": "/tmp/root"}, r"pipeline_root must be a Cloud Storage URI"),
         ({"project": ""}, r"project must be a Google Cloud project id"),
-        ({"template_path": "missing.yaml"}, r"template_path must be a compiled pipeline file.*estimator-pipelines compile"),
+        (
+            {"template_path": "missing.yaml"},
+            r"template_path must be a compiled pipeline file.*estimator-pipelines compile",
+        ),
     ],
 )
 def test_bad_job_arguments(template, overrides, message):
@@ -66,8 +73,9 @@ def test_bad_job_arguments(template, overrides, message):
 def test_schedule_request_wraps_the_pipeline_job(template):
     job = _job(template)
     schedule = vertex.build_schedule(job, display_name="weekly")
-    options = vertex.schedule_options(cron="TZ=Europe/Paris 0 3 * * 1", max_concurrent_run_count=2, max_run_count=10,
-                                      service_account=SERVICE_ACCOUNT)
+    options = vertex.schedule_options(
+        cron="TZ=Europe/Paris 0 3 * * 1", max_concurrent_run_count=2, max_run_count=10, service_account=SERVICE_ACCOUNT
+    )
     request = vertex.create_schedule_request(schedule, options)
     assert request.parent == f"projects/{PROJECT}/locations/{REGION}"
     resource = request.schedule
@@ -88,16 +96,37 @@ def test_bad_cron(cron):
 
 
 def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
-    common = ["--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
-              "--param", "train_steps=77", "--param", "threshold=0.5", "--service-account", SERVICE_ACCOUNT,
-              "--label", "team=ml", "--disable-caching", "--dry-run", "--allow-placeholder-image"]
+    common = [
+        "--template",
+        template,
+        "--project",
+        PROJECT,
+        "--region",
+        REGION,
+        "--pipeline-root",
+        ROOT,
+        "--param",
+        "train_steps=77",
+        "--param",
+        "threshold=0.5",
+        "--service-account",
+        SERVICE_ACCOUNT,
+        "--label",
+        "team=ml",
+        "--disable-caching",
+        "--dry-run",
+        "--allow-placeholder-image",
+    ]
     assert cli.main(["submit", *common]) == 0
     request = json.loads(capsys.readouterr().out)["createPipelineJobRequest"]
     assert request["parent"] == f"projects/{PROJECT}/locations/{REGION}"
     assert request["pipelineJob"]["serviceAccount"] == SERVICE_ACCOUNT
     # --label also labels the training CustomJob (the tpu template's job_labels parameter).
-    assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {"train_steps": 77, "threshold": 0.5,
-                                                                          "job_labels": {"team": "ml"}}
+    assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {
+        "train_steps": 77,
+        "threshold": 0.5,
+        "job_labels": {"team": "ml"},
+    }
     assert cli.main(["schedule", *common, "--cron", "0 3 * * *", "--schedule-name", "nightly"]) == 0
     schedule = json.loads(capsys.readouterr().out)["schedule"]
     assert schedule["cron"] == "0 3 * * *" and schedule["displayName"] == "nightly"
@@ -105,8 +134,19 @@ def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
 
 
 def test_cli_reports_bad_parameters_without_a_traceback(template, capsys):
-    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT, "--dry-run",
-            "--allow-placeholder-image"]
+    base = [
+        "submit",
+        "--template",
+        template,
+        "--project",
+        PROJECT,
+        "--region",
+        REGION,
+        "--pipeline-root",
+        ROOT,
+        "--dry-run",
+        "--allow-placeholder-image",
+    ]
     assert cli.main([*base, "--param", "train_steps=many"]) == 2
     assert "--param train_steps must be an integer; received 'many'" in capsys.readouterr().err
     assert cli.main([*base, "--param", "nope=1"]) == 2
@@ -121,15 +161,37 @@ def test_cli_submit_without_credentials_explains_how_to_get_them(template, capsy
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
-    code = cli.main(["submit", "--template", template, "--project", PROJECT, "--region", REGION,
-                     "--pipeline-root", ROOT, "--allow-placeholder-image"])
+    code = cli.main(
+        [
+            "submit",
+            "--template",
+            template,
+            "--project",
+            PROJECT,
+            "--region",
+            REGION,
+            "--pipeline-root",
+            ROOT,
+            "--allow-placeholder-image",
+        ]
+    )
     assert code == 2
     assert "no Google Cloud credentials found" in capsys.readouterr().err
 
 
 def test_the_placeholder_image_is_refused_unless_allowed(template, tmp_path, capsys):
-    base = ["submit", "--template", template, "--project", PROJECT, "--region", REGION, "--pipeline-root", ROOT,
-            "--dry-run"]
+    base = [
+        "submit",
+        "--template",
+        template,
+        "--project",
+        PROJECT,
+        "--region",
+        REGION,
+        "--pipeline-root",
+        ROOT,
+        "--dry-run",
+    ]
     assert cli.main(base) == 2
     error = capsys.readouterr().err
     assert "runs steps in the placeholder image(s) ['us-docker.pkg.dev/your-project/estimator-lib/" in error
@@ -152,5 +214,8 @@ def test_image_tags_come_from_the_package_version():
 
     assert estimator_lib.__version__ == images.VERSION
     assert images.RELEASE_IMAGE.endswith(":" + estimator_lib.__version__)
-    for variable, image in (("ESTIMATOR_LIB_GPU_IMAGE", images.GPU_IMAGE), ("ESTIMATOR_LIB_TPU_IMAGE", images.TPU_IMAGE)):
+    for variable, image in (
+        ("ESTIMATOR_LIB_GPU_IMAGE", images.GPU_IMAGE),
+        ("ESTIMATOR_LIB_TPU_IMAGE", images.TPU_IMAGE),
+    ):
         assert variable in os.environ or image.endswith(":" + estimator_lib.__version__)

@@ -61,7 +61,9 @@ def test_v4_and_v5p_are_refused(machine_type, rule):
 
 @pytest.mark.parametrize("machine_type", ["n1-standard-8", "ct5lp-hightpu-2t", "cloud-tpu-v3"])
 def test_unknown_machine_types_are_refused_with_the_supported_list(machine_type):
-    with pytest.raises(ValueError, match=rf"machine_type='{machine_type}' is not a Vertex TPU machine.*ct5lp-hightpu-8t"):
+    with pytest.raises(
+        ValueError, match=rf"machine_type='{machine_type}' is not a Vertex TPU machine.*ct5lp-hightpu-8t"
+    ):
         resolve(machine_type, "2x2")
 
 
@@ -99,7 +101,12 @@ def test_v5e_refuses_a_v3_accelerator():
         ("ct5lp-hightpu-8t", "2x2", None, r"tpu_topology='2x2' does not match machine_type='ct5lp-hightpu-8t'.*'2x4'"),
         ("ct5lp-hightpu-1t", "2x1", None, r"tpu_topology='2x1' does not match machine_type='ct5lp-hightpu-1t'.*'1x1'"),
         ("ct5lp-hightpu-4t", "1x1", None, r"tpu_topology='1x1' does not match machine_type='ct5lp-hightpu-4t'"),
-        ("cloud-tpu", "4x4", "TPU_V3", r"tpu_topology='4x4' does not match machine_type='cloud-tpu' accelerator_type='TPU_V3'"),
+        (
+            "cloud-tpu",
+            "4x4",
+            "TPU_V3",
+            r"tpu_topology='4x4' does not match machine_type='cloud-tpu' accelerator_type='TPU_V3'",
+        ),
     ],
 )
 def test_a_topology_inconsistent_with_the_machine_is_refused(machine_type, topology, accelerator, message):
@@ -109,7 +116,9 @@ def test_a_topology_inconsistent_with_the_machine_is_refused(machine_type, topol
 
 @pytest.mark.parametrize("topology", ["2x4", "4x4", "8x16", "16x16"])
 def test_multi_host_v5e_slices_are_refused(topology):
-    with pytest.raises(ValueError, match=rf"tpu_topology='{topology}' on machine_type='ct5lp-hightpu-4t' is a multi-host slice"):
+    with pytest.raises(
+        ValueError, match=rf"tpu_topology='{topology}' on machine_type='ct5lp-hightpu-4t' is a multi-host slice"
+    ):
         resolve("ct5lp-hightpu-4t", topology)
 
 

@@ -68,11 +68,20 @@ def test_a_named_checkpoint_that_is_gone_is_not_silently_replaced(tmp_path):
 @pytest.mark.slow
 def test_evaluations_during_training_with_aggressive_collection_all_succeed(tmp_path):
     model_dir = str(tmp_path / "model")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     # A save every step, three kept: checkpoints disappear a few milliseconds after they appear.
-    trainer = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "_kill_job.py"), model_dir,
-                                "100000", "1"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True)
+    trainer = subprocess.Popen(
+        [sys.executable, os.path.join(os.path.dirname(__file__), "_kill_job.py"), model_dir, "100000", "1"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     watchdog = threading.Timer(300, trainer.kill)
     watchdog.start()
     try:
@@ -80,8 +89,12 @@ def test_evaluations_during_training_with_aggressive_collection_all_succeed(tmp_
             if line.startswith("SAVED ") and int(line.split()[1]) >= 5:
                 break
         threading.Thread(target=lambda: [None for _ in trainer.stdout], daemon=True).start()
-        estimator = Estimator(classifier.model_fn, model_dir=model_dir, config=RunConfig(log_step_count_steps=0),
-                              params={"hidden_units": [8], "batch_size": 16, "n_examples": 256})
+        estimator = Estimator(
+            classifier.model_fn,
+            model_dir=model_dir,
+            config=RunConfig(log_step_count_steps=0),
+            params={"hidden_units": [8], "batch_size": 16, "n_examples": 256},
+        )
         steps = [estimator.evaluate(classifier.input_fn, steps=1)["global_step"] for _ in range(15)]
     finally:
         watchdog.cancel()

@@ -59,7 +59,9 @@ def make_model_fn(construct: str, checkpoint: str):
 
 
 def train(construct: str, checkpoint: str, model_dir) -> tuple[tpu.TPUEstimator, StepRecorder]:
-    config = tpu.RunConfig(model_dir=str(model_dir), save_summary_steps=5, tpu_config=tpu.TPUConfig(iterations_per_loop=K))
+    config = tpu.RunConfig(
+        model_dir=str(model_dir), save_summary_steps=5, tpu_config=tpu.TPUConfig(iterations_per_loop=K)
+    )
     estimator = tpu.TPUEstimator(make_model_fn(construct, checkpoint), use_tpu=False, train_batch_size=8, config=config)
     recorder = StepRecorder()
     estimator.train(input_fn, max_steps=MAX_STEPS, hooks=[recorder])

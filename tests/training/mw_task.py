@@ -29,7 +29,9 @@ def main(model_dir: str, max_steps: int, early: bool) -> None:
     strategy = None
     if task_type != "evaluator":
         strategy = tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy()
-    config = RunConfig(save_checkpoints_steps=5, train_distribute=strategy, log_step_count_steps=5, save_summary_steps=5)
+    config = RunConfig(
+        save_checkpoints_steps=5, train_distribute=strategy, log_step_count_steps=5, save_summary_steps=5
+    )
     estimator = Estimator(linear.model_fn, model_dir=model_dir, config=config, params={"learning_rate": 0.05})
     hooks = [stop_if_lower_hook(estimator, "loss", 1e9, run_every_steps=2)] if early and strategy else []
     metrics, exports = train_and_evaluate(
@@ -47,7 +49,10 @@ def main(model_dir: str, max_steps: int, early: bool) -> None:
     if task_type == "worker":
         # The worker's own copy of the final checkpoint (its scratch dir is removed when it exits).
         reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(multi_worker.scratch_dir(config)))
-        result["worker_checkpoint"] = {"global_step": int(reader.get_tensor("global_step")), "w": reader.get_tensor("w").tolist()}
+        result["worker_checkpoint"] = {
+            "global_step": int(reader.get_tensor("global_step")),
+            "w": reader.get_tensor("w").tolist(),
+        }
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -57,7 +57,10 @@ def main(model_dir: str, kill_at: int) -> None:
             ],
         ),
     )
-    print("RESULT " + json.dumps({"start": start, "metrics": metrics, "exports": [e.decode() for e in exports]}), flush=True)
+    print(
+        "RESULT " + json.dumps({"start": start, "metrics": metrics, "exports": [e.decode() for e in exports]}),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

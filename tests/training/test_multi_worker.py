@@ -55,7 +55,10 @@ def _run_cluster(run_dir, max_steps, early):
     chief_port, worker_port = free_ports(2)
     cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
     model_dir = str(run_dir / "model")
-    procs = {t: _start(t, cluster, model_dir, str(run_dir / f"{t}.log"), max_steps, early) for t in ("chief", "worker", "evaluator")}
+    procs = {
+        t: _start(t, cluster, model_dir, str(run_dir / f"{t}.log"), max_steps, early)
+        for t in ("chief", "worker", "evaluator")
+    }
     try:
         _wait_all_or_first_failure([proc for proc, _ in procs.values()])
     finally:
@@ -83,7 +86,10 @@ def test_chief_worker_and_evaluator(tmp_path, early):
             continue
         break
     if failed:
-        pytest.fail(f"{failed} exited with an error; log tails: " + json.dumps({t: text[-4000:] for t, text in logs.items()}, indent=1))
+        pytest.fail(
+            f"{failed} exited with an error; log tails: "
+            + json.dumps({t: text[-4000:] for t, text in logs.items()}, indent=1)
+        )
     model_dir = str(run_dir / "model")
     results = {t: _result(str(run_dir / f"{t}.log")) for t in procs}
 

@@ -75,7 +75,9 @@ def _run_cluster(run_dir, model_dir, max_steps, moments):
         chief_port, worker_port = free_ports(2)
         cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
         trainers = {
-            task: Trainer(task, cluster, model_dir, max_steps, str(run_dir / f"{task}-{attempt}.log"), moments.get(task))
+            task: Trainer(
+                task, cluster, model_dir, max_steps, str(run_dir / f"{task}-{attempt}.log"), moments.get(task)
+            )
             for task in ("chief", "worker")
         }
         codes = {task: trainer.wait() for task, trainer in trainers.items()}
@@ -101,8 +103,16 @@ def test_sigterm_to_one_trainer_stops_both_at_the_same_step(tmp_path):
         chief_last, worker_last = max(trainers["chief"].values("STEP")), max(trainers["worker"].values("STEP"))
         saved = checkpoint_step(find_restorable_checkpoint(model_dir))
         resumed = trainers["chief"].values("SAVING")[0]
-        figures.append({"sigterm_to": target, "resumed_from": resumed, "chief_last_step": chief_last,
-                        "worker_last_step": worker_last, "saved": saved, "steps_lost": chief_last - saved})
+        figures.append(
+            {
+                "sigterm_to": target,
+                "resumed_from": resumed,
+                "chief_last_step": chief_last,
+                "worker_last_step": worker_last,
+                "saved": saved,
+                "steps_lost": chief_last - saved,
+            }
+        )
         assert resumed == previous_saved, figures
         assert chief_last == worker_last == saved, figures
         previous_saved = saved

@@ -43,7 +43,9 @@ def test_killed_job_resumes_and_keeps_the_best_export(tmp_path):
 
     second = _run(model_dir, kill_at=0)
     assert second.returncode == 0, second.stderr[-3000:]
-    result = json.loads([line for line in second.stdout.splitlines() if line.startswith("RESULT ")][-1][len("RESULT "):])
+    result = json.loads(
+        [line for line in second.stdout.splitlines() if line.startswith("RESULT ")][-1][len("RESULT ") :]
+    )
     assert result["start"].endswith("model.ckpt-20")  # resumed from the last checkpoint, not from scratch
     assert result["metrics"]["global_step"] == 50
     assert sorted(read_eval_results(os.path.join(model_dir, "eval", "*.tfevents.*"))) == [10, 20, 30, 40, 50]

@@ -117,7 +117,11 @@ def test_evaluator_role_evaluates_until_max_steps(tmp_path, monkeypatch):
     "cluster, task, match",
     [
         ({"chief": ["127.0.0.1:1"], "ps": ["127.0.0.1:2"]}, "chief", "Parameter-server training is not supported"),
-        ({"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}, "worker", "does not span them.*MultiWorkerMirroredStrategy"),
+        (
+            {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]},
+            "worker",
+            "does not span them.*MultiWorkerMirroredStrategy",
+        ),
     ],
 )
 def test_cluster_errors(tmp_path, monkeypatch, cluster, task, match):
