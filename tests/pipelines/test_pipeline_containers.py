@@ -169,8 +169,13 @@ def test_images_use_a_pinned_base_and_run_as_a_non_root_user(name):
     (base,) = [argument for keyword, argument in instructions if keyword == "FROM"]
     assert re.match(r"^python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?$", base), base
     keywords = [keyword for keyword, _ in instructions]
+    defaults = dict(arg.split("=", 1) for keyword, arg in instructions if keyword == "ARG" and "=" in arg)
     users = [argument for keyword, argument in instructions if keyword == "USER"]
-    assert users and users[-1] not in ("root", "0")
+    assert users
+    user = users[-1]
+    if user.startswith("${") and user.endswith("}"):
+        user = defaults[user[2:-1]]  # a build argument: its default is what a plain build runs as
+    assert user not in ("root", "0")
     last_install = max(i for i, (k, a) in enumerate(instructions) if k == "RUN" and "pip install" in a)
     assert keywords.index("USER") > last_install  # installs as root, runs as the user
 
