@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from est_testlib import linear_model_fn, linear_net, make_input_fn
+from testlib import processes
 
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
@@ -111,8 +112,7 @@ def test_a_plain_estimator_never_imports_the_tpu_package(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        sys.path.insert(0, {str(__import__('os').path.dirname(__file__))!r})
-        from est_testlib import linear_model_fn, make_input_fn
+        from testlib.linear import linear_model_fn, make_input_fn
         from estimator_lib.estimator import Estimator
         est = Estimator(linear_model_fn, model_dir={str(tmp_path)!r})
         est.train(make_input_fn(), steps=2)
@@ -121,6 +121,8 @@ def test_a_plain_estimator_never_imports_the_tpu_package(tmp_path):
         print(sorted(m for m in sys.modules if m.startswith("estimator_lib.tpu")))
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=processes.python_env()
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
