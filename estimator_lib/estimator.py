@@ -417,6 +417,7 @@ class Estimator:
                 stop_at=stop_at,
                 steps_per_run=self._steps_per_run(),
                 mirrors_chief=not config.is_chief and multi_worker.is_multi_worker(config.train_distribute),
+                log_step_after_run=self._logs_step_after_run(),
             )
             # The disk-full check wraps the session, so the final save at its close is covered too.
             with disk_space.named_when_full(self._model_dir, v1.get_default_graph()), _graph.training_session(
@@ -429,6 +430,10 @@ class Estimator:
                 while not session.should_stop():
                     session.run(computation.train_op)  # the NaN hook fetches the loss with it
             _logger().info("Loss for final step: %s.", assembled.nan_check.last_loss)
+
+    def _logs_step_after_run(self) -> bool:
+        """False: the Estimator's progress line names the step read before a one-step run, as the original's."""
+        return False
 
     def _train_step_outputs(self, raw_spec: Any) -> Any:
         """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""

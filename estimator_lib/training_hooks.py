@@ -133,10 +133,11 @@ class StopAtStepAfterRunHook(v1.train.SessionRunHook):
             run_context.request_stop()
 
 
-def _step_to_log(tensors: TrainTensors, steps_per_run: Any) -> tf.Tensor:
-    """The step in the progress line: the original logged the step read before a one-step run
-    (the first line says step = 0); after a loop of K steps, the step the loop ended on."""
-    if isinstance(steps_per_run, int) and steps_per_run == 1:
+def _step_to_log(tensors: TrainTensors, steps_per_run: Any, after_run: bool) -> tf.Tensor:
+    """The step in the progress line: the original Estimator logged the step read before a one-step run
+    (the first line says step = 0); after a loop of K steps, and TPUEstimator on a TPU at any K
+    (`after_run`), the step the run ended on."""
+    if not after_run and isinstance(steps_per_run, int) and steps_per_run == 1:
         return tensors.step_after_run - 1
     return tensors.step_after_run
 
@@ -198,12 +199,14 @@ def assemble(
     steps_per_run: Any = 1,
     mirrors_chief: bool = False,
     make_saver_hook: SaverHookFactory = NanSkippingSaverHook,
+    log_step_after_run: bool = False,
 ) -> TrainingHooks:
     """The hooks of one training session, ordered as the module docstring says.
 
     `extra_hooks` are the estimator's own (TPU host_call, loop sizing), passed in as values;
     `mirrors_chief` is True on a non-chief task of a collective multi-worker run, which must run the
-    chief's save ops at the same steps; `make_saver_hook` builds the periodic (or final-only) saver.
+    chief's save ops at the same steps; `make_saver_hook` builds the periodic (or final-only) saver;
+    `log_step_after_run` makes the progress line name the step after every run (TPUEstimator on a TPU).
     """
     nan_check = NanCheck(NanLossHook(tensors.loss, tensors.global_step))
     chief_part: list = []
@@ -224,7 +227,7 @@ def assemble(
         every_task.append(
             StepLogHook(
                 tensors.loss,
-                _step_to_log(tensors, steps_per_run),
+                _step_to_log(tensors, steps_per_run, log_step_after_run),
                 config.log_step_count_steps,
                 model_dir if is_chief else None,
                 steps_per_run=steps_per_run if isinstance(steps_per_run, int) else 1,

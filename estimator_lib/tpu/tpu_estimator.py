@@ -278,11 +278,11 @@ class TPUEstimator(Estimator):
             )
         return super()._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
 
-    def _step_to_log(self, step_after_run: tf.Tensor) -> tf.Tensor:
+    def _logs_step_after_run(self) -> bool:
         """On a TPU the original logged the global step read after the run's loop (tpu_estimator.py r2.15: a
         LoggingTensorHook on `identity(global_step)` behind the loss), at every iterations_per_loop; off the TPU
         it trained as the Estimator and logged the step before the run."""
-        return step_after_run if self._use_tpu else super()._step_to_log(step_after_run)
+        return self._use_tpu
 
     def _loop_steps_placeholder(self) -> tf.Tensor:
         graph = v1.get_default_graph()

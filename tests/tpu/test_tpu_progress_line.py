@@ -14,7 +14,7 @@ import tensorflow as tf
 from tpu_graph_testlib import CaptureGraphHook, GraphCaptured, fake_tpu_strategy
 from tpu_testlib import estimator, model_fn_list, train_input_fn
 
-from estimator_lib import estimator as estimator_module
+from estimator_lib import training_hooks
 from estimator_lib.tpu import RunConfig, TPUConfig, TPUEstimator
 
 v1 = tf.compat.v1
@@ -47,12 +47,12 @@ def test_on_a_tpu_the_progress_line_fetches_the_step_read_after_the_run(tmp_path
     read ordered after the train op, not that read minus one."""
     logged = []
 
-    class RecordingStepLogHook(estimator_module.StepLogHook):
+    class RecordingStepLogHook(training_hooks.StepLogHook):
         def __init__(self, loss, global_step, *args, **kwargs):
             logged.append(global_step)
             super().__init__(loss, global_step, *args, **kwargs)
 
-    monkeypatch.setattr(estimator_module, "StepLogHook", RecordingStepLogHook)
+    monkeypatch.setattr(training_hooks, "StepLogHook", RecordingStepLogHook)
     config = RunConfig(model_dir=str(tmp_path), train_distribute=fake_tpu_strategy(4), save_summary_steps=0,
                        tpu_config=TPUConfig(iterations_per_loop=1))
     est = TPUEstimator(model_fn_list, config=config, use_tpu=True, train_batch_size=16)
