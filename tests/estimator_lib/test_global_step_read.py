@@ -49,4 +49,6 @@ def test_a_read_made_by_user_code_is_kept(tmp_path):
     spy = _ReadSpy()
     Estimator(model_fn, model_dir=str(tmp_path)).train(make_input_fn(), steps=2, hooks=[spy])
     assert spy.read is made[0]
-    assert spy.values == [0, 1]
+    # TensorFlow's own read (made in model_fn, before the train op) has no ordering against the step's
+    # increment in the same run, so it may see the step before or after it: as in tf.estimator.
+    assert len(spy.values) == 2 and all(step in (run, run + 1) for run, step in enumerate(spy.values))
