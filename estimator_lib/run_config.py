@@ -7,13 +7,13 @@ The cluster fields come from the `TF_CONFIG` environment variable, as with the o
 from __future__ import annotations
 
 import copy
-import json
 import os
 from typing import Any
 
 import tensorflow as tf
 
 from estimator_lib import validation
+from estimator_lib.tf_config import parse_tf_config
 
 v1 = tf.compat.v1
 
@@ -38,19 +38,6 @@ def _check_non_negative_int(name: str, value: Any, *, allow_none: bool = True, p
 
 def _check_non_negative_number(name: str, value: Any) -> None:
     validation.check_number(f"RunConfig {name}", value, allow_none=True)
-
-
-def parse_tf_config(raw: str | None) -> dict:
-    """Parses TF_CONFIG, naming the problem when it is malformed."""
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({error}); received {raw!r}.") from None
-    if not isinstance(parsed, dict):
-        raise ValueError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task'; received {raw!r}.")
-    return parsed
 
 
 def _check_one_cadence(steps: Any, secs: Any) -> None:

@@ -8,26 +8,18 @@ TF_CONFIG and trains one model with collective all-reduce (estimator_lib.distrib
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
+
+from estimator_lib.tf_config import parse_tf_config
 
 TRAINING_JOBS = ("chief", "master", "worker")
 
 
 def tf_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """TF_CONFIG as a dict ({} when unset), with a clear error when it is not a JSON object."""
-    raw = (os.environ if environ is None else environ).get("TF_CONFIG", "")
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({error}); received {raw!r}.") from None
-    if not isinstance(parsed, dict):
-        raise ValueError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task'; received {raw!r}.")
-    return parsed
+    return parse_tf_config((os.environ if environ is None else environ).get("TF_CONFIG"))
 
 
 def training_tasks(config: Mapping[str, Any]) -> int:
