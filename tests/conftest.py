@@ -23,3 +23,13 @@ _configure_virtual_cpus()
 
 # The local GCS server (gcp-storage-emulator on 127.0.0.1) and the fault proxy, for every test that asks.
 pytest_plugins = ["_gcs_server"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow run first (the order is otherwise kept).
+
+    With several workers (scripts/test.sh runs pytest-xdist, one test file per worker at a time), the long
+    files then start early and the short ones fill in around them, instead of one worker finishing a long
+    file alone at the end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -86,7 +86,9 @@ def test_the_test_command_lints_first_and_ci_runs_everything():
     first_pytest = next(i for i, command in enumerate(commands) if "-m pytest" in command)
     assert lint < first_pytest  # `set -e` above: a finding stops the run before any test
     assert "set -euo pipefail" in commands[:lint]
-    assert 'exec python -m pytest -q -m "not slow" "$@"' in commands  # --fast: the local selection
+    fast = [command for command in commands if '-m "not slow" "$@"' in command]  # --fast: the local selection
+    assert len(fast) == 1 and fast[0].startswith("exec python -m pytest -q")
+    assert 'parallel=(-n "$workers" --dist loadfile)' in commands  # the whole suite on pytest-xdist workers
     with open(os.path.join(REPO, ".ci", "run")) as handle:
         ci = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
     assert ci[-1] == "bash scripts/test.sh"  # no arguments: lint, every test, and the TF 2.20 run
