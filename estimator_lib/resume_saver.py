@@ -83,7 +83,7 @@ class ResumingCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
         saver = self._get_saver()
         meta = meta_graph.create_meta_graph_def(graph_def=graph_def, saver_def=saver.saver_def if saver else None)
         if self._save_graph_def:
-            self._wait_for_graph_text()  # a session created again (recovery) starts a second writer
+            self.wait_for_graph_text()  # a session created again (recovery) starts a second writer
             self._graph_text = GraphTextWriter(graph_def, self._checkpoint_dir)
         self._summary_writer.add_graph(graph)
         self._summary_writer.add_meta_graph(meta)
@@ -95,14 +95,15 @@ class ResumingCheckpointSaverHook(tf.compat.v1.train.CheckpointSaverHook):
         self._timer.update_last_triggered_step(step)
 
     def after_run(self, run_context, run_values):
-        self._wait_for_graph_text()
+        self.wait_for_graph_text()
         super().after_run(run_context, run_values)
 
     def end(self, session):
-        self._wait_for_graph_text()
+        self.wait_for_graph_text()
         super().end(session)
 
-    def _wait_for_graph_text(self) -> None:
+    def wait_for_graph_text(self) -> None:
+        """Returns once graph.pbtxt is written (or its failure logged); at once when none is being written."""
         if self._graph_text is not None:
             self._graph_text.wait()
             self._graph_text = None

@@ -110,6 +110,10 @@ class FinalCheckpointHook(v1.train.SessionRunHook):
     def after_create_session(self, session, coord):
         self._hook.after_create_session(session, coord)
 
+    def after_run(self, run_context, run_values):
+        if isinstance(self._hook, ResumingCheckpointSaverHook):
+            self._hook.wait_for_graph_text()  # graph.pbtxt is on disk once the first step has run, as with saves
+
     def end(self, session):
         self._hook.end(session)
 

@@ -86,11 +86,12 @@ def test_a_user_saver_over_some_variables_keeps_the_readiness_check_in_training(
         est.train(make_input_fn(), steps=1)
 
 
-def test_graph_pbtxt_is_the_training_graph_and_on_disk_after_the_first_step(tmp_path):
+@pytest.mark.parametrize("periodic", [True, False], ids=["periodic saves", "saves only at start and end"])
+def test_graph_pbtxt_is_the_training_graph_and_on_disk_after_the_first_step(tmp_path, periodic):
     model_dir = str(tmp_path)
     spy = _FirstStepSpy(model_dir)
-    Estimator(linear_model_fn, model_dir=model_dir, config=RunConfig(tf_random_seed=1)).train(
-        make_input_fn(), steps=3, hooks=[spy])
+    config = RunConfig(tf_random_seed=1, save_checkpoints_steps=2 if periodic else None, save_checkpoints_secs=None)
+    Estimator(linear_model_fn, model_dir=model_dir, config=config).train(make_input_fn(), steps=3, hooks=[spy])
     assert spy.graph_file_after_first_step is True
     with open(os.path.join(model_dir, "graph.pbtxt")) as handle:
         graph_def = text_format.Parse(handle.read(), tf.compat.v1.GraphDef())
