@@ -86,9 +86,15 @@ def xla_scope(config: RunConfig) -> contextlib.AbstractContextManager:
     return tf.xla.experimental.jit_scope(compile_ops=True, separate_compiled_gradients=False)
 
 
+class _WholeModelSaver(v1.train.Saver):
+    """The Saver `make_saver` builds: over every global variable and saveable, so a restore by it either sets
+    every variable or raises (what lets `_ready_checks_are_redundant` skip the Scaffold's checks)."""
+
+
 def make_saver(config: RunConfig, var_list=None) -> v1.train.Saver:
     """The checkpoint saver: sharded, keeping `keep_checkpoint_max`, relative paths so model dirs can move."""
-    saver = v1.train.Saver(
+    saver_class = _WholeModelSaver if var_list is None else v1.train.Saver
+    return saver_class(
         var_list=var_list,
         sharded=True,
         max_to_keep=config.keep_checkpoint_max,
@@ -96,7 +102,6 @@ def make_saver(config: RunConfig, var_list=None) -> v1.train.Saver:
         defer_build=True,
         save_relative_paths=True,
     )
-    return saver
 
 
 def _drop_replica_copies() -> None:
@@ -160,7 +165,7 @@ class _RestoreOpsOnly(_tf_saver.BulkSaverBuilder):
         return tf.identity(filename_tensor, name="no_save")
 
 
-class _RestoreOnlySaver(v1.train.Saver):
+class _RestoreOnlySaver(_WholeModelSaver):
     """The Saver of evaluate() and predict() sessions: restores every variable, cannot save."""
 
     def save(self, sess, save_path, *args, **kwargs):
@@ -205,11 +210,12 @@ def _ready_checks_are_redundant(scaffold: v1.train.Scaffold) -> bool:
     """True when the Scaffold's default readiness checks cannot fail after its default initialisation.
 
     The defaults are `report_uninitialized_variables` over the global (and then all) variables. When the
-    session is initialised by our restore-only saver, which restores every global variable and saveable or
-    raises, or by the default `global_variables_initializer` (no checkpoint), and the default local init op
-    initialises every local variable, nothing can be left uninitialised: the checks only cost graph building
-    and two session runs. Any user-set init/ready/local-init op, init_fn, shared resource or other saver keeps
-    them.
+    session is initialised by our saver (training's, or evaluate/predict's restore-only one), which restores
+    every global variable and saveable or raises, or by the default `global_variables_initializer` (no
+    checkpoint), and the default local init op initialises every local variable, nothing can be left
+    uninitialised: the checks only cost graph building and two session runs. Any user-set init/ready/local-init
+    op, init_fn, shared resource or other saver keeps them. Only a chief decides this: other tasks wait on the
+    ready op for the chief's initialisation and keep TensorFlow's session creators.
     """
     if v1.get_default_graph().finalized:
         return False  # a retried or recovered session creation: the scaffold is already finalized
@@ -221,11 +227,11 @@ def _ready_checks_are_redundant(scaffold: v1.train.Scaffold) -> bool:
         return False
     savers = v1.get_collection(v1.GraphKeys.SAVERS)
     saver = scaffold.saver if scaffold.saver is not None else (savers[0] if len(savers) == 1 else None)
-    return isinstance(saver, _RestoreOnlySaver)
+    return isinstance(saver, _WholeModelSaver)
 
 
-class _RestoringSessionCreator(v1.train.SessionCreator):
-    """ChiefSessionCreator's work for evaluate()/predict(), without the Scaffold's redundant readiness checks.
+class _ChiefSessionCreator(v1.train.SessionCreator):
+    """TensorFlow's ChiefSessionCreator (train, evaluate, predict), without the Scaffold's redundant readiness checks.
 
     Whether they are redundant (`_ready_checks_are_redundant`) is decided on the first call, just before the
     scaffold is finalized: hooks' begin() (which may add ops) has run by then. When they are, the scaffold
@@ -294,7 +300,7 @@ def training_session(
         local = _runs_in_process(master, strategy)
         if latest is not None:
             restore_check.check_shapes_match(latest)
-        creator = v1.train.ChiefSessionCreator(
+        creator = _ChiefSessionCreator(
             scaffold=scaffold,
             master=master,
             config=static_graph_config(proto) if local else proto,
@@ -337,7 +343,7 @@ def restoring_session(
     def creator_for(path):
         if path is not None:
             restore_check.check_shapes_match(path)
-        return _RestoringSessionCreator(
+        return _ChiefSessionCreator(
             scaffold=scaffold,
             master=master,
             config=static_graph_config(proto) if local else proto,
