@@ -278,7 +278,7 @@ class TPUEstimator(Estimator):
 
     # ---- spec conversion ----------------------------------------------------------------------------
     def _to_estimator_spec(self, spec: Any, mode: str) -> EstimatorSpec:
-        if isinstance(spec, TPUEstimatorSpec):  # its eval_metrics and host_call run on the host: _plan
+        if isinstance(spec, TPUEstimatorSpec):  # its eval_metrics and host_call run on the host (the plan's host_side)
             return spec.as_estimator_spec(include_eval_metrics=False)
         if isinstance(spec, EstimatorSpec):
             if mode == ModeKeys.EVAL and self._eval_on_tpu and self._use_tpu:
