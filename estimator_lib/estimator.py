@@ -23,6 +23,7 @@ from estimator_lib import (
     disk_space,
     loops,
     metrics,
+    mode_plan,
     preemption,
     state_updates,
     training_hooks,
@@ -33,6 +34,7 @@ from estimator_lib.distribute import graph_mode, multi_worker
 from estimator_lib.export import saved_model_writer
 from estimator_lib.fn_args import call_with_declared_args, declared_args
 from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.mode_plan import ModePlan
 from estimator_lib.run_config import RunConfig
 from estimator_lib.spec import EstimatorSpec, check_hooks, check_metric_names
 
@@ -152,6 +154,8 @@ class Estimator:
         self._model_dir = model_dir
         self._params = copy.deepcopy(params or {})
         self._warm_start = warm_start.as_settings(warm_start_from)
+        # What in model_fn or input_fn refused the iterations_per_loop loop, once a train() call found out.
+        self._loop_refused_by: str | None = None
 
     # ---- properties ---------------------------------------------------------------------------------
     @property
@@ -240,15 +244,11 @@ class Estimator:
         return os.path.join(self._model_dir, "eval" if not name else f"eval_{name}")
 
     # ---- extension points for TPUEstimator ----------------------------------------------------------
-    def _strategy(self, mode: str) -> Any:
-        if mode == ModeKeys.TRAIN:
-            return graph_mode.prepare(self._config.train_distribute)
-        if mode == ModeKeys.EVAL:
-            return graph_mode.prepare(self._config.eval_distribute)
-        return None
-
-    def _steps_per_run(self) -> int:
-        return 1
+    def _plan(self, mode: str) -> ModePlan:
+        """Where and how this call's steps run: RunConfig's strategy for the mode, one step per run, nothing
+        sent to the host. TPUEstimator's plan adds its loop, replicas and host side."""
+        distribute = {ModeKeys.TRAIN: self._config.train_distribute, ModeKeys.EVAL: self._config.eval_distribute}
+        return ModePlan(strategy=graph_mode.prepare(distribute.get(mode)))
 
     def _params_for(self, mode: str, *, for_input_fn: bool) -> dict:
         return copy.deepcopy(self._params)
@@ -262,12 +262,6 @@ class Estimator:
                 f"model_fn must return an EstimatorSpec; received {type(spec).__name__}: {spec!r}."
             )
         return spec
-
-    def _host_side(self, raw_spec: Any, mode: str) -> Any:
-        """What model_fn's spec sends from each replica's step to the host (`.outputs`), and what the host
-        builds from it (`.train_hooks(gathered)`, `.eval_results(per_replica_outputs)`): TPUEstimator's
-        host_call and eval_metrics (tpu.host_calls.HostSide). The Estimator's specs send nothing: None."""
-        return None
 
     def _export_tags(self) -> list[list[str]]:
         return [[tf.saved_model.SERVING]]
@@ -372,26 +366,46 @@ class Estimator:
         return self
 
     def _train(self, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
+        """Trains on this call's plan. When model_fn or input_fn makes something that cannot live inside the
+        iterations_per_loop loop, the graph is built again with one step per session.run and a warning; later
+        calls start there, since the same model_fn would refuse the loop again."""
+        plan = self._plan(ModeKeys.TRAIN)
+        if self._loop_refused_by is None:
+            try:
+                return self._train_on(plan, input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
+            except loops.OneStepPerRunNeeded as needed:
+                self._loop_refused_by = needed.construct
+                _logger().warning(
+                    "iterations_per_loop=%s: training runs one step per session.run, because %s cannot be built "
+                    "inside the iterations_per_loop loop.", plan.describe_loop(), needed.construct,
+                )
+        return self._train_on(plan.one_step_per_run(), input_fn, user_hooks, stop_at, listeners,
+                              warm_start_now=warm_start_now)
+
+    def _train_on(self, plan: ModePlan, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
         config = self._config
-        strategy = self._strategy(ModeKeys.TRAIN)
+        strategy = plan.strategy
         with _graph.fresh_graph(config.tf_random_seed) as graph:
             scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
             with scope, graph_mode.mean_gradients(strategy):
                 global_step = v1.train.get_or_create_global_step(graph)
                 input_result = self._call_input_fn(input_fn, ModeKeys.TRAIN)
-                raw_specs: list = []
+                steps_per_run, loop_hooks = mode_plan.loop_steps(plan)
+                host_sides: list = []
 
                 def step_fn(features, labels):
                     with _graph.xla_scope(config):
                         raw = self._call_raw_model_fn(features, labels, ModeKeys.TRAIN, config)
-                    raw_specs.append(raw)
-                    return self._to_estimator_spec(raw, ModeKeys.TRAIN), self._train_step_outputs(raw)
+                    spec = self._to_estimator_spec(raw, ModeKeys.TRAIN)
+                    host = plan.host_side(raw)
+                    host_sides.append(host)
+                    return spec, None if host is None else host.outputs
 
                 computation = loops.build_train(
                     input_result=input_result,
                     step_fn=step_fn,
                     strategy=strategy,
-                    steps_per_run=self._steps_per_run(),
+                    steps_per_run=steps_per_run,
                     stop_at=stop_at,
                     global_step=global_step,
                 )
@@ -402,6 +416,7 @@ class Estimator:
                 warm_start.apply(self._warm_start)
             scaffold = _graph.finalize_scaffold(spec.scaffold, config)
             step_after_run = _graph.post_step_global_step_read(global_step, computation.train_op)
+            host = host_sides[0] if host_sides else None
             assembled = training_hooks.assemble(
                 config=config,
                 is_chief=config.is_chief,
@@ -409,15 +424,15 @@ class Estimator:
                 tensors=training_hooks.TrainTensors(loss, global_step, step_after_run),
                 scaffold=scaffold,
                 input_hooks=computation.input_hooks,
-                extra_hooks=self._train_extra_hooks(raw_specs, computation.gathered),
+                extra_hooks=loop_hooks + ([] if host is None else host.train_hooks(computation.gathered)),
                 spec_hooks=spec.training_hooks,
                 spec_chief_hooks=spec.training_chief_hooks,
                 user_hooks=user_hooks,  # train() appends its preemption hook to the user's
                 listeners=listeners,
                 stop_at=stop_at,
-                steps_per_run=self._steps_per_run(),
+                steps_per_run=steps_per_run,
                 mirrors_chief=not config.is_chief and multi_worker.is_multi_worker(config.train_distribute),
-                log_step_after_run=self._logs_step_after_run(),
+                log_step_after_run=plan.log_step_after_run,
             )
             # The disk-full check wraps the session, so the final save at its close is covered too.
             with disk_space.named_when_full(self._model_dir, v1.get_default_graph()), _graph.training_session(
@@ -430,19 +445,6 @@ class Estimator:
                 while not session.should_stop():
                     session.run(computation.train_op)  # the NaN hook fetches the loss with it
             _logger().info("Loss for final step: %s.", assembled.nan_check.last_loss)
-
-    def _logs_step_after_run(self) -> bool:
-        """False: the Estimator's progress line names the step read before a one-step run, as the original's."""
-        return False
-
-    def _train_step_outputs(self, raw_spec: Any) -> Any:
-        """Tensors each replica hands to the host after a training step (TPU host_call uses it)."""
-        host = self._host_side(raw_spec, ModeKeys.TRAIN)
-        return None if host is None else host.outputs
-
-    def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
-        host = self._host_side(raw_specs[0], ModeKeys.TRAIN) if raw_specs else None
-        return [] if host is None else host.train_hooks(gathered)
 
     # ---- evaluate -----------------------------------------------------------------------------------
     def evaluate(
@@ -484,24 +486,25 @@ class Estimator:
         newest_in = self._model_dir if checkpoint_path is None else None  # retry on a newer one if it is collected
         checkpoint_path = self._resolve_checkpoint(checkpoint_path, "evaluate")
         config = self._config
-        strategy = self._strategy(ModeKeys.EVAL)
+        plan = self._plan(ModeKeys.EVAL)
+        strategy = plan.strategy
         with _graph.fresh_graph(config.tf_random_seed):
             scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
             with scope:
                 global_step = v1.train.get_or_create_global_step()
                 input_result = self._call_input_fn(input_fn, ModeKeys.EVAL)
-                raw_specs: list = []
+                host_sides: list = []
 
                 def step_fn(features, labels):
                     raw = self._call_raw_model_fn(features, labels, ModeKeys.EVAL, config)
-                    raw_specs.append(raw)
                     spec = self._to_estimator_spec(raw, ModeKeys.EVAL)
+                    host = plan.host_side(raw)
+                    host_sides.append(host)
                     check_metric_names(spec.eval_metric_ops, "eval_metric_ops")
                     pairs = metrics.as_pairs(spec.eval_metric_ops)
                     metrics.updates_wait_for(pairs, (features, labels))
                     pairs["loss"] = v1.metrics.mean(spec.loss)
                     updates = [update for _, update in pairs.values()]
-                    host = self._host_side(raw, ModeKeys.EVAL)
                     return spec, (pairs, None if host is None else host.outputs, tf.group(*updates))
 
                 evaluation = loops.build_eval(input_result=input_result, step_fn=step_fn, strategy=strategy)
@@ -511,7 +514,7 @@ class Estimator:
             update_ops = [update for _, _, update in evaluation.per_replica_outputs]
             # v1 metric values under a strategy are already aggregated across replicas (sync-on-read sums).
             values = {name_: pair[0] for name_, pair in first_pairs.items()}
-            host = self._host_side(raw_specs[0], ModeKeys.EVAL)
+            host = host_sides[0]
             host_pairs, host_hooks = ({}, []) if host is None else host.eval_results(gathered)
             check_metric_names(host_pairs, "eval_metrics")
             for metric_name, (value, update) in host_pairs.items():

@@ -14,8 +14,8 @@ from typing import Any
 
 import tensorflow as tf
 
-# iterations_per_loop given as a duration is sized at run time, up to this many steps (tpu_estimator's
-# _LoopDurationHook clips to the same bound), so the queue never fills during one loop.
+# iterations_per_loop given as a duration is sized at run time, up to this many steps (mode_plan's
+# LoopDurationHook clips to this bound), so the queue never fills during one loop.
 MAX_STEPS_PER_LOOP = 1_000_000
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import time
+import functools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from estimator_lib import _graph, inputs, loops, validation
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
+from estimator_lib.mode_plan import ModePlan
 from estimator_lib.spec import EstimatorSpec
 from estimator_lib.tpu import batching, host_calls
 from estimator_lib.tpu.context import TPUContext, host_of, replica_devices
@@ -150,14 +150,32 @@ class TPUEstimator(Estimator):
             self._resolved = resolve_strategy(self._config, use_tpu=self._use_tpu)
         return self._resolved
 
-    def _strategy(self, mode: str) -> Any:
+    def _mode_strategy(self, mode: str) -> Any:
         if mode == ModeKeys.EVAL and not self._eval_on_tpu:
             return None
-        deployment = self._deployment()
-        return None if deployment.strategy is None else deployment.strategy
+        return self._deployment().strategy
+
+    def _plan(self, mode: str) -> ModePlan:
+        """The resolved strategy (none for evaluate with eval_on_tpu=False), iterations_per_loop for training,
+        and the host side of a TPUEstimatorSpec: eval_metrics and host_call run on the host over the tensors
+        gathered from every replica."""
+        # experimental_host_call_every_n_steps applied to the TPU loop only; off the TPU the original ran
+        # host_call on every step.
+        every_n = self._config.tpu_config.experimental_host_call_every_n_steps if self._use_tpu else 1
+        steps, seconds = (self._steps, self._loop_seconds) if mode == ModeKeys.TRAIN else (1, None)
+        return ModePlan(
+            strategy=self._mode_strategy(mode),
+            steps_per_run=steps or 1,
+            loop_seconds=seconds,
+            # On a TPU the original logged the global step read after the run's loop (tpu_estimator.py r2.15:
+            # a LoggingTensorHook on `identity(global_step)` behind the loss), at every iterations_per_loop; off
+            # the TPU it trained as the Estimator and logged the step before the run.
+            log_step_after_run=self._use_tpu,
+            host_side=functools.partial(host_calls.HostSide.of, mode=mode, every_n_steps=every_n),
+        )
 
     def _num_replicas(self, mode: str) -> int:
-        strategy = self._strategy(mode)
+        strategy = self._mode_strategy(mode)
         return 1 if loops.is_default_strategy(strategy) else strategy.num_replicas_in_sync
 
     def _per_replica(self, mode: str) -> int | None:
@@ -198,7 +216,7 @@ class TPUEstimator(Estimator):
         on_tpu = self._use_tpu and not (mode == ModeKeys.EVAL and not self._eval_on_tpu)
         if on_tpu and (for_input_fn or mode != ModeKeys.PREDICT):
             params["context"] = TPUContext(
-                replica_devices=replica_devices(self._strategy(mode)), mode=mode, global_batch_size=global_size,
+                replica_devices=replica_devices(self._mode_strategy(mode)), mode=mode, global_batch_size=global_size,
                 per_replica_batch_size=per_replica, from_input_fn=for_input_fn, invocation_index=invocation,
                 num_invocations=self._num_replicas(mode) if for_input_fn and self._per_shard_input(mode) else 1,
             )
@@ -245,7 +263,7 @@ class TPUEstimator(Estimator):
         if not self._per_shard_input(mode):
             return inputs.PerReplicaInputs(batching.split_for_replicas(_as_element(first), replicas))
         elements = [_as_element(first)]
-        devices = replica_devices(self._strategy(mode))
+        devices = replica_devices(self._mode_strategy(mode))
         for replica in range(1, replicas):
             params = self._params_for(mode, for_input_fn=True, invocation=replica)
             with tf.device(host_of(devices[replica])):
@@ -258,44 +276,9 @@ class TPUEstimator(Estimator):
             elements.append(_as_element(result))
         return inputs.PerReplicaInputs(elements)
 
-    def _steps_per_run(self) -> Any:
-        if self._one_step_per_run_because is not None:
-            return 1
-        if self._loop_seconds is not None:
-            return self._loop_steps_placeholder()
-        return self._steps
-
-    _one_step_per_run_because = None  # the construct that made training fall back to one step per run
-
-    def _train(self, input_fn, user_hooks, stop_at, listeners, *, warm_start_now: bool) -> None:
-        try:
-            return super()._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
-        except loops.OneStepPerRunNeeded as needed:
-            self._one_step_per_run_because = needed.construct
-            tf.get_logger().warning(
-                "iterations_per_loop=%s: training runs one step per session.run, because %s cannot be built "
-                "inside the iterations_per_loop loop.", self._config.tpu_config.iterations_per_loop, needed.construct,
-            )
-        return super()._train(input_fn, user_hooks, stop_at, listeners, warm_start_now=warm_start_now)
-
-    def _logs_step_after_run(self) -> bool:
-        """On a TPU the original logged the global step read after the run's loop (tpu_estimator.py r2.15: a
-        LoggingTensorHook on `identity(global_step)` behind the loss), at every iterations_per_loop; off the TPU
-        it trained as the Estimator and logged the step before the run."""
-        return self._use_tpu
-
-    def _loop_steps_placeholder(self) -> tf.Tensor:
-        graph = v1.get_default_graph()
-        existing = graph.get_collection("estimator_lib_loop_steps")
-        if existing:
-            return existing[0]
-        placeholder = v1.placeholder_with_default(tf.constant(1), shape=[], name="iterations_per_loop_steps")
-        graph.add_to_collection("estimator_lib_loop_steps", placeholder)
-        return placeholder
-
     # ---- spec conversion ----------------------------------------------------------------------------
     def _to_estimator_spec(self, spec: Any, mode: str) -> EstimatorSpec:
-        if isinstance(spec, TPUEstimatorSpec):  # its eval_metrics and host_call run on the host: _host_side
+        if isinstance(spec, TPUEstimatorSpec):  # its eval_metrics and host_call run on the host (the plan's host_side)
             return spec.as_estimator_spec(include_eval_metrics=False)
         if isinstance(spec, EstimatorSpec):
             if mode == ModeKeys.EVAL and self._eval_on_tpu and self._use_tpu:
@@ -308,22 +291,10 @@ class TPUEstimator(Estimator):
             f"model_fn must return a TPUEstimatorSpec (or an EstimatorSpec); received {type(spec).__name__}: {spec!r}."
         )
 
-    def _host_side(self, raw_spec: Any, mode: str) -> host_calls.HostSide | None:
-        # experimental_host_call_every_n_steps applied to the TPU loop only; off the TPU the original ran
-        # host_call on every step.
-        every_n = self._config.tpu_config.experimental_host_call_every_n_steps if self._use_tpu else 1
-        return host_calls.HostSide.of(raw_spec, mode, every_n_steps=every_n)
-
-    def _train_extra_hooks(self, raw_specs: list, gathered: Any) -> list:
-        hooks: list = []
-        if self._loop_seconds is not None and self._one_step_per_run_because is None:
-            hooks.append(_LoopDurationHook(self._loop_steps_placeholder(), self._loop_seconds))
-        return hooks + super()._train_extra_hooks(raw_specs, gathered)
-
     # ---- predict ------------------------------------------------------------------------------------
     def _build_predictions(self, input_fn: Callable):
         mode = ModeKeys.PREDICT
-        strategy = self._strategy(mode)
+        strategy = self._mode_strategy(mode)
         batch_size = self._batch_sizes[mode]
         result = self._call_input_fn(input_fn, mode)
         replicated = not loops.is_default_strategy(strategy)
@@ -389,28 +360,3 @@ def _as_element(result: Any) -> Any:
     """(features, labels), or features alone, from what input_fn returned (NumPy values become tensors)."""
     features, labels, _ = inputs.features_and_labels(result)
     return features if labels is None else (features, labels)
-
-
-class _LoopDurationHook(v1.train.SessionRunHook):
-    """For iterations_per_loop given as a duration: sizes each loop from the measured step time."""
-
-    def __init__(self, steps_tensor: tf.Tensor, seconds: float):
-        self._steps_tensor = steps_tensor
-        self._seconds = seconds
-        self._steps = 1
-        self._started = None
-        self._global_step = None
-
-    def begin(self):
-        self._global_step = v1.train.get_global_step()
-
-    def before_run(self, run_context):
-        self._started = time.time()
-        self._step_before = run_context.session.run(self._global_step)
-        return v1.train.SessionRunArgs(fetches=None, feed_dict={self._steps_tensor: self._steps})
-
-    def after_run(self, run_context, run_values):
-        elapsed = max(time.time() - self._started, 1e-6)
-        done = max(int(run_context.session.run(self._global_step)) - int(self._step_before), 1)
-        per_step = elapsed / done
-        self._steps = int(np.clip(self._seconds / per_step, 1, 1_000_000))

@@ -1,6 +1,8 @@
 """Runs the export task and SIGKILLs itself at one chosen stage (a real kill, at a chosen point).
 
-Usage: python _export_kill_job.py MODEL_DIR OUTPUT_DIR STAGE [N]. STAGE is one of
+Usage: python _export_kill_job.py MODEL_DIR OUTPUT_DIR STAGE [N], with the checkout on PYTHONPATH, as
+test_component_export_kill.py runs it (Python puts a script's own folder first on sys.path, so its neighbour
+components_testlib imports as it does in the tests). STAGE is one of
 `builder` (the SavedModel is written in staging, before its rename), `publishing` (half-way through writing
 the `_PUBLISHING` marker), `copy` (half-way through copying the N-th file), `commit` (half-way through the
 `_COMMITTED` marker), `committed` (after `_COMMITTED`, before `_PUBLISHING` is removed).
@@ -10,14 +12,11 @@ import os
 import signal
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tensorflow as tf
+from components_testlib import MODEL_REF, TINY_PARAMS_JSON
+from estimator_kfp.components.export.task import run_export
 
-import tensorflow as tf  # noqa: E402
-from components_testlib import MODEL_REF, TINY_PARAMS_JSON  # noqa: E402
-from estimator_kfp.components.export.task import run_export  # noqa: E402
-
-from estimator_lib.storage import publish  # noqa: E402
+from estimator_lib.storage import publish
 
 
 def die_after_half(source_bytes: bytes, partial_path: str) -> None:

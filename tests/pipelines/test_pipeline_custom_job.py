@@ -17,10 +17,8 @@ from estimator_kfp.pipelines.placement import GpuPlacement, TpuPlacement
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
+from testlib.pipeline_cli import NETWORK, PROJECT, REGION, ROOT, SERVICE_ACCOUNT, cli_args
 
-PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
-SERVICE_ACCOUNT = "trainer@my-project.iam.gserviceaccount.com"
-NETWORK = "projects/123/global/networks/vpc"
 KEY = "projects/my-project/locations/us-central1/keyRings/ml/cryptoKeys/training"
 BOARD = "projects/my-project/locations/us-central1/tensorboards/42"
 GPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-gpu:test"
@@ -55,35 +53,11 @@ def templates(tmp_path_factory):
 def _submitted_custom_job(template, extra_args=()):
     """`submit --dry-run` with identity and scheduling flags; returns (its CustomJob, the printed request)."""
     args = cli.build_parser().parse_args(
-        [
-            "submit",
-            "--template",
-            template,
-            "--project",
-            PROJECT,
-            "--region",
-            REGION,
-            "--pipeline-root",
-            ROOT,
-            "--service-account",
-            SERVICE_ACCOUNT,
-            "--network",
-            NETWORK,
-            "--encryption-key",
-            KEY,
-            "--label",
-            "team=ml",
-            "--label",
-            "cost-center=42",
-            "--strategy",
-            "spot",
-            "--timeout",
-            "7200s",
-            "--restart-job-on-worker-restart",
-            "--tensorboard",
-            BOARD,
-            *extra_args,
-        ]
+        cli_args(
+            "submit", template, "--service-account", SERVICE_ACCOUNT, "--network", NETWORK, "--encryption-key", KEY,
+            "--label", "team=ml", "--label", "cost-center=42", "--strategy", "spot", "--timeout", "7200s",
+            "--restart-job-on-worker-restart", "--tensorboard", BOARD, *extra_args,
+        )
     )
     job = cli.build_job_from_args(args, AnonymousCredentials())
     request = vertex.create_job_request(job, service_account=SERVICE_ACCOUNT, network=NETWORK)
@@ -130,18 +104,8 @@ def test_tpu_job_places_training_on_the_tpu_machine_with_topology_and_reservatio
 def test_machine_topology_and_image_are_run_time_parameters(templates):
     custom_job, _ = _submitted_custom_job(
         templates["tpu"],
-        [
-            "--param",
-            "machine_type=ct5lp-hightpu-8t",
-            "--param",
-            "tpu_topology=2x4",
-            "--param",
-            f"training_image={TPU_IMAGE}-v2",
-            "--strategy",
-            "flex-start",
-            "--max-wait-duration",
-            "1800s",
-        ],
+        ["--param", "machine_type=ct5lp-hightpu-8t", "--param", "tpu_topology=2x4",
+         "--param", f"training_image={TPU_IMAGE}-v2", "--strategy", "flex-start", "--max-wait-duration", "1800s"],
     )
     (pool,) = custom_job.job_spec.worker_pool_specs
     assert (pool.machine_spec.machine_type, pool.machine_spec.tpu_topology) == ("ct5lp-hightpu-8t", "2x4")
@@ -183,25 +147,7 @@ def test_each_run_writes_under_its_own_directory(templates):
 
 
 def test_submit_dry_run_prints_the_training_custom_job(templates, capsys):
-    assert (
-        cli.main(
-            [
-                "submit",
-                "--template",
-                templates["tpu"],
-                "--project",
-                PROJECT,
-                "--region",
-                REGION,
-                "--pipeline-root",
-                ROOT,
-                "--service-account",
-                SERVICE_ACCOUNT,
-                "--dry-run",
-            ]
-        )
-        == 0
-    )
+    assert cli.main(cli_args("submit", templates["tpu"], "--service-account", SERVICE_ACCOUNT, "--dry-run")) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["createPipelineJobRequest"]["pipelineJob"]["serviceAccount"] == SERVICE_ACCOUNT
     assert printed["trainingCustomJobs"]["train"]["jobSpec"]["serviceAccount"] == SERVICE_ACCOUNT
@@ -226,44 +172,13 @@ def test_submit_dry_run_prints_the_training_custom_job(templates, capsys):
     ],
 )
 def test_bad_job_options_are_rejected(templates, extra, message, capsys):
-    base = [
-        "submit",
-        "--template",
-        templates["tpu"],
-        "--project",
-        PROJECT,
-        "--region",
-        REGION,
-        "--pipeline-root",
-        ROOT,
-        "--dry-run",
-    ]
-    assert cli.main([*base, *extra]) == 2
+    assert cli.main(cli_args("submit", templates["tpu"], "--dry-run", *extra)) == 2
     assert re.search(message, capsys.readouterr().err)
 
 
 def test_job_options_need_a_gpu_or_tpu_template(tmp_path, capsys):
     local = compile_pipeline("local", str(tmp_path / "local.yaml"))
-    assert (
-        cli.main(
-            [
-                "submit",
-                "--template",
-                local,
-                "--project",
-                PROJECT,
-                "--region",
-                REGION,
-                "--pipeline-root",
-                ROOT,
-                "--strategy",
-                "spot",
-                "--dry-run",
-                "--allow-placeholder-image",
-            ]
-        )
-        == 2
-    )
+    assert cli.main(cli_args("submit", local, "--strategy", "spot", "--dry-run", "--allow-placeholder-image")) == 2
     assert (
         "scheduling_strategy applies to the training CustomJob of a `--target gpu` or `--target tpu`"
         in capsys.readouterr().err

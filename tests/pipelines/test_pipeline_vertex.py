@@ -6,10 +6,7 @@ import pytest
 from estimator_kfp.pipelines import cli, vertex
 from estimator_kfp.pipelines.training_pipeline import compile_pipeline
 from google.auth.credentials import AnonymousCredentials
-
-PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
-SERVICE_ACCOUNT = "trainer@my-project.iam.gserviceaccount.com"
-NETWORK = "projects/123/global/networks/vpc"
+from testlib.pipeline_cli import NETWORK, PROJECT, REGION, ROOT, SERVICE_ACCOUNT, cli_args
 
 
 @pytest.fixture(scope="module")
@@ -96,28 +93,9 @@ def test_bad_cron(cron):
 
 
 def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
-    common = [
-        "--template",
-        template,
-        "--project",
-        PROJECT,
-        "--region",
-        REGION,
-        "--pipeline-root",
-        ROOT,
-        "--param",
-        "train_steps=77",
-        "--param",
-        "threshold=0.5",
-        "--service-account",
-        SERVICE_ACCOUNT,
-        "--label",
-        "team=ml",
-        "--disable-caching",
-        "--dry-run",
-        "--allow-placeholder-image",
-    ]
-    assert cli.main(["submit", *common]) == 0
+    options = ["--param", "train_steps=77", "--param", "threshold=0.5", "--service-account", SERVICE_ACCOUNT,
+               "--label", "team=ml", "--disable-caching", "--dry-run", "--allow-placeholder-image"]
+    assert cli.main(cli_args("submit", template, *options)) == 0
     request = json.loads(capsys.readouterr().out)["createPipelineJobRequest"]
     assert request["parent"] == f"projects/{PROJECT}/locations/{REGION}"
     assert request["pipelineJob"]["serviceAccount"] == SERVICE_ACCOUNT
@@ -127,26 +105,14 @@ def test_cli_submit_and_schedule_dry_runs_print_the_requests(template, capsys):
         "threshold": 0.5,
         "job_labels": {"team": "ml"},
     }
-    assert cli.main(["schedule", *common, "--cron", "0 3 * * *", "--schedule-name", "nightly"]) == 0
+    assert cli.main(cli_args("schedule", template, *options, "--cron", "0 3 * * *", "--schedule-name", "nightly")) == 0
     schedule = json.loads(capsys.readouterr().out)["schedule"]
     assert schedule["cron"] == "0 3 * * *" and schedule["displayName"] == "nightly"
     assert schedule["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"]["train_steps"] == 77
 
 
 def test_cli_reports_bad_parameters_without_a_traceback(template, capsys):
-    base = [
-        "submit",
-        "--template",
-        template,
-        "--project",
-        PROJECT,
-        "--region",
-        REGION,
-        "--pipeline-root",
-        ROOT,
-        "--dry-run",
-        "--allow-placeholder-image",
-    ]
+    base = cli_args("submit", template, "--dry-run", "--allow-placeholder-image")
     assert cli.main([*base, "--param", "train_steps=many"]) == 2
     assert "--param train_steps must be an integer; received 'many'" in capsys.readouterr().err
     assert cli.main([*base, "--param", "nope=1"]) == 2
@@ -161,37 +127,12 @@ def test_cli_submit_without_credentials_explains_how_to_get_them(template, capsy
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
-    code = cli.main(
-        [
-            "submit",
-            "--template",
-            template,
-            "--project",
-            PROJECT,
-            "--region",
-            REGION,
-            "--pipeline-root",
-            ROOT,
-            "--allow-placeholder-image",
-        ]
-    )
-    assert code == 2
+    assert cli.main(cli_args("submit", template, "--allow-placeholder-image")) == 2
     assert "no Google Cloud credentials found" in capsys.readouterr().err
 
 
 def test_the_placeholder_image_is_refused_unless_allowed(template, tmp_path, capsys):
-    base = [
-        "submit",
-        "--template",
-        template,
-        "--project",
-        PROJECT,
-        "--region",
-        REGION,
-        "--pipeline-root",
-        ROOT,
-        "--dry-run",
-    ]
+    base = cli_args("submit", template, "--dry-run")
     assert cli.main(base) == 2
     error = capsys.readouterr().err
     assert "runs steps in the placeholder image(s) ['us-docker.pkg.dev/your-project/estimator-lib/" in error

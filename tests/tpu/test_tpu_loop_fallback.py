@@ -133,3 +133,14 @@ def test_an_input_fn_returning_tensors_falls_back_and_trains(tmp_path, caplog):
     assert estimator.get_variable_value("w")[0] > 0.5  # it learned towards w = 2 from the tensors it read
     (warning,) = _fallback_warnings(caplog)
     assert "an input_fn that returns tensors instead of a tf.data.Dataset" in warning
+
+
+def test_a_later_train_call_starts_at_one_step_per_run_without_a_second_warning(init_checkpoint, tmp_path, caplog):
+    """The fallback is remembered: the same model_fn would refuse the loop again, so later calls neither build
+    the loop graph nor repeat the warning."""
+    caplog.set_level(logging.WARNING)
+    estimator, _ = train("summary", init_checkpoint, tmp_path)
+    recorder = StepRecorder()
+    estimator.train(input_fn, max_steps=MAX_STEPS + 3, hooks=[recorder])
+    assert recorder.steps_after == [MAX_STEPS + 1, MAX_STEPS + 2, MAX_STEPS + 3]
+    assert len(_fallback_warnings(caplog)) == 1
