@@ -163,5 +163,7 @@ def test_nan_loss_still_stops_training_with_the_step(tmp_path):
         return spec._replace(loss=loss)
 
     estimator = Estimator(model_fn, model_dir=str(tmp_path), config=RunConfig(log_step_count_steps=1))
-    with pytest.raises(NanLossDuringTrainingError, match=r"Loss is nan at global step 4"):
+    # model_fn's read of the step is not ordered against the train op's increment in the same run (as in
+    # TensorFlow), so the first NaN comes from the run that ends at step 3 or the one that ends at step 4.
+    with pytest.raises(NanLossDuringTrainingError, match=r"Loss is nan at global step [34]\b"):
         estimator.train(make_input_fn(), steps=10)
