@@ -21,6 +21,20 @@ def _configure_virtual_cpus() -> None:
 
 _configure_virtual_cpus()
 
+
+def _check_expected_tensorflow() -> None:
+    """scripts/test.sh's TF 2.20 run sets ESTIMATOR_LIB_EXPECT_TF=2.20.: a venv that resolved another TensorFlow
+    must stop the run, not pass it on the wrong version."""
+    expected = os.environ.get("ESTIMATOR_LIB_EXPECT_TF")
+    if expected and not tf.__version__.startswith(expected):
+        raise RuntimeError(
+            f"ESTIMATOR_LIB_EXPECT_TF={expected!r} but this interpreter imports TensorFlow {tf.__version__}; "
+            "reinstall the venv with its constraints file (scripts/test.sh does) or unset the variable."
+        )
+
+
+_check_expected_tensorflow()
+
 # The local GCS server (gcp-storage-emulator on 127.0.0.1) and the fault proxy, for every test that asks.
 pytest_plugins = ["_gcs_server"]
 
