@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 
@@ -17,6 +16,7 @@ from estimator_kfp.pipelines.custom_job_payload import RunContext, resolve_custo
 from estimator_kfp.pipelines.placement import GpuPlacement
 from estimator_kfp.pipelines.training_pipeline import build_training_pipeline, compile_pipeline
 from google.cloud import aiplatform_v1
+from testlib.processes import PORT_TAKEN, free_ports
 
 PROJECT, REGION, ROOT = "my-project", "us-central1", "gs://my-bucket/pipeline_root"
 GPU_IMAGE = "us-docker.pkg.dev/p/r/estimator-lib-gpu:test"
@@ -93,19 +93,7 @@ def test_gpu_replicas_need_the_gpu_target(tmp_path, capsys):
 
 # ---- a real run: the chief's and the worker's containers as two processes --------------------------------
 
-_PORT_TAKEN = "Could not start gRPC server"
 TIMEOUT_SECS = 240
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _vertex_env(base, task_type, cluster):
@@ -122,7 +110,7 @@ def _vertex_env(base, task_type, cluster):
 
 def _run_pools(pools, base, run_dir):
     """Starts the chief and the worker pool's commands; returns {task: (returncode, log text)}."""
-    chief_port, worker_port = _free_ports(2)
+    chief_port, worker_port = free_ports(2)
     cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
     procs = {}
     with contextlib.ExitStack() as logs:
@@ -185,7 +173,7 @@ def test_the_chief_and_a_worker_train_one_model_and_only_the_chief_writes_output
         results = _run_pools({"chief": chief, "worker": worker}, base, run_dir)
         failed = {task: log[-4000:] for task, (code, log) in results.items() if code != 0}
         # A picked port may be taken by another process before the task's server binds it: retried once.
-        if not (failed and attempt == 0 and any(_PORT_TAKEN in log for log in failed.values())):
+        if not (failed and attempt == 0 and any(PORT_TAKEN in log for log in failed.values())):
             break
     assert not failed, json.dumps(failed, indent=1)
 
