@@ -3,6 +3,7 @@ checkpoint needs, instead of TensorFlow's graph traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -28,18 +29,26 @@ def _input_fn():
     return tf.data.Dataset.from_tensors(tf.ones([1, 200])).repeat()
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real 200 KB file system (tmpfs); needs the right to mount, which CI's root has."""
-    mount_point = tmp_path / "small"
+@contextlib.contextmanager
+def _tmpfs(mount_point, size: str):
+    """A real file system of `size` (tmpfs) at `mount_point`; needs the right to mount, which CI's root has."""
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount_point)],
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
                             capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
-    yield str(mount_point)
-    # Lazy: a summary writer thread of the failed run may still hold a file there.
-    subprocess.run(["umount", "-l", str(mount_point)], check=True, timeout=30)
+    try:
+        yield str(mount_point)
+    finally:
+        # Lazy: a summary writer thread of a failed run may still hold a file there.
+        subprocess.run(["umount", "-l", str(mount_point)], check=True, timeout=30)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 200 KB file system."""
+    with _tmpfs(tmp_path / "small", "200k") as path:
+        yield path
 
 
 def test_a_full_disk_names_the_directory_and_the_size_a_checkpoint_needs(small_disk):
@@ -80,14 +89,8 @@ def _free_bytes(path: str) -> int:
 
 @pytest.fixture
 def four_mb_disk(tmp_path):
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True, timeout=30)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
-    yield str(mount_point)
-    subprocess.run(["umount", "-l", str(mount_point)], check=True, timeout=30)
+    with _tmpfs(tmp_path / "disk", "4m") as path:
+        yield path
 
 
 def test_a_restart_on_a_full_disk_does_not_rewrite_the_checkpoint_it_resumes_from(four_mb_disk):
