@@ -13,38 +13,26 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from est_testlib import linear_model_fn, linear_net, make_input_fn
+from est_testlib import linear_model_fn, make_input_fn
 from testlib import processes
+from testlib.hooks import GraphSpy
+from testlib.scaffolds import linear_model_fn_with_scaffold, local_init_op_skipping_a_variable, saver_of_w_only
 
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
 from estimator_lib.run_config import RunConfig
-from estimator_lib.spec import EstimatorSpec
 
 v1 = tf.compat.v1
 
 
-class _GraphSpy(v1.train.SessionRunHook):
-    """Keeps the op types of the session's graph and the scaffold's readiness ops, as the session saw them."""
-
-    def __init__(self):
-        self.op_types: set[str] = set()
-        self.op_names: list[str] = []
-
-    def after_create_session(self, session, coord):
-        graph = session.graph
-        self.op_types = {op.type for op in graph.get_operations()}
-        self.op_names = [op.name for op in graph.get_operations()]
-
-
-def _no_save_and_no_ready_report(spy: _GraphSpy) -> None:
+def _no_save_and_no_ready_report(spy: GraphSpy) -> None:
     assert "RestoreV2" in spy.op_types  # the checkpoint is restored ...
     assert not {"SaveV2", "MergeV2Checkpoints", "ShardedFilename"} & spy.op_types  # ... by a saver that cannot save
     assert not [name for name in spy.op_names if "report_uninitialized" in name]
 
 
 def test_evaluate_graph_restores_without_save_ops_or_readiness_reports(trained_linear):
-    spy = _GraphSpy()
+    spy = GraphSpy()
     metrics = trained_linear.evaluate(make_input_fn(), steps=2, hooks=[spy])
     _no_save_and_no_ready_report(spy)
     assert metrics["global_step"] == 40
@@ -52,7 +40,7 @@ def test_evaluate_graph_restores_without_save_ops_or_readiness_reports(trained_l
 
 
 def test_predict_graph_restores_without_save_ops_or_readiness_reports(trained_linear):
-    spy = _GraphSpy()
+    spy = GraphSpy()
     predictions = list(trained_linear.predict(make_input_fn(n=8, repeat=False, labels=False), hooks=[spy]))
     _no_save_and_no_ready_report(spy)
     assert len(predictions) == 8
@@ -76,33 +64,22 @@ def test_the_evaluate_saver_refuses_to_save_with_a_clear_error(trained_linear):
         trained_linear.evaluate(make_input_fn(), steps=1, hooks=[_SaveFromEval()])
 
 
-def _local_variable_left_uninitialised_model_fn(features, labels, mode, params):
-    """An EVAL scaffold whose local_init_op skips a local variable: the default readiness check must catch it."""
-    spec = linear_model_fn(features, labels, mode, params)
-    if mode != ModeKeys.EVAL:
-        return spec
-    v1.get_local_variable("left_uninitialised", shape=[], initializer=v1.zeros_initializer())
-    return spec._replace(scaffold=v1.train.Scaffold(local_init_op=tf.no_op()))
-
-
 def test_a_user_local_init_op_keeps_the_default_readiness_check(trained_linear_dir):
-    est = Estimator(_local_variable_left_uninitialised_model_fn, model_dir=trained_linear_dir,
-                    config=RunConfig(tf_random_seed=7))
+    est = Estimator(
+        linear_model_fn_with_scaffold(ModeKeys.EVAL, local_init_op_skipping_a_variable),
+        model_dir=trained_linear_dir,
+        config=RunConfig(tf_random_seed=7),
+    )
     with pytest.raises(RuntimeError, match="left_uninitialised"):
         est.evaluate(make_input_fn(), steps=1)
 
 
-def _partial_saver_model_fn(features, labels, mode, params):
-    """A PREDICT scaffold whose saver restores only the weights: 'b' stays uninitialised, as the check reports."""
-    if mode != ModeKeys.PREDICT:
-        return linear_model_fn(features, labels, mode, params)
-    y = linear_net(features)
-    weights = [v for v in v1.global_variables() if v.op.name == "w"]
-    return EstimatorSpec(mode, predictions={"y": y}, scaffold=v1.train.Scaffold(saver=v1.train.Saver(weights)))
-
-
 def test_a_user_saver_over_some_variables_keeps_the_default_readiness_check(trained_linear_dir):
-    est = Estimator(_partial_saver_model_fn, model_dir=trained_linear_dir, config=RunConfig(tf_random_seed=7))
+    est = Estimator(
+        linear_model_fn_with_scaffold(ModeKeys.PREDICT, saver_of_w_only),
+        model_dir=trained_linear_dir,
+        config=RunConfig(tf_random_seed=7),
+    )
     with pytest.raises(RuntimeError, match=r"not initialized: .*\bb\b"):
         next(iter(est.predict(make_input_fn(n=8, repeat=False, labels=False))))
 

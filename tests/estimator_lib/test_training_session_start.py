@@ -15,6 +15,8 @@ import pytest
 import tensorflow as tf
 from est_testlib import linear_model_fn, make_input_fn
 from google.protobuf import text_format
+from testlib.hooks import GraphSpy
+from testlib.scaffolds import linear_model_fn_with_scaffold, local_init_op_skipping_a_variable, saver_of_w_only
 
 from estimator_lib.estimator import Estimator
 from estimator_lib.mode_keys import ModeKeys
@@ -23,16 +25,13 @@ from estimator_lib.run_config import RunConfig
 v1 = tf.compat.v1
 
 
-class _FirstStepSpy(v1.train.SessionRunHook):
-    """Keeps the session graph's op names, and whether graph.pbtxt existed when the first step's results came."""
+class _FirstStepSpy(GraphSpy):
+    """GraphSpy, and whether graph.pbtxt existed when the first step's results reached this (user) hook."""
 
     def __init__(self, model_dir: str):
+        super().__init__()
         self._path = os.path.join(model_dir, "graph.pbtxt")
-        self.op_names: list[str] = []
         self.graph_file_after_first_step: bool | None = None
-
-    def after_create_session(self, session, coord):
-        self.op_names = [op.name for op in session.graph.get_operations()]
 
     def after_run(self, run_context, run_values):
         if self.graph_file_after_first_step is None:
@@ -55,33 +54,22 @@ def test_training_runs_no_readiness_report_and_resumes_from_its_checkpoint(tmp_p
     assert np.abs(est.get_variable_value("w") - trained).max() < 0.5  # one step on from the restored weights
 
 
-def _local_variable_skipped_in_training(features, labels, mode, params):
-    """A TRAIN scaffold whose local_init_op skips a local variable: the default readiness check must catch it."""
-    spec = linear_model_fn(features, labels, mode, params)
-    if mode != ModeKeys.TRAIN:
-        return spec
-    v1.get_local_variable("left_uninitialised", shape=[], initializer=v1.zeros_initializer())
-    return spec._replace(scaffold=v1.train.Scaffold(local_init_op=tf.no_op()))
-
-
 def test_a_user_local_init_op_keeps_the_readiness_check_in_training(tmp_path):
-    est = Estimator(_local_variable_skipped_in_training, model_dir=str(tmp_path), config=RunConfig(tf_random_seed=1))
+    est = Estimator(
+        linear_model_fn_with_scaffold(ModeKeys.TRAIN, local_init_op_skipping_a_variable),
+        model_dir=str(tmp_path),
+        config=RunConfig(tf_random_seed=1),
+    )
     with pytest.raises(RuntimeError, match="left_uninitialised"):
         est.train(make_input_fn(), steps=1)
 
 
-def _saver_over_some_variables_in_training(features, labels, mode, params):
-    """A TRAIN scaffold whose saver covers only 'w': restoring leaves 'b' uninitialised, as the check reports."""
-    spec = linear_model_fn(features, labels, mode, params)
-    if mode != ModeKeys.TRAIN:
-        return spec
-    weights = [v for v in v1.global_variables() if v.op.name == "w"]
-    return spec._replace(scaffold=v1.train.Scaffold(saver=v1.train.Saver(weights)))
-
-
 def test_a_user_saver_over_some_variables_keeps_the_readiness_check_in_training(trained_linear_copy):
-    est = Estimator(_saver_over_some_variables_in_training, model_dir=trained_linear_copy.model_dir,
-                    config=RunConfig(tf_random_seed=1))
+    est = Estimator(
+        linear_model_fn_with_scaffold(ModeKeys.TRAIN, saver_of_w_only),
+        model_dir=trained_linear_copy.model_dir,
+        config=RunConfig(tf_random_seed=1),
+    )
     with pytest.raises(RuntimeError, match=r"not initialized: .*\bb\b"):
         est.train(make_input_fn(), steps=1)
 
@@ -110,6 +98,7 @@ def test_a_graph_pbtxt_that_cannot_be_written_is_logged_and_training_goes_on(tmp
     (tmp_path / "graph.pbtxt" / "in_the_way").mkdir(parents=True)  # a non-empty directory: the rename fails
     with caplog.at_level(logging.WARNING, logger="estimator_lib"):
         Estimator(linear_model_fn, model_dir=str(tmp_path), config=RunConfig(tf_random_seed=1)).train(
-            make_input_fn(), steps=2)
+            make_input_fn(), steps=2
+        )
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-2")
     assert any("Could not write graph.pbtxt in " + str(tmp_path) in record.getMessage() for record in caplog.records)

@@ -45,3 +45,15 @@ class StepRecorder(SessionRunHook):
     def after_run(self, run_context, run_values):
         self.runs += 1
         self.steps_after.append(int(run_context.session.run(self._global_step)))
+
+
+class GraphSpy(SessionRunHook):
+    """Keeps the op types and names of the session's graph, as the session saw it once created."""
+
+    def __init__(self):
+        self.op_types: set[str] = set()
+        self.op_names: list[str] = []
+
+    def after_create_session(self, session, coord):
+        self.op_types = {op.type for op in session.graph.get_operations()}
+        self.op_names = [op.name for op in session.graph.get_operations()]
